@@ -1,0 +1,75 @@
+"""Client: every operation of the original ``ops`` API against one database.
+
+A client runs no scheduler; operations that need the scheduler (starting an
+execution, sending an event) append to the event log and an engine sharing the
+database acts on them. :class:`~aiflow_core.engine.Engine` is a client that
+also runs the loop.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiflow_core.api.events import EventOps
+from aiflow_core.api.executions import ExecutionOps
+from aiflow_core.api.plans import PlanOps
+from aiflow_core.api.workflows import WorkflowOps
+from aiflow_core.config import AIFlowConfig, load_config
+from aiflow_core.model.clock import Clock, SystemClock
+from aiflow_core.ports import Store
+
+
+class Client(WorkflowOps, ExecutionOps, PlanOps, EventOps):
+    """Operations on namespaces, workflows, snapshots, executions, schedules, triggers and events.
+
+    ``db_url`` defaults to the configured ``metadata_backend_uri`` (a SQLite
+    file under ``$AIFLOW_HOME``); ``blob`` takes a blob manager, a
+    ``{blob_manager_class, blob_manager_config}`` dict or an fsspec URL and
+    defaults to the configured one. ``store`` injects a ready store instead of
+    a URL. The schema is created or upgraded on first use unless ``upgrade``
+    is False.
+    """
+
+    def __init__(
+        self,
+        db_url: str | None = None,
+        blob: Any = None,
+        *,
+        clock: Clock | None = None,
+        config: AIFlowConfig | None = None,
+        store: Store | None = None,
+        upgrade: bool = True,
+    ) -> None:
+        self.config = config if config is not None else load_config()
+        self.home: Path = self.config.home
+        self.db_url = db_url or self.config.metadata_backend_uri
+        self.blob_spec = blob if blob is not None else self.config.blob_manager
+        self.clock = clock if clock is not None else SystemClock()
+        self.timezone = self.config.timezone
+        if self.config.pickle_secret:
+            from aiflow_core import serialization
+
+            serialization.configure(self.config.pickle_secret)
+        if store is None:
+            from aiflow_storage.sql import SqlStore
+
+            store = SqlStore(self.db_url)
+        self.store = store
+        if upgrade:
+            self.store.upgrade()
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.store.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        from aiflow_storage.sql import mask_url
+
+        return f"{type(self).__name__}(db_url={mask_url(self.db_url)!r})"

@@ -1,0 +1,333 @@
+"""Engine: a client that also runs the scheduler loop and an executor, in-process.
+
+``with Engine(...) as engine:`` runs the loop in a background thread and
+stops it cleanly on exit; ``engine.run_until_idle()`` instead steps the loop in
+the caller's thread until nothing more can happen without more time or more
+events (the way tests drive it, with the inline executor and a fake clock).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiflow_core
+from aiflow_core.client import Client
+from aiflow_core.config import AIFlowConfig
+from aiflow_core.errors import InvalidStateError, NotFoundError
+from aiflow_core.executors import Executor, TaskJob, create_executor
+from aiflow_core.model.clock import Clock
+from aiflow_core.model.internal.events import status_report
+from aiflow_core.model.meta import WorkflowExecutionMeta
+from aiflow_core.model.status import TaskStatus
+from aiflow_core.ports import Command, StoreTx
+from aiflow_core.runtime.context import TaskRuntime
+from aiflow_core.scheduler.apply import START_COMMAND
+from aiflow_core.scheduler.loop import SchedulerLoop
+
+log = logging.getLogger("aiflow.engine")
+
+LEASE_NAME = "scheduler"
+LEASE_TTL = 30.0
+
+
+class Engine(Client):
+    """An embeddable scheduler: :class:`~aiflow_core.client.Client` plus loop plus executor.
+
+    ``executor`` is ``"inline"``, ``"thread"``, ``"process"`` (default from the
+    config: process), a dotted class path or an Executor instance; ``clock`` a
+    :class:`~aiflow_core.model.clock.Clock` (``aiflow_core.testing.FakeClock``
+    in tests). Several engines may share one database: one holds the
+    scheduler lease and schedules, the others wait to take over.
+    """
+
+    def __init__(
+        self,
+        db_url: str | None = None,
+        blob: Any = None,
+        executor: Executor | str | None = None,
+        clock: Clock | None = None,
+        *,
+        parallelism: int | None = None,
+        config: AIFlowConfig | None = None,
+        log_dir: str | Path | None = None,
+        batch_size: int = 500,
+        poll_interval: float = 0.05,
+    ) -> None:
+        super().__init__(db_url, blob, clock=clock, config=config)
+        self.log_dir = Path(log_dir) if log_dir is not None else self.config.log_dir
+        self.executor = create_executor(
+            executor or self.config.task_executor, parallelism or self.config.local_executor_parallelism
+        )
+        self.loop = SchedulerLoop(
+            store=self.store, clock=self.clock, log_dir=self.log_dir, dispatch=self._dispatch,
+            batch_size=batch_size,
+        )
+        self.loop.schedules.timezone = self.timezone
+        self.poll_interval = poll_interval
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lease_until = 0.0
+        self._leader = False
+        self._frames: dict[int, bytes] = {}
+        self._working_dirs: dict[int, str | None] = {}
+        self._unsubscribe: Any = None
+        if hasattr(self.executor, "set_wake"):
+            self.executor.set_wake(self.wake)
+        if hasattr(self.executor, "env"):
+            self.executor.env.update(self._worker_env())
+        self.executor.open(self._report, self._runtime_for)
+        if getattr(self.clock, "is_fake", False) and hasattr(self.clock, "subscribe"):
+            self._unsubscribe = self.clock.subscribe(self.wake)
+
+    # -- wiring --
+    def _worker_env(self) -> dict[str, str]:
+        blob = self.blob_spec if isinstance(self.blob_spec, (str, type(None))) else json.dumps(self.blob_spec)
+        source_root = str(Path(aiflow_core.__file__).resolve().parent.parent)
+        path = os.environ.get("PYTHONPATH")
+        env = {
+            "AIFLOW_DB_URL": self.db_url,
+            "AIFLOW_HOME": str(self.home),
+            "PYTHONPATH": source_root + (os.pathsep + path if path else ""),
+        }
+        if blob:
+            env["AIFLOW_BLOB_SPEC"] = blob
+        if self.config.pickle_secret:
+            env["AIFLOW_PICKLE_SECRET"] = self.config.pickle_secret
+        return env
+
+    def wake(self) -> None:
+        """Make the loop look for work now."""
+        self._wake.set()
+
+    def _written(self) -> None:
+        self.wake()
+
+    def _report(self, job: TaskJob, status: TaskStatus, error: str | None) -> None:
+        self.loop.queue_report(
+            status_report(
+                namespace=job.namespace, workflow_name=job.workflow_name,
+                execution_id=job.workflow_execution_id, task_execution_id=job.task_execution_id,
+                task_name=job.task_name, sequence_number=job.sequence_number, status=status, error=error,
+            )
+        )
+        self.wake()
+
+    def _runtime_for(self, job: TaskJob) -> TaskRuntime:
+        return TaskRuntime(
+            namespace=job.namespace, workflow_name=job.workflow_name,
+            workflow_execution_id=job.workflow_execution_id, task_name=job.task_name,
+            task_execution_id=job.task_execution_id, sequence_number=job.sequence_number,
+            client_factory=lambda: self, wake=self.wake, blob_spec=self.blob_spec,
+        )
+
+    def _working_dir(self, tx: StoreTx, execution_id: int, snapshot_id: int, payload: dict[str, Any]) -> str | None:
+        if execution_id not in self._working_dirs:
+            snapshot = tx.get_snapshot(snapshot_id)
+            path = None
+            if snapshot is not None:
+                dest = self.home / "working_dir" / payload["namespace"] / payload["workflow_name"] / str(execution_id)
+                path = str(self._snapshots.working_dir(snapshot.uri, snapshot.signature, dest))
+            self._working_dirs[execution_id] = path
+        return self._working_dirs[execution_id]
+
+    def _dispatch(self, tx: StoreTx, commands: list[Command]) -> None:
+        for command in commands:
+            if command.action != START_COMMAND:
+                self.executor.stop_task(command.task_execution_id)
+                continue
+            payload = command.payload
+            job = TaskJob(
+                task_execution_id=command.task_execution_id,
+                workflow_execution_id=payload["workflow_execution_id"], namespace=payload["namespace"],
+                workflow_name=payload["workflow_name"], task_name=payload["task_name"],
+                sequence_number=payload["sequence_number"], try_number=payload["try_number"],
+                snapshot_id=payload["snapshot_id"], log_path=payload["log_path"],
+                execution_timeout=payload.get("execution_timeout"),
+            )
+            try:
+                workflow, _ = self.loop.workflows.get(tx, job.snapshot_id)
+                frame = None
+                if self.executor.needs_snapshot_frame:
+                    frame = self._frames.get(job.snapshot_id) or self.loop.workflows.frame(tx, job.snapshot_id)
+                    self._frames[job.snapshot_id] = frame
+                working_dir = self._working_dir(tx, job.workflow_execution_id, job.snapshot_id, payload)
+            except Exception as exc:
+                log.exception("cannot prepare task %s of execution %s", job.task_name, job.workflow_execution_id)
+                self._report(job, TaskStatus.FAILED, f"task could not be prepared: {type(exc).__name__}: {exc}")
+                continue
+            import attrs
+
+            self.executor.submit(
+                attrs.evolve(job, operator=workflow.tasks[job.task_name], snapshot_frame=frame, working_dir=working_dir)
+            )
+
+    # -- leadership and recovery --
+    def _ensure_leader(self) -> bool:
+        if time.monotonic() < self._lease_until - LEASE_TTL / 2:
+            return True
+        with self.store.transaction() as tx:
+            acquired = tx.acquire_lease(LEASE_NAME, self.owner, self.clock.now(), LEASE_TTL)
+        if acquired:
+            self._lease_until = time.monotonic() + LEASE_TTL
+            if not self._leader:
+                self._leader = True
+                self._recover()
+        else:
+            self._leader = False
+        return acquired
+
+    def _recover(self) -> None:
+        """Settle task executions left alive by an engine that stopped, then redo its outbox."""
+        with self.store.transaction() as tx:
+            alive = tx.list_task_executions_by_status([TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.STOPPING])
+            queued = {c.task_execution_id for c in tx.pending_commands(1_000_000) if c.action == START_COMMAND}
+            executions = {te.workflow_execution_id: tx.get_workflow_execution(te.workflow_execution_id) for te in alive}
+        for te in alive:
+            execution = executions.get(te.workflow_execution_id)
+            if te.id in queued or execution is None:
+                continue
+            lost = TaskStatus.STOPPED if te.status is TaskStatus.STOPPING else TaskStatus.FAILED
+            self.loop.queue_report(
+                status_report(
+                    namespace=execution.namespace, workflow_name=execution.workflow_name,
+                    execution_id=execution.id, task_execution_id=te.id, task_name=te.task_name,
+                    sequence_number=te.sequence_number, status=lost,
+                    error=None if lost is TaskStatus.STOPPED else "task lost: the engine running it stopped",
+                )
+            )
+        self.loop.dispatch_pending()
+
+    # -- running --
+    def _step(self) -> bool:
+        """One step plus the executor's in-thread work; True if anything happened."""
+        result = self.loop.step()
+        self.executor.poll()
+        return bool(result.applied or result.more or result.commands)
+
+    def run_until_idle(self, timeout: float = 60.0) -> None:
+        """Step the loop in this thread until nothing can happen without more time or events.
+
+        Raises TimeoutError if tasks are still running after ``timeout`` seconds.
+        """
+        if self._thread is not None:
+            raise InvalidStateError("the engine runs in the background; run_until_idle is for stepped engines")
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self._ensure_leader():
+                raise InvalidStateError(f"another engine holds the scheduler lease of {self!r}")
+            if self._step():
+                continue
+            if self.executor.busy():
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"tasks were still running after {timeout} s")
+                self._wake.wait(0.01)
+                self._wake.clear()
+                continue
+            if self.loop.has_work():
+                continue
+            return
+
+    def start(self) -> Engine:
+        """Run the loop in a background thread."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="aiflow-scheduler", daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        interval = 0.005
+        backoff = 0.1
+        while not self._stop.is_set():
+            try:
+                if not self._ensure_leader():
+                    self._stop.wait(1.0)
+                    continue
+                if self._step():
+                    interval, backoff = 0.005, 0.1
+                    continue
+            except Exception:
+                log.exception("scheduler step failed; retrying in %.1f s", backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            timeout = interval
+            if not self.clock.is_fake:
+                wakeup = self.loop.next_wakeup()
+                if wakeup is not None:
+                    timeout = min(timeout, max(0.0, (wakeup - self.clock.now()).total_seconds()))
+            if self._wake.wait(timeout):
+                self._wake.clear()
+                interval = 0.005
+                continue
+            interval = min(interval * 2, self.poll_interval)
+            try:
+                if not self.loop.has_work():
+                    continue
+            except Exception:
+                log.exception("checking for work failed")
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Stop the loop, stop running tasks and record their final statuses."""
+        thread = self._thread
+        if thread is not None:
+            self._stop.set()
+            self._wake.set()
+            thread.join(timeout)
+            self._thread = None
+        self.executor.close(timeout)
+        if self._leader:
+            try:
+                self.loop.step()
+                with self.store.transaction() as tx:
+                    tx.release_lease(LEASE_NAME, self.owner)
+            except Exception:
+                log.exception("could not record the final task statuses")
+            self._leader = False
+
+    def close(self) -> None:
+        """Stop the engine and release its database connections."""
+        self.stop()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        super().close()
+
+    def __enter__(self) -> Engine:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def wait_for_workflow_execution(self, workflow_execution_id: int, timeout: float = 60.0) -> WorkflowExecutionMeta:
+        """Block until the execution reaches a final status and return it.
+
+        A stepped engine (not started) is stepped in this thread while waiting.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            execution = self.get_workflow_execution(workflow_execution_id)
+            if execution is None:
+                raise NotFoundError("workflow execution", workflow_execution_id)
+            if execution.status.is_final:
+                return execution
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"workflow execution {workflow_execution_id} is still {execution.status.value} after {timeout} s"
+                )
+            if self._thread is None:
+                if self._ensure_leader() and not self._step():
+                    self._wake.wait(0.01)
+                    self._wake.clear()
+            else:
+                time.sleep(0.01)

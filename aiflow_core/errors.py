@@ -1,0 +1,69 @@
+"""Typed errors of aiflow.
+
+Every error subclasses both :class:`AIFlowError` and the built-in exception that
+matches its meaning, so callers can catch either ``LookupError`` or
+``NotFoundError``. Messages name the bad value and what was expected.
+"""
+
+from __future__ import annotations
+
+
+class AIFlowError(Exception):
+    """Base class of every error raised by aiflow."""
+
+
+class NotFoundError(AIFlowError, LookupError):
+    """An object named by the caller does not exist.
+
+    ``kind`` is the object's kind (``"workflow"``, ``"namespace"``, ...) and
+    ``key`` the identifier the caller gave.
+    """
+
+    def __init__(self, kind: str, key: object, hint: str = "") -> None:
+        self.kind = kind
+        self.key = key
+        message = f"{kind} {key!r} does not exist"
+        super().__init__(f"{message}; {hint}" if hint else message)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class AlreadyExistsError(AIFlowError, ValueError):
+    """An object with the same identity already exists."""
+
+
+class InvalidWorkflowError(AIFlowError, ValueError):
+    """A workflow definition breaks a rule (duplicate task, foreign rule, ...)."""
+
+
+class InvalidExpressionError(AIFlowError, ValueError):
+    """A ``cron@`` or ``interval@`` expression is malformed."""
+
+
+class InvalidArgumentError(AIFlowError, ValueError):
+    """An argument has a wrong type or value."""
+
+
+class InvalidStateError(AIFlowError, RuntimeError):
+    """The operation is not allowed in the object's current state."""
+
+
+class WorkflowLoadError(AIFlowError, ValueError):
+    """A workflow file could not be loaded (it raised on import, or defines nothing)."""
+
+
+class ConfigError(AIFlowError, ValueError):
+    """The configuration (file, environment or argument) is invalid."""
+
+
+class SchemaVersionError(AIFlowError, RuntimeError):
+    """The database schema is newer than this version of aiflow understands."""
+
+
+class IntegrityError(AIFlowError, ValueError):
+    """Stored data failed verification (bad digest, bad signature, unknown version)."""
+
+
+class NotInTaskRuntimeError(AIFlowError, RuntimeError):
+    """A task-runtime facility was used outside of a running task."""

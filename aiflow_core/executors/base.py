@@ -1,0 +1,126 @@
+"""The executor interface and the code that runs one task execution.
+
+An executor receives :class:`TaskJob` objects (``submit``), may be asked to
+stop one (``stop_task``), and reports every status change through the
+:data:`Reporter` it was opened with. ``submit`` and ``stop_task`` are
+idempotent per task execution id: the engine may repeat a command after a
+crash, and a repeat changes nothing.
+"""
+
+from __future__ import annotations
+
+import abc
+import copy
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from aiflow_core.model.context import TaskExecutionContext
+from aiflow_core.model.operator import AIFlowOperator, Operator
+from aiflow_core.model.status import TaskStatus
+from aiflow_core.runtime.context import TaskRuntime, task_runtime
+from aiflow_core.runtime.output import task_output
+
+
+class TaskStopped(BaseException):
+    """Raised inside a task thread to end it when the task is stopped."""
+
+
+@attrs.frozen(kw_only=True)
+class TaskJob:
+    """Everything an executor needs to run one task execution."""
+
+    task_execution_id: int
+    workflow_execution_id: int
+    namespace: str
+    workflow_name: str
+    task_name: str
+    sequence_number: int
+    try_number: int
+    snapshot_id: int
+    log_path: str
+    execution_timeout: float | None = None
+    working_dir: str | None = None
+    operator: Operator | None = attrs.field(default=None, eq=False, repr=False)
+    snapshot_frame: bytes | None = attrs.field(default=None, eq=False, repr=False)
+    runtime_env: dict[str, str] = attrs.field(factory=dict, eq=False, repr=False)
+
+
+Reporter = Callable[[TaskJob, TaskStatus, "str | None"], None]
+RuntimeFactory = Callable[[TaskJob], TaskRuntime]
+
+
+class Executor(abc.ABC):
+    """Runs task executions; see the module docstring for the contract."""
+
+    #: Name used in configuration (``task_executor``).
+    name: str = ""
+
+    @abc.abstractmethod
+    def open(self, reporter: Reporter, runtime_factory: RuntimeFactory) -> None:
+        """Prepare to run tasks; statuses go to ``reporter``."""
+
+    @abc.abstractmethod
+    def submit(self, job: TaskJob) -> None:
+        """Run ``job`` (report RUNNING, then SUCCESS, FAILED or STOPPED)."""
+
+    @abc.abstractmethod
+    def stop_task(self, task_execution_id: int) -> None:
+        """Stop a task execution; unknown or finished ids report STOPPED or are ignored."""
+
+    @abc.abstractmethod
+    def busy(self) -> bool:
+        """True while a submitted task has not finished."""
+
+    def poll(self) -> None:
+        """Do pending work in the caller's thread (only the inline executor has any)."""
+
+    @abc.abstractmethod
+    def close(self, timeout: float | None = None) -> None:
+        """Stop every running task and release resources."""
+
+    @property
+    def needs_snapshot_frame(self) -> bool:
+        """True if jobs must carry the pickled workflow (tasks run in other processes)."""
+        return False
+
+
+def run_task(
+    job: TaskJob, operator: Operator, runtime: TaskRuntime, on_start: Callable[[AIFlowOperator, Any], None] | None = None
+) -> tuple[TaskStatus, str | None]:
+    """Run one task execution in the calling thread; returns its final status and error.
+
+    Output goes to the task's log file; an exception is written there with its
+    traceback and fails the task; :class:`TaskStopped` ends it as STOPPED.
+    """
+    if not isinstance(operator, AIFlowOperator):
+        return TaskStatus.FAILED, f"task {job.task_name!r} is a {type(operator).__name__}, not an AIFlowOperator"
+    task = copy.copy(operator)
+    path = Path(job.log_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8", buffering=1) as log:
+        log.write(f"*** {job.workflow_name}.{job.task_name} execution {job.sequence_number} try {job.try_number}\n")
+        context = TaskExecutionContext(
+            workflow_name=job.workflow_name, namespace=job.namespace,
+            workflow_execution_id=job.workflow_execution_id, task_name=job.task_name,
+            task_execution_id=job.task_execution_id, sequence_number=job.sequence_number,
+            try_number=job.try_number, log_file=log, log_path=job.log_path, working_dir=job.working_dir,
+        )
+        if on_start is not None:
+            on_start(task, context)
+        with task_runtime(runtime), task_output(log):
+            try:
+                task.start(context)
+                task.await_termination(context, timeout=job.execution_timeout)
+            except TaskStopped:
+                log.write("*** stopped\n")
+                return TaskStatus.STOPPED, None
+            except BaseException as exc:
+                log.write("".join(traceback.format_exception(exc)))
+                log.write("*** failed\n")
+                return TaskStatus.FAILED, f"{type(exc).__name__}: {exc}"
+        log.write("*** succeeded\n")
+    return TaskStatus.SUCCESS, None

@@ -1,0 +1,61 @@
+"""The inline executor: runs tasks one after another in the scheduler's thread.
+
+Deterministic, for tests: ``Engine.run_until_idle()`` runs every task to its
+end before it returns. A task cannot be stopped while it runs (the scheduler
+is busy running it); queued tasks are stopped before they start.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from aiflow_core.executors.base import Executor, Reporter, RuntimeFactory, TaskJob, run_task
+from aiflow_core.model.status import TaskStatus
+
+
+class InlineExecutor(Executor):
+    """Runs submitted tasks in ``poll()``, in submission order."""
+
+    name = "inline"
+
+    def __init__(self) -> None:
+        self._queue: OrderedDict[int, TaskJob] = OrderedDict()
+        self._seen: set[int] = set()
+        self._reporter: Reporter | None = None
+        self._runtime_factory: RuntimeFactory | None = None
+
+    def open(self, reporter: Reporter, runtime_factory: RuntimeFactory) -> None:
+        """Keep the reporter."""
+        self._reporter = reporter
+        self._runtime_factory = runtime_factory
+
+    def submit(self, job: TaskJob) -> None:
+        """Queue ``job`` for the next ``poll``."""
+        if job.task_execution_id in self._seen:
+            return
+        self._seen.add(job.task_execution_id)
+        self._queue[job.task_execution_id] = job
+
+    def stop_task(self, task_execution_id: int) -> None:
+        """Drop a queued task, reporting it STOPPED."""
+        job = self._queue.pop(task_execution_id, None)
+        if job is not None and self._reporter is not None:
+            self._reporter(job, TaskStatus.STOPPED, None)
+
+    def busy(self) -> bool:
+        """True while tasks are queued."""
+        return bool(self._queue)
+
+    def poll(self) -> None:
+        """Run every queued task to its end."""
+        assert self._reporter is not None and self._runtime_factory is not None
+        while self._queue:
+            _, job = self._queue.popitem(last=False)
+            assert job.operator is not None
+            self._reporter(job, TaskStatus.RUNNING, None)
+            status, error = run_task(job, job.operator, self._runtime_factory(job))
+            self._reporter(job, status, error)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Forget queued tasks."""
+        self._queue.clear()

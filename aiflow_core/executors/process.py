@@ -1,0 +1,212 @@
+"""The process executor: runs tasks in a pool of worker processes.
+
+Each worker runs one task at a time in its own session (process group).
+Python callables travel as the pickled workflow of the execution's snapshot.
+Stopping a task sends SIGTERM to its worker's process group (the task's bash
+commands included) and SIGKILL after ``grace`` seconds; the worker is then
+replaced. Workers are reused across tasks, so a task costs no interpreter
+start-up once the pool is warm.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from aiflow_core.executors.base import Executor, Reporter, RuntimeFactory, TaskJob
+from aiflow_core.executors.channel import Channel
+from aiflow_core.model.status import TaskStatus
+
+_JOB_FIELDS = [f.name for f in attrs.fields(TaskJob) if f.name not in ("operator", "snapshot_frame")]
+
+
+class _Worker:
+    def __init__(self, env: dict[str, str], on_message: Callable[[_Worker, dict[str, Any] | None], None]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "aiflow_core.executors.worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True, env=env,
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.channel = Channel(self.process.stdout, self.process.stdin)
+        self.job: TaskJob | None = None
+        self.stopping = False
+        self.snapshots: set[int] = set()
+        self._on_message = on_message
+        threading.Thread(target=self._read, name=f"aiflow-worker-{self.process.pid}", daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = self.channel.receive()
+            except (OSError, ValueError):
+                message = None
+            self._on_message(self, message)
+            if message is None:
+                return
+
+    def signal_group(self, sig: int) -> None:
+        try:
+            os.killpg(self.process.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+class ProcessExecutor(Executor):
+    """Runs up to ``parallelism`` tasks at once, each in a worker process."""
+
+    name = "process"
+
+    def __init__(self, parallelism: int = 10, grace: float = 5.0, env: dict[str, str] | None = None) -> None:
+        if parallelism < 1:
+            raise ValueError(f"parallelism must be at least 1, got {parallelism}")
+        self.parallelism = parallelism
+        self.grace = grace
+        self.env = dict(env or {})
+        self._lock = threading.Lock()
+        self._queue: deque[TaskJob] = deque()
+        self._seen: set[int] = set()
+        self._idle: list[_Worker] = []
+        self._workers: list[_Worker] = []
+        self._busy: dict[int, _Worker] = {}
+        self._reporter: Reporter | None = None
+        self._wake: Callable[[], None] = lambda: None
+        self._closed = False
+
+    def open(self, reporter: Reporter, runtime_factory: RuntimeFactory) -> None:
+        """Keep the reporter; workers start on demand."""
+        self._reporter = reporter
+
+    def set_wake(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` when a task in a worker sends an event."""
+        self._wake = wake
+
+    @property
+    def needs_snapshot_frame(self) -> bool:
+        """Jobs carry the pickled workflow to the workers."""
+        return True
+
+    def submit(self, job: TaskJob) -> None:
+        """Queue ``job`` and start it when a worker is free."""
+        with self._lock:
+            if job.task_execution_id in self._seen:
+                return
+            self._seen.add(job.task_execution_id)
+            self._queue.append(job)
+        self._pump()
+
+    def _pump(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue or self._closed:
+                    return
+                if self._idle:
+                    worker = self._idle.pop()
+                elif len(self._workers) < self.parallelism:
+                    worker = _Worker({**os.environ, **self.env}, self._on_message)
+                    self._workers.append(worker)
+                else:
+                    return
+                job = self._queue.popleft()
+                worker.job = job
+                worker.stopping = False
+                self._busy[job.task_execution_id] = worker
+                frame = None if job.snapshot_id in worker.snapshots else job.snapshot_frame
+                worker.snapshots.add(job.snapshot_id)
+            try:
+                worker.channel.send({"job": {k: getattr(job, k) for k in _JOB_FIELDS}, "frame": frame})
+            except OSError:
+                self._on_message(worker, None)
+
+    def _on_message(self, worker: _Worker, message: dict[str, Any] | None) -> None:
+        assert self._reporter is not None
+        if message is not None and message.get("type") == "wake":
+            self._wake()
+            return
+        job = worker.job
+        if message is not None and message.get("type") == "status":
+            if job is not None:
+                self._reporter(job, TaskStatus(message["status"]), None)
+            return
+        with self._lock:
+            if job is not None:
+                self._busy.pop(job.task_execution_id, None)
+            worker.job = None
+            if message is None:
+                if worker in self._workers:
+                    self._workers.remove(worker)
+            elif not self._closed:
+                self._idle.append(worker)
+        if job is not None:
+            if message is None:
+                code = worker.process.wait()
+                if worker.stopping:
+                    self._reporter(job, TaskStatus.STOPPED, None)
+                else:
+                    self._reporter(job, TaskStatus.FAILED, f"worker process exited with code {code}")
+            else:
+                status = TaskStatus(message["status"])
+                if worker.stopping and status is TaskStatus.FAILED:
+                    status = TaskStatus.STOPPED
+                self._reporter(job, status, message.get("error"))
+        self._pump()
+
+    def stop_task(self, task_execution_id: int) -> None:
+        """Stop a queued task, or end the worker running it."""
+        assert self._reporter is not None
+        with self._lock:
+            queued = next((j for j in self._queue if j.task_execution_id == task_execution_id), None)
+            if queued is not None:
+                self._queue.remove(queued)
+            worker = self._busy.get(task_execution_id)
+            if worker is not None:
+                if worker.stopping:
+                    return
+                worker.stopping = True
+        if queued is not None:
+            self._reporter(queued, TaskStatus.STOPPED, None)
+            return
+        if worker is None:
+            return
+        worker.signal_group(signal.SIGTERM)
+        timer = threading.Timer(self.grace, self._kill_if_alive, args=(worker,))
+        timer.daemon = True
+        timer.start()
+
+    @staticmethod
+    def _kill_if_alive(worker: _Worker) -> None:
+        if worker.process.poll() is None:
+            worker.signal_group(signal.SIGKILL)
+
+    def busy(self) -> bool:
+        """True while tasks are queued or running."""
+        with self._lock:
+            return bool(self._queue or self._busy)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Stop running tasks and end every worker."""
+        with self._lock:
+            self._closed = True
+            running = list(self._busy)
+            workers = list(self._workers)
+        for te_id in running:
+            self.stop_task(te_id)
+        for worker in workers:
+            try:
+                assert worker.process.stdin is not None
+                worker.process.stdin.close()
+            except OSError:
+                pass
+        for worker in workers:
+            try:
+                worker.process.wait(timeout if timeout is not None else self.grace + 1)
+            except subprocess.TimeoutExpired:
+                worker.signal_group(signal.SIGKILL)
+                worker.process.wait()

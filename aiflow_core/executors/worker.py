@@ -1,0 +1,89 @@
+"""A process worker: runs task executions sent by a process executor, one at a time.
+
+Started as ``python -m aiflow_core.executors.worker`` in its own session. The
+worker's standard output carries the message channel, so task output is sent
+to the task's log file, at the file-descriptor level too (C code and child
+processes included). If the engine dies, the worker kills its process group.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+
+def _watch_parent(parent: int) -> None:
+    import signal
+
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os.killpg(0, signal.SIGKILL)
+
+
+def _redirect(fd_target: int) -> None:
+    os.dup2(fd_target, 1)
+    os.dup2(fd_target, 2)
+
+
+def main() -> None:
+    """Serve run requests until the channel closes."""
+    from aiflow_core import serialization
+    from aiflow_core.executors.base import TaskJob, run_task
+    from aiflow_core.executors.channel import Channel
+    from aiflow_core.operators.bash import OWN_GROUP_ENV
+    from aiflow_core.runtime.context import TaskRuntime
+
+    os.environ[OWN_GROUP_ENV] = "1"
+    channel_out = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    _redirect(devnull)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    channel = Channel(sys.stdin.buffer, channel_out)
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    workflows: dict[int, Any] = {}
+    home = os.getcwd()
+
+    def make_client() -> Any:
+        from aiflow_core.client import Client
+
+        return Client(db_url=os.environ["AIFLOW_DB_URL"], blob=os.environ.get("AIFLOW_BLOB_SPEC") or None)
+
+    while True:
+        message = channel.receive()
+        if message is None:
+            return
+        job = TaskJob(**message["job"])
+        if message.get("frame") is not None:
+            workflows[job.snapshot_id] = serialization.loads(message["frame"])
+        workflow = workflows[job.snapshot_id]
+        runtime = TaskRuntime(
+            namespace=job.namespace, workflow_name=job.workflow_name,
+            workflow_execution_id=job.workflow_execution_id, task_name=job.task_name,
+            task_execution_id=job.task_execution_id, sequence_number=job.sequence_number,
+            client_factory=make_client, wake=lambda: channel.send({"type": "wake"}),
+        )
+        os.makedirs(os.path.dirname(job.log_path), exist_ok=True)
+        log_fd = os.open(job.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        _redirect(log_fd)
+        os.close(log_fd)
+        if job.working_dir and os.path.isdir(job.working_dir):
+            os.chdir(job.working_dir)
+            sys.path.insert(0, job.working_dir)
+        channel.send({"type": "status", "te": job.task_execution_id, "status": "RUNNING"})
+        status, error = run_task(job, workflow.tasks[job.task_name], runtime)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        _redirect(devnull)
+        if job.working_dir and sys.path and sys.path[0] == job.working_dir:
+            sys.path.pop(0)
+        os.chdir(home)
+        channel.send({"type": "done", "te": job.task_execution_id, "status": status.value, "error": error})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Loading workflow files: run the file, collect its top-level workflows."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import traceback
+import types
+from pathlib import Path
+
+from aiflow_core.errors import WorkflowLoadError
+from aiflow_core.model.workflow import Workflow, WorkflowContextManager
+
+
+def load_workflows(path: str | Path) -> list[Workflow]:
+    """Run the Python file at ``path`` and return the workflows defined at its top level.
+
+    The file runs as a module that is not left in ``sys.modules``, so its
+    functions and classes are pickled by value when the workflows are stored.
+    Its directory is on ``sys.path`` while it runs. Errors raised by the file
+    become :class:`~aiflow_core.errors.WorkflowLoadError` holding the traceback.
+    """
+    file = Path(path).expanduser().resolve()
+    if not file.is_file():
+        raise WorkflowLoadError(f"workflow file {str(path)!r} does not exist or is not a file")
+    source = file.read_bytes()
+    digest = hashlib.sha256(str(file).encode() + source).hexdigest()[:16]
+    name = f"aiflow_workflow_{file.stem}_{digest}"
+    module = types.ModuleType(name)
+    module.__file__ = str(file)
+    sys.modules[name] = module
+    sys.path.insert(0, str(file.parent))
+    try:
+        code = compile(source, str(file), "exec")
+        exec(code, module.__dict__)
+    except Exception as exc:
+        raise WorkflowLoadError(
+            f"workflow file {str(file)!r} raised {type(exc).__name__} while loading:\n"
+            + "".join(traceback.format_exception(exc))
+        ) from exc
+    finally:
+        WorkflowContextManager.pop_context_managed_workflow()
+        sys.modules.pop(name, None)
+        try:
+            sys.path.remove(str(file.parent))
+        except ValueError:
+            pass
+    workflows: list[Workflow] = []
+    for value in module.__dict__.values():
+        if isinstance(value, Workflow) and value not in workflows:
+            workflows.append(value)
+    if not workflows:
+        raise WorkflowLoadError(
+            f"workflow file {str(file)!r} defines no Workflow at its top level; "
+            "declare one with `with Workflow(name=...) as w:`"
+        )
+    names = [w.name for w in workflows]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise WorkflowLoadError(
+            f"workflow file {str(file)!r} defines workflow names more than once: {duplicates}"
+        )
+    return workflows

@@ -1,0 +1,1 @@
+"""Built-in conditions and the keys of internal events."""

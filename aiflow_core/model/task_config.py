@@ -1,0 +1,84 @@
+"""Per-task settings given as operator keyword arguments."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from aiflow_core.errors import InvalidArgumentError
+
+#: Operator keyword arguments that configure scheduling rather than the work.
+TASK_CONFIG_KEYS = (
+    "periodic_expression",
+    "retries",
+    "retry_delay",
+    "retry_exponential_backoff",
+    "max_retry_delay",
+    "execution_timeout",
+)
+
+
+def _seconds(name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise InvalidArgumentError(
+            f"{name} must be a non-negative number of seconds or a timedelta, got {value!r}"
+        )
+    return float(value)
+
+
+@attrs.frozen(kw_only=True)
+class TaskConfig:
+    """Scheduling settings of one task.
+
+    ``retries``: how many times a failed run is tried again (0 = never).
+    ``retry_delay``: seconds before the first retry; with
+    ``retry_exponential_backoff`` each further retry waits twice as long, capped
+    by ``max_retry_delay``. ``execution_timeout``: seconds after which a running
+    attempt is failed. ``periodic_expression``: ``cron@...`` or ``interval@...``;
+    each fire restarts the task while its execution runs.
+    """
+
+    periodic_expression: str | None = None
+    retries: int = 0
+    retry_delay: float = 0.0
+    retry_exponential_backoff: bool = False
+    max_retry_delay: float | None = None
+    execution_timeout: float | None = None
+
+    @classmethod
+    def from_kwargs(cls, task_name: str, kwargs: Mapping[str, Any]) -> TaskConfig:
+        """Build the config from operator keyword arguments, validating each."""
+        retries = kwargs.get("retries", 0)
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise InvalidArgumentError(
+                f"task {task_name!r}: retries must be a non-negative integer, got {retries!r}"
+            )
+        periodic = kwargs.get("periodic_expression")
+        if periodic is not None:
+            from aiflow_core.model.expressions import parse_expression
+
+            parse_expression(periodic)
+        return cls(
+            periodic_expression=periodic,
+            retries=retries,
+            retry_delay=_seconds("retry_delay", kwargs.get("retry_delay", 0.0)) or 0.0,
+            retry_exponential_backoff=bool(kwargs.get("retry_exponential_backoff", False)),
+            max_retry_delay=_seconds("max_retry_delay", kwargs.get("max_retry_delay")),
+            execution_timeout=_seconds("execution_timeout", kwargs.get("execution_timeout")),
+        )
+
+    def delay_before_try(self, try_number: int) -> float:
+        """Seconds to wait before attempt ``try_number`` (2 = first retry)."""
+        delay = self.retry_delay
+        if self.retry_exponential_backoff:
+            delay = self.retry_delay * (2 ** max(0, try_number - 2))
+        if self.max_retry_delay is not None:
+            delay = min(delay, self.max_retry_delay)
+        return delay

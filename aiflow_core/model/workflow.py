@@ -1,0 +1,160 @@
+"""Workflows: named sets of tasks and the rules between them."""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+from aiflow_core.errors import InvalidArgumentError, InvalidWorkflowError
+from aiflow_core.model.action import TaskAction
+from aiflow_core.model.condition import Condition
+from aiflow_core.model.internal.conditions import (
+    MeetAllCondition,
+    SingleEventCondition,
+    TaskStatusCondition,
+)
+from aiflow_core.model.operator import Operator
+from aiflow_core.model.rule import TaskRule
+from aiflow_core.model.status import TaskStatus
+
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+
+
+def check_name(kind: str, name: object) -> None:
+    """Raise if ``name`` is not a valid name of a ``kind`` (workflow, task, namespace)."""
+    if not isinstance(name, str) or not _NAME.match(name) or len(name) > 255:
+        raise InvalidArgumentError(
+            f"{kind} name {name!r} is invalid; use letters, digits, '_', '.' and '-' "
+            "(e.g. 'my_workflow'), at most 255 characters"
+        )
+
+
+class Workflow:
+    """A workflow: tasks (operators) and task rules, declared in a ``with`` block.
+
+    ``namespace`` isolates workflows and events (default ``"default"``); extra
+    keyword arguments are kept as ``properties``.
+    """
+
+    def __init__(self, name: str, namespace: str = "default", **kwargs: Any) -> None:
+        check_name("workflow", name)
+        check_name("namespace", namespace)
+        self.name = name
+        self.namespace = namespace
+        self.properties: dict[str, Any] = dict(kwargs)
+        self.tasks: dict[str, Operator] = {}
+        self.rules: dict[str, list[TaskRule]] = {}
+
+    def __enter__(self) -> Workflow:
+        WorkflowContextManager.push_context_managed_workflow(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        WorkflowContextManager.pop_context_managed_workflow()
+
+    def add_task(self, task: Operator) -> None:
+        """Add ``task``; task names are unique within a workflow."""
+        if task.name in self.tasks:
+            raise InvalidWorkflowError(
+                f"workflow {self.name!r} already has a task named {task.name!r}; "
+                "task names must be unique within a workflow"
+            )
+        self.tasks[task.name] = task
+
+    def _task(self, task_name: str) -> Operator:
+        task = self.tasks.get(task_name)
+        if task is None:
+            raise InvalidWorkflowError(
+                f"workflow {self.name!r} has no task {task_name!r}; tasks: {sorted(self.tasks)}"
+            )
+        return task
+
+    def add_rule(self, task_name: str, rule: TaskRule) -> None:
+        """Append ``rule`` to the rules of ``task_name`` (evaluated in order)."""
+        self._task(task_name)
+        self.rules.setdefault(task_name, []).append(rule)
+
+    def action_on_condition(
+        self, task_name: str, action: TaskAction, condition: Condition
+    ) -> None:
+        """Take ``action`` on ``task_name`` whenever ``condition`` is met."""
+        self.add_rule(task_name, TaskRule(condition=condition, action=action))
+
+    def action_on_event_received(
+        self, task_name: str, event_key: str, action: TaskAction
+    ) -> None:
+        """Take ``action`` on ``task_name`` whenever an event with ``event_key`` arrives."""
+        self.action_on_condition(task_name, action, SingleEventCondition(event_key))
+
+    def action_on_task_status(
+        self,
+        task_name: str,
+        action: TaskAction,
+        upstream_task_status_dict: dict[Operator, TaskStatus],
+    ) -> None:
+        """Take ``action`` once every upstream task has reached its given status."""
+        if not upstream_task_status_dict:
+            raise InvalidWorkflowError(
+                f"task {task_name!r}: upstream_task_status_dict must name at least one task"
+            )
+        children: list[Condition] = []
+        for upstream, status in upstream_task_status_dict.items():
+            if not isinstance(upstream, Operator):
+                raise InvalidWorkflowError(
+                    f"task {task_name!r}: upstream {upstream!r} is not a task (operator)"
+                )
+            if upstream.workflow is not self or self.tasks.get(upstream.name) is not upstream:
+                raise InvalidWorkflowError(
+                    f"task {task_name!r} of workflow {self.name!r} cannot depend on task "
+                    f"{upstream.name!r} of workflow {upstream.workflow.name!r}; "
+                    "rules may only refer to tasks of the same workflow"
+                )
+            children.append(TaskStatusCondition(upstream.name, status, self.name))
+        self.action_on_condition(task_name, action, MeetAllCondition(children))
+
+    def starting_tasks(self) -> list[str]:
+        """Names of the tasks that start with the execution (no START/RESTART rule)."""
+        return [
+            name
+            for name in self.tasks
+            if not any(
+                r.action in (TaskAction.START, TaskAction.RESTART) for r in self.rules.get(name, [])
+            )
+        ]
+
+    def __repr__(self) -> str:
+        return f"Workflow(name={self.name!r}, namespace={self.namespace!r}, tasks={list(self.tasks)})"
+
+
+class WorkflowContextManager:
+    """Keeps the workflow of the enclosing ``with`` block, so operators can find it.
+
+    Nesting ``with Workflow`` blocks is refused: a task belongs to exactly one
+    workflow.
+    """
+
+    _local = threading.local()
+
+    @classmethod
+    def get_current_workflow(cls) -> Workflow | None:
+        """Return the workflow of the enclosing ``with`` block, or ``None``."""
+        return getattr(cls._local, "workflow", None)
+
+    @classmethod
+    def push_context_managed_workflow(cls, workflow: Workflow) -> None:
+        """Enter ``workflow``'s block; refuses nesting."""
+        current = cls.get_current_workflow()
+        if current is not None:
+            raise InvalidWorkflowError(
+                f"workflow {workflow.name!r} is declared inside workflow {current.name!r}; "
+                "workflows cannot be nested"
+            )
+        cls._local.workflow = workflow
+
+    @classmethod
+    def pop_context_managed_workflow(cls) -> Workflow | None:
+        """Leave the current block and return its workflow."""
+        current = cls.get_current_workflow()
+        cls._local.workflow = None
+        return current

@@ -1,0 +1,1 @@
+"""Sending and listening to events from inside tasks."""

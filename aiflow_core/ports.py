@@ -1,0 +1,413 @@
+"""The storage port: the contract between the engine and a metadata store.
+
+``aiflow_storage.sql.SqlStore`` implements it over SQLAlchemy. Everything the
+engine stores goes through :meth:`Store.transaction`; one transaction is one
+atomic unit, which is what makes the scheduler exactly-once: the decisions for
+a batch of events and the checkpoint that marks them done commit together.
+
+The store never reads a clock: callers pass ``now``.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+import attrs
+
+from aiflow_core.model.event import Event, EventKind
+from aiflow_core.model.execution_type import ExecutionType
+from aiflow_core.model.meta import (
+    NamespaceMeta,
+    StartCause,
+    TaskExecutionMeta,
+    WorkflowExecutionMeta,
+    WorkflowMeta,
+    WorkflowScheduleMeta,
+    WorkflowSnapshotMeta,
+    WorkflowTriggerMeta,
+)
+from aiflow_core.model.status import TaskStatus, WorkflowStatus
+
+
+@attrs.frozen(kw_only=True)
+class Command:
+    """An executor command in the outbox: start or stop one task execution."""
+
+    id: int
+    task_execution_id: int
+    action: str
+    payload: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class Timer:
+    """A due-time entry: at ``fire_time`` the scheduler appends an event of ``kind``.
+
+    ``dedup_key`` is unique, so a timer (and the fire it stands for) is never
+    stored twice.
+    """
+
+    id: int
+    fire_time: dt.datetime
+    kind: EventKind
+    dedup_key: str
+    payload: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class EventFilter:
+    """Filters of ``list_events``/``count_events``; ``None`` means any."""
+
+    keys: Sequence[str] | None = None
+    namespace: str | None = None
+    begin_offset: int | None = None
+    begin_time: dt.datetime | None = None
+    sender: str | None = None
+    workflow_execution_id: int | None = None
+    kinds: Sequence[EventKind] | None = (EventKind.USER,)
+
+
+class StoreTx(abc.ABC):
+    """Operations inside one transaction. Lookups return ``None`` when nothing matches."""
+
+    # -- namespaces --
+    @abc.abstractmethod
+    def add_namespace(self, name: str, properties: dict[str, Any]) -> NamespaceMeta:
+        """Insert a namespace; raises AlreadyExistsError if it exists."""
+
+    @abc.abstractmethod
+    def get_namespace(self, name: str) -> NamespaceMeta | None:
+        """Return the namespace called ``name``."""
+
+    @abc.abstractmethod
+    def list_namespaces(self, limit: int | None, offset: int | None) -> list[NamespaceMeta]:
+        """Return namespaces ordered by name."""
+
+    @abc.abstractmethod
+    def update_namespace(self, name: str, properties: dict[str, Any]) -> NamespaceMeta | None:
+        """Replace the properties of a namespace."""
+
+    @abc.abstractmethod
+    def delete_namespace(self, name: str) -> bool:
+        """Delete a namespace and its events; True if it existed.
+
+        Raises InvalidStateError while the namespace still holds workflows.
+        """
+
+    # -- workflows and snapshots --
+    @abc.abstractmethod
+    def put_workflow(self, namespace: str, name: str, content: str, now: dt.datetime) -> WorkflowMeta:
+        """Insert the workflow or update its content; returns the stored row.
+
+        Raises NotFoundError if ``namespace`` does not exist.
+        """
+
+    @abc.abstractmethod
+    def get_workflow(self, namespace: str, name: str) -> WorkflowMeta | None:
+        """Return a workflow by namespace and name."""
+
+    @abc.abstractmethod
+    def get_workflow_by_id(self, workflow_id: int) -> WorkflowMeta | None:
+        """Return a workflow by id."""
+
+    @abc.abstractmethod
+    def list_workflows(
+        self, namespace: str | None, limit: int | None, offset: int | None
+    ) -> list[WorkflowMeta]:
+        """Return workflows of a namespace (all when ``None``) ordered by id."""
+
+    @abc.abstractmethod
+    def set_workflow_enabled(self, workflow_id: int, enabled: bool, now: dt.datetime) -> None:
+        """Enable or disable a workflow."""
+
+    @abc.abstractmethod
+    def delete_workflow(self, workflow_id: int) -> None:
+        """Delete a workflow with its executions, schedules, triggers, snapshots and state."""
+
+    @abc.abstractmethod
+    def add_snapshot(
+        self, workflow_id: int, uri: str, signature: str, workflow_object: bytes, now: dt.datetime
+    ) -> WorkflowSnapshotMeta:
+        """Store a snapshot and make it the workflow's current one."""
+
+    @abc.abstractmethod
+    def get_snapshot(self, snapshot_id: int) -> WorkflowSnapshotMeta | None:
+        """Return a snapshot's meta."""
+
+    @abc.abstractmethod
+    def get_snapshot_object(self, snapshot_id: int) -> bytes | None:
+        """Return the pickled workflow object of a snapshot."""
+
+    @abc.abstractmethod
+    def list_snapshots(
+        self, workflow_id: int, limit: int | None, offset: int | None
+    ) -> list[WorkflowSnapshotMeta]:
+        """Return the snapshots of a workflow, newest first."""
+
+    @abc.abstractmethod
+    def delete_snapshot(self, snapshot_id: int) -> bool:
+        """Delete a snapshot that no execution uses; True if deleted."""
+
+    # -- workflow executions --
+    @abc.abstractmethod
+    def add_workflow_execution(
+        self,
+        workflow_id: int,
+        snapshot_id: int,
+        execution_type: ExecutionType,
+        status: WorkflowStatus,
+        begin_date: dt.datetime,
+        cause: StartCause | None,
+    ) -> WorkflowExecutionMeta:
+        """Insert a workflow execution."""
+
+    @abc.abstractmethod
+    def get_workflow_execution(self, execution_id: int) -> WorkflowExecutionMeta | None:
+        """Return a workflow execution."""
+
+    @abc.abstractmethod
+    def list_workflow_executions(
+        self,
+        workflow_id: int | None,
+        limit: int | None = None,
+        offset: int | None = None,
+        statuses: Sequence[WorkflowStatus] | None = None,
+        namespace: str | None = None,
+    ) -> list[WorkflowExecutionMeta]:
+        """Return executions (of a workflow, or all), filtered by status, ordered by id."""
+
+    @abc.abstractmethod
+    def update_workflow_execution(
+        self, execution_id: int, status: WorkflowStatus, end_date: dt.datetime | None
+    ) -> None:
+        """Set the status (and end date) of an execution."""
+
+    @abc.abstractmethod
+    def delete_workflow_execution(self, execution_id: int) -> None:
+        """Delete an execution with its task executions and state."""
+
+    # -- task executions --
+    @abc.abstractmethod
+    def add_task_execution(
+        self,
+        workflow_execution_id: int,
+        task_name: str,
+        sequence_number: int,
+        try_number: int,
+        execution_type: ExecutionType,
+        status: TaskStatus,
+        cause: StartCause,
+        now: dt.datetime,
+        log_path: str | None = None,
+    ) -> TaskExecutionMeta:
+        """Insert a task execution whose ``begin_date`` is ``now``."""
+
+    @abc.abstractmethod
+    def get_task_execution(self, task_execution_id: int) -> TaskExecutionMeta | None:
+        """Return a task execution."""
+
+    @abc.abstractmethod
+    def list_task_executions(
+        self,
+        workflow_execution_id: int,
+        limit: int | None = None,
+        offset: int | None = None,
+        task_name: str | None = None,
+    ) -> list[TaskExecutionMeta]:
+        """Return task executions of a workflow execution ordered by id."""
+
+    @abc.abstractmethod
+    def list_task_executions_by_status(self, statuses: Sequence[TaskStatus]) -> list[TaskExecutionMeta]:
+        """Return every task execution whose status is one of ``statuses``."""
+
+    @abc.abstractmethod
+    def latest_task_executions(self, workflow_execution_id: int) -> list[TaskExecutionMeta]:
+        """Return the latest execution (highest id) of each task of a workflow execution."""
+
+    @abc.abstractmethod
+    def update_task_execution(self, task_execution_id: int, **fields: Any) -> None:
+        """Update fields among status, try_number, begin_date, end_date, error, log_path."""
+
+    # -- condition state --
+    @abc.abstractmethod
+    def load_state(self, scope: str) -> dict[str, bytes]:
+        """Return the stored state values of a scope by name."""
+
+    @abc.abstractmethod
+    def save_state(self, scope: str, values: dict[str, bytes | None]) -> None:
+        """Write state values of a scope; ``None`` deletes a name."""
+
+    @abc.abstractmethod
+    def delete_state(self, scope_prefix: str) -> None:
+        """Delete every state whose scope starts with ``scope_prefix``."""
+
+    # -- event log --
+    @abc.abstractmethod
+    def append_events(self, events: Sequence[Event], now: dt.datetime) -> list[Event]:
+        """Append events, assigning consecutive offsets in commit order.
+
+        An event whose ``idempotency_key`` is already stored is not appended
+        again; the stored event is returned in its place.
+        """
+
+    @abc.abstractmethod
+    def read_events(self, after_offset: int, limit: int) -> list[Event]:
+        """Return events with offset > ``after_offset`` in offset order."""
+
+    @abc.abstractmethod
+    def list_events(self, flt: EventFilter, limit: int | None = None) -> list[Event]:
+        """Return events matching ``flt`` in offset order."""
+
+    @abc.abstractmethod
+    def count_events(self, flt: EventFilter) -> int:
+        """Count events matching ``flt``."""
+
+    @abc.abstractmethod
+    def max_offset(self) -> int:
+        """The highest offset in the log (0 when empty)."""
+
+    @abc.abstractmethod
+    def delete_events_before(self, offset: int, before: dt.datetime, limit: int) -> int:
+        """Delete up to ``limit`` events with offset <= ``offset`` created before ``before``."""
+
+    # -- scheduler checkpoint, lease, outbox, timers --
+    @abc.abstractmethod
+    def get_checkpoint(self, name: str) -> int:
+        """The last offset processed by scheduler ``name`` (0 when none), locking the row."""
+
+    @abc.abstractmethod
+    def set_checkpoint(self, name: str, offset: int) -> None:
+        """Record that scheduler ``name`` processed every event up to ``offset``."""
+
+    @abc.abstractmethod
+    def acquire_lease(self, name: str, owner: str, now: dt.datetime, ttl: float) -> bool:
+        """Take or renew lease ``name`` for ``owner`` unless another owner holds it unexpired."""
+
+    @abc.abstractmethod
+    def release_lease(self, name: str, owner: str) -> None:
+        """Give up lease ``name`` if ``owner`` holds it."""
+
+    @abc.abstractmethod
+    def add_command(self, task_execution_id: int, action: str, payload: dict[str, Any]) -> None:
+        """Queue an executor command."""
+
+    @abc.abstractmethod
+    def pending_commands(self, limit: int) -> list[Command]:
+        """Return queued commands in order."""
+
+    @abc.abstractmethod
+    def complete_commands(self, command_ids: Sequence[int]) -> None:
+        """Remove carried-out commands."""
+
+    @abc.abstractmethod
+    def add_timer(
+        self, fire_time: dt.datetime, kind: EventKind, dedup_key: str, payload: dict[str, Any]
+    ) -> bool:
+        """Store a timer unless one with ``dedup_key`` exists; True if stored."""
+
+    @abc.abstractmethod
+    def due_timers(self, now: dt.datetime, limit: int) -> list[Timer]:
+        """Timers with ``fire_time <= now``, earliest first."""
+
+    @abc.abstractmethod
+    def next_timer_time(self) -> dt.datetime | None:
+        """The earliest timer's fire time."""
+
+    @abc.abstractmethod
+    def delete_timers(self, timer_ids: Sequence[int] = (), dedup_prefix: str | None = None) -> None:
+        """Delete timers by id, or every timer whose dedup key starts with ``dedup_prefix``."""
+
+    # -- schedules and triggers --
+    @abc.abstractmethod
+    def add_schedule(
+        self,
+        workflow_id: int,
+        expression: str,
+        next_fire_time: dt.datetime | None,
+        misfire_policy: str,
+        now: dt.datetime,
+    ) -> WorkflowScheduleMeta:
+        """Insert a schedule."""
+
+    @abc.abstractmethod
+    def get_schedule(self, schedule_id: int) -> WorkflowScheduleMeta | None:
+        """Return a schedule."""
+
+    @abc.abstractmethod
+    def list_schedules(
+        self, workflow_id: int, limit: int | None, offset: int | None
+    ) -> list[WorkflowScheduleMeta]:
+        """Return the schedules of a workflow."""
+
+    @abc.abstractmethod
+    def update_schedule(self, schedule_id: int, **fields: Any) -> None:
+        """Update ``is_paused``, ``next_fire_time`` or ``last_fire_time``."""
+
+    @abc.abstractmethod
+    def delete_schedules(self, schedule_ids: Sequence[int] = (), workflow_id: int | None = None) -> int:
+        """Delete schedules by id or all of a workflow; returns how many."""
+
+    @abc.abstractmethod
+    def due_schedules(self, now: dt.datetime, limit: int) -> list[WorkflowScheduleMeta]:
+        """Unpaused schedules with ``next_fire_time <= now`` (an indexed range query)."""
+
+    @abc.abstractmethod
+    def next_schedule_time(self) -> dt.datetime | None:
+        """The earliest next fire time among unpaused schedules."""
+
+    @abc.abstractmethod
+    def add_trigger(self, workflow_id: int, rule: bytes, now: dt.datetime) -> WorkflowTriggerMeta:
+        """Insert a trigger whose rule is a pickled WorkflowRule."""
+
+    @abc.abstractmethod
+    def get_trigger(self, trigger_id: int) -> WorkflowTriggerMeta | None:
+        """Return a trigger (``rule`` holds the pickled bytes)."""
+
+    @abc.abstractmethod
+    def list_triggers(
+        self, workflow_id: int | None, limit: int | None, offset: int | None, namespace: str | None = None
+    ) -> list[WorkflowTriggerMeta]:
+        """Return triggers of a workflow, or of a namespace when ``workflow_id`` is None."""
+
+    @abc.abstractmethod
+    def update_trigger(self, trigger_id: int, is_paused: bool) -> None:
+        """Pause or resume a trigger."""
+
+    @abc.abstractmethod
+    def delete_triggers(self, trigger_ids: Sequence[int] = (), workflow_id: int | None = None) -> int:
+        """Delete triggers by id or all of a workflow; returns how many."""
+
+
+class Store(abc.ABC):
+    """A metadata store: a database holding everything durable."""
+
+    url: str
+
+    @abc.abstractmethod
+    def transaction(self) -> AbstractContextManager[StoreTx]:
+        """Open a transaction; it commits when the block ends and rolls back on error."""
+
+    @abc.abstractmethod
+    def upgrade(self) -> int:
+        """Create or upgrade the schema to the newest version; returns that version."""
+
+    @abc.abstractmethod
+    def downgrade(self, version: int) -> int:
+        """Downgrade the schema to ``version`` (0 drops everything); returns it."""
+
+    @abc.abstractmethod
+    def schema_version(self) -> int:
+        """The schema version of the database (0 when it holds no aiflow schema)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    def events_after(self, offset: int, limit: int) -> Iterator[Event]:
+        """Read events after ``offset`` in their own short transaction."""
+        with self.transaction() as tx:
+            yield from tx.read_events(offset, limit)

@@ -1,0 +1,59 @@
+"""Routing ``print`` output of in-process tasks to their log files.
+
+Threads share ``sys.stdout``; a routing stream sends each write to the log of
+the task running in the writing thread (a context variable), and everything
+else to the stream it replaced.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import io
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+_target: contextvars.ContextVar[IO[str] | None] = contextvars.ContextVar("aiflow_task_output", default=None)
+_install_lock = threading.Lock()
+
+
+class _RoutingStream(io.TextIOBase):
+    def __init__(self, fallback: IO[str]) -> None:
+        self._fallback = fallback
+
+    def write(self, text: str) -> int:
+        target = _target.get()
+        stream = target if target is not None else self._fallback
+        stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        target = _target.get()
+        (target if target is not None else self._fallback).flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fallback, name)
+
+
+def _install() -> None:
+    with _install_lock:
+        for name in ("stdout", "stderr"):
+            stream = getattr(sys, name)
+            if not isinstance(stream, _RoutingStream):
+                setattr(sys, name, _RoutingStream(stream))
+
+
+@contextmanager
+def task_output(log: IO[str]) -> Iterator[None]:
+    """Send this thread's ``sys.stdout``/``sys.stderr`` writes to ``log`` for the block."""
+    _install()
+    token = _target.set(log)
+    try:
+        yield
+    finally:
+        _target.reset(token)

@@ -1,0 +1,341 @@
+"""Applying events: every decision of the scheduler is made here, inside a batch's transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Any
+
+from aiflow_core.model.action import TaskAction
+from aiflow_core.model.event import Event, EventKind
+from aiflow_core.model.execution_type import ExecutionType
+from aiflow_core.model.internal.events import ENGINE_SENDER, status_report, task_status_event_key
+from aiflow_core.model.meta import StartCause, StartKind, TaskExecutionMeta
+from aiflow_core.model.status import TaskStatus, WorkflowStatus
+from aiflow_core.scheduler.batch import Batch, ExecutionView
+from aiflow_core.scheduler.rules import RuleError, decide, execution_outcome
+from aiflow_core.scheduler.triggers import TriggerEvaluator
+
+log = logging.getLogger("aiflow.scheduler")
+
+START_COMMAND = "START"
+STOP_COMMAND = "STOP"
+
+
+def task_log_path(log_dir: Path, namespace: str, workflow: str, execution_id: int, task: str, seq: int) -> Path:
+    """Where the output of one task execution goes."""
+    return log_dir / namespace / workflow / str(execution_id) / f"{task}-{seq}.log"
+
+
+def effective_status(current: TaskStatus, reported: TaskStatus) -> TaskStatus | None:
+    """The status a report moves a task execution to, or None if it is stale.
+
+    Final statuses never change. A stopping execution that ends in failure
+    counts as STOPPED. RUNNING only follows INIT or QUEUED.
+    """
+    if current.is_final or reported == current:
+        return None
+    if current is TaskStatus.STOPPING:
+        if reported is TaskStatus.FAILED:
+            return TaskStatus.STOPPED
+        return reported if reported.is_final else None
+    if reported is TaskStatus.RUNNING:
+        return reported if current in (TaskStatus.INIT, TaskStatus.QUEUED) else None
+    return reported
+
+
+class Applier:
+    """Turns each event of the log into state changes, new events and executor commands."""
+
+    def __init__(self, log_dir: Path, triggers: TriggerEvaluator) -> None:
+        self.log_dir = log_dir
+        self.triggers = triggers
+        self._handlers = {
+            EventKind.USER: self._on_user_event,
+            EventKind.TASK_STATUS: self._on_task_status,
+            EventKind.START_WORKFLOW: self._on_start_workflow,
+            EventKind.STOP_WORKFLOW: self._on_stop_workflow,
+            EventKind.START_TASK: self._on_task_command,
+            EventKind.STOP_TASK: self._on_task_command,
+            EventKind.PERIODIC_TASK: self._on_periodic,
+            EventKind.RETRY_TASK: self._on_retry,
+            EventKind.HEARTBEAT_TIMEOUT: self._on_heartbeat_timeout,
+            EventKind.SCHEDULE_FIRE: self._on_schedule_fire,
+        }
+
+    def apply(self, batch: Batch, event: Event) -> None:
+        """Apply one event."""
+        self._handlers[event.kind](batch, event)
+
+    # -- events that reach conditions --
+    def _on_user_event(self, batch: Batch, event: Event) -> None:
+        if event.workflow_execution_id is not None:
+            targets = [event.workflow_execution_id]
+        else:
+            targets = list(batch.running_in(event.namespace))
+        for execution_id in targets:
+            view = batch.view(execution_id)
+            if view is not None and view.running and view.meta.namespace == event.namespace:
+                self._evaluate_rules(batch, view, event)
+        self.triggers.evaluate(batch, event, self)
+
+    def _on_task_status(self, batch: Batch, event: Event) -> None:
+        context = event.context or {}
+        view = batch.view(event.workflow_execution_id) if event.workflow_execution_id else None
+        if view is None:
+            return
+        te_id = context.get("task_execution_id")
+        if context.get("reported"):
+            te = next((t for t in view.latest.values() if t.id == te_id), None)
+            if te is None:
+                return
+            new = effective_status(te.status, TaskStatus(event.value))
+            if new is None:
+                return
+            if new is TaskStatus.FAILED and self._retry_later(batch, view, te, context.get("error")):
+                return
+            self._set_status(batch, view, te, new, error=context.get("error"), emit=False)
+            event = Event(
+                event.key, new.value, namespace=event.namespace, sender=event.sender,
+                context=event.context, kind=event.kind, workflow_execution_id=event.workflow_execution_id,
+                offset=event.offset, create_time=event.create_time,
+            )
+        if view.running:
+            self._evaluate_rules(batch, view, event)
+        self.triggers.evaluate(batch, event, self)
+        if view.running:
+            self._check_outcome(batch, view)
+
+    # -- operations --
+    def _on_start_workflow(self, batch: Batch, event: Event) -> None:
+        view = batch.view(event.workflow_execution_id) if event.workflow_execution_id else None
+        if view is None or view.status is not WorkflowStatus.INIT:
+            return
+        self.start_execution(batch, view)
+
+    def start_execution(self, batch: Batch, view: ExecutionView) -> None:
+        """Set an execution RUNNING and start its tasks that have no START rule."""
+        view.status = WorkflowStatus.RUNNING
+        batch.tx.update_workflow_execution(view.id, WorkflowStatus.RUNNING, None)
+        batch.mark_running(view)
+        cause = StartCause(kind=StartKind.WORKFLOW_START)
+        for task_name in view.workflow.starting_tasks():
+            self.start_task(batch, view, task_name, cause, view.meta.execution_type)
+        for task_name, task in view.workflow.tasks.items():
+            if task.config.periodic_expression:
+                self._arm_periodic(batch, view, task_name, batch.now)
+        self._check_outcome(batch, view)
+
+    def _on_stop_workflow(self, batch: Batch, event: Event) -> None:
+        view = batch.view(event.workflow_execution_id) if event.workflow_execution_id else None
+        if view is None or view.status.is_final:
+            return
+        for task_name in list(view.latest):
+            self.stop_task(batch, view, task_name)
+        self._finish(batch, view, WorkflowStatus.STOPPED)
+
+    def _on_task_command(self, batch: Batch, event: Event) -> None:
+        view = batch.view(event.workflow_execution_id) if event.workflow_execution_id else None
+        task_name = (event.context or {}).get("task_name")
+        if view is None or not view.running or task_name not in view.workflow.tasks:
+            return
+        if event.kind is EventKind.STOP_TASK:
+            self.stop_task(batch, view, task_name)
+            return
+        cause = StartCause(kind=StartKind.MANUAL, event_offset=event.offset, event_key=event.key)
+        self.start_task(batch, view, task_name, cause, ExecutionType.MANUAL)
+
+    def _on_periodic(self, batch: Batch, event: Event) -> None:
+        view = batch.view(event.workflow_execution_id) if event.workflow_execution_id else None
+        task_name = (event.context or {}).get("task_name")
+        if view is None or not view.running or task_name not in view.workflow.tasks:
+            return
+        cause = StartCause(kind=StartKind.PERIODIC, event_offset=event.offset, event_key=event.key)
+        self.stop_task(batch, view, task_name)
+        self.start_task(batch, view, task_name, cause, ExecutionType.PERIODIC)
+        fired = dt.datetime.fromisoformat((event.context or {})["fire_time"])
+        self._arm_periodic(batch, view, task_name, max(fired, batch.now))
+
+    def _arm_periodic(self, batch: Batch, view: ExecutionView, task_name: str, after: dt.datetime) -> None:
+        from aiflow_core.model.expressions import parse_expression
+
+        expression = view.workflow.tasks[task_name].config.periodic_expression
+        assert expression is not None
+        fire = parse_expression(expression).next_fire(after, start=view.meta.begin_date)
+        batch.tx.add_timer(
+            fire, EventKind.PERIODIC_TASK, f"periodic:{view.id}:{task_name}:{fire.isoformat()}",
+            {"workflow_execution_id": view.id, "task_name": task_name, "namespace": view.meta.namespace,
+             "key": task_name, "fire_time": fire.isoformat()},
+        )
+
+    def _on_retry(self, batch: Batch, event: Event) -> None:
+        view = batch.view(event.workflow_execution_id) if event.workflow_execution_id else None
+        te_id = (event.context or {}).get("task_execution_id")
+        if view is None:
+            return
+        te = next((t for t in view.latest.values() if t.id == te_id), None)
+        if te is None or te.status is not TaskStatus.RETRYING:
+            return
+        batch.tx.update_task_execution(te.id, status=TaskStatus.FAILED, end_date=batch.now)
+        cause = StartCause(kind=StartKind.RETRY, event_offset=event.offset, event_key=event.key)
+        self._queue(batch, view, te.task_name, te.sequence_number, te.try_number + 1, cause, te.execution_type)
+
+    def _on_heartbeat_timeout(self, batch: Batch, event: Event) -> None:
+        context = dict(event.context or {})
+        context.update(reported=True, error=context.get("error") or "heartbeat timed out")
+        self._on_task_status(
+            batch,
+            Event(event.key, TaskStatus.FAILED.value, namespace=event.namespace, context=context,
+                  kind=EventKind.TASK_STATUS, workflow_execution_id=event.workflow_execution_id,
+                  offset=event.offset, create_time=event.create_time),
+        )
+
+    def _on_schedule_fire(self, batch: Batch, event: Event) -> None:
+        from aiflow_core.scheduler.launch import launch_execution
+
+        context = event.context or {}
+        schedule = batch.tx.get_schedule(int(context["schedule_id"]))
+        if schedule is None:
+            return
+        cause = StartCause(kind=StartKind.SCHEDULE, event_offset=event.offset, event_key=event.key)
+        launch_execution(batch, self, schedule.workflow_id, ExecutionType.PERIODIC, cause)
+
+    # -- rules and outcomes --
+    def _evaluate_rules(self, batch: Batch, view: ExecutionView, event: Event) -> None:
+        errors: list[RuleError] = []
+        decisions = decide(event, view.index, lambda task, i: batch.rule_context(view, task, i), errors)
+        for error in errors:
+            batch.on_rule_error(
+                f"condition of rule #{error.rule_index} of task {error.task_name!r} in workflow "
+                f"execution {view.id} raised on event {event.key!r} @ offset {event.offset}",
+                error.error,
+            )
+        for decision in decisions:
+            cause = StartCause(
+                kind=StartKind.RULE, event_offset=event.offset, event_key=event.key,
+                rule_index=decision.rule.index, rule=decision.rule.description,
+            )
+            if decision.action is TaskAction.STOP:
+                self.stop_task(batch, view, decision.task_name)
+                continue
+            if decision.action is TaskAction.RESTART:
+                self.stop_task(batch, view, decision.task_name)
+            self.start_task(batch, view, decision.task_name, cause, ExecutionType.EVENT)
+
+    def _check_outcome(self, batch: Batch, view: ExecutionView) -> None:
+        if not view.running:
+            return
+        outcome = execution_outcome(view.index, {n: te.status for n, te in view.latest.items()})
+        if outcome is not None:
+            self._finish(batch, view, outcome)
+
+    def _finish(self, batch: Batch, view: ExecutionView, status: WorkflowStatus) -> None:
+        view.status = status
+        batch.tx.update_workflow_execution(view.id, status, batch.now)
+        batch.tx.delete_timers(dedup_prefix=f"periodic:{view.id}:")
+
+    # -- task actions --
+    def start_task(
+        self, batch: Batch, view: ExecutionView, task_name: str, cause: StartCause, execution_type: ExecutionType
+    ) -> TaskExecutionMeta | None:
+        """Start a new execution of a task unless one is alive."""
+        latest = view.latest.get(task_name)
+        if latest is not None and latest.status.is_alive:
+            return None
+        sequence = 1 if latest is None else latest.sequence_number + 1
+        return self._queue(batch, view, task_name, sequence, 1, cause, execution_type)
+
+    def _queue(
+        self, batch: Batch, view: ExecutionView, task_name: str, sequence: int, try_number: int,
+        cause: StartCause, execution_type: ExecutionType,
+    ) -> TaskExecutionMeta:
+        path = task_log_path(
+            self.log_dir, view.meta.namespace, view.meta.workflow_name, view.id, task_name, sequence
+        )
+        te = batch.tx.add_task_execution(
+            view.id, task_name, sequence, try_number, execution_type, TaskStatus.QUEUED, cause,
+            batch.now, log_path=str(path),
+        )
+        view.latest[task_name] = te
+        self._emit_status(batch, view, te, TaskStatus.QUEUED)
+        task = view.workflow.tasks[task_name]
+        batch.tx.add_command(
+            te.id, START_COMMAND,
+            {"workflow_execution_id": view.id, "task_name": task_name, "snapshot_id": view.meta.snapshot_id,
+             "namespace": view.meta.namespace, "workflow_name": view.meta.workflow_name,
+             "sequence_number": sequence, "try_number": try_number, "log_path": str(path),
+             "execution_timeout": task.config.execution_timeout},
+        )
+        batch.commands += 1
+        return te
+
+    def stop_task(self, batch: Batch, view: ExecutionView, task_name: str) -> None:
+        """Stop the alive execution of a task; nothing happens when none is alive."""
+        te = view.latest.get(task_name)
+        if te is None or not te.status.is_alive:
+            return
+        retrying = te.status is TaskStatus.RETRYING
+        self._set_status(batch, view, te, TaskStatus.STOPPING, emit=True)
+        if retrying:
+            # Nothing runs between attempts: report the stop at once, through the log,
+            # so that the final status is applied in event order like any other.
+            batch.tx.delete_timers(dedup_prefix=f"retry:{te.id}")
+            batch.emit(
+                status_report(
+                    namespace=view.meta.namespace, workflow_name=view.meta.workflow_name,
+                    execution_id=view.id, task_execution_id=te.id, task_name=te.task_name,
+                    sequence_number=te.sequence_number, status=TaskStatus.STOPPED,
+                )
+            )
+            return
+        batch.tx.add_command(te.id, STOP_COMMAND, {"workflow_execution_id": view.id, "task_name": task_name})
+        batch.commands += 1
+
+    def _retry_later(self, batch: Batch, view: ExecutionView, te: TaskExecutionMeta, error: Any) -> bool:
+        config = view.workflow.tasks[te.task_name].config
+        if te.try_number > config.retries:
+            return False
+        delay = config.delay_before_try(te.try_number + 1)
+        self._set_status(batch, view, te, TaskStatus.RETRYING, error=error, emit=True)
+        batch.tx.add_timer(
+            batch.now + dt.timedelta(seconds=delay), EventKind.RETRY_TASK, f"retry:{te.id}",
+            {"workflow_execution_id": view.id, "task_execution_id": te.id, "namespace": view.meta.namespace,
+             "key": te.task_name},
+        )
+        return True
+
+    def _set_status(
+        self, batch: Batch, view: ExecutionView, te: TaskExecutionMeta, status: TaskStatus,
+        error: Any = None, emit: bool = True,
+    ) -> None:
+        fields: dict[str, Any] = {"status": status}
+        if status is TaskStatus.RUNNING:
+            fields["begin_date"] = batch.now
+        if status.is_final:
+            fields["end_date"] = batch.now
+        if error:
+            fields["error"] = str(error)
+        batch.tx.update_task_execution(te.id, **fields)
+        updated = TaskExecutionMeta(**{**_as_dict(te), **fields})
+        if view.latest.get(te.task_name) is not None and view.latest[te.task_name].id == te.id:
+            view.latest[te.task_name] = updated
+        if emit:
+            self._emit_status(batch, view, updated, status)
+
+    def _emit_status(self, batch: Batch, view: ExecutionView, te: TaskExecutionMeta, status: TaskStatus) -> None:
+        batch.emit(
+            Event(
+                task_status_event_key(view.meta.workflow_name, te.task_name), status.value,
+                namespace=view.meta.namespace, sender=ENGINE_SENDER, kind=EventKind.TASK_STATUS,
+                workflow_execution_id=view.id,
+                context={"task_execution_id": te.id, "task_name": te.task_name,
+                         "sequence_number": te.sequence_number},
+            )
+        )
+
+
+def _as_dict(te: TaskExecutionMeta) -> dict[str, Any]:
+    import attrs
+
+    return attrs.asdict(te, recurse=False)

@@ -1,0 +1,183 @@
+"""What one scheduler transaction works on: the transaction, caches and outputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiflow_core import serialization
+from aiflow_core.errors import IntegrityError
+from aiflow_core.model.context import RuleContext
+from aiflow_core.model.event import Event
+from aiflow_core.model.meta import TaskExecutionMeta, WorkflowExecutionMeta
+from aiflow_core.model.status import TaskStatus, WorkflowStatus
+from aiflow_core.model.workflow import Workflow
+from aiflow_core.ports import StoreTx
+from aiflow_core.scheduler.rules import RuleIndex
+
+log = logging.getLogger("aiflow.scheduler")
+
+
+class WorkflowCache:
+    """Workflows unpickled from snapshots, kept per snapshot id (snapshots never change)."""
+
+    def __init__(self) -> None:
+        self._items: dict[int, tuple[Workflow, RuleIndex]] = {}
+
+    def get(self, tx: StoreTx, snapshot_id: int) -> tuple[Workflow, RuleIndex]:
+        """Return the workflow and its rule index of a snapshot."""
+        item = self._items.get(snapshot_id)
+        if item is None:
+            frame = tx.get_snapshot_object(snapshot_id)
+            if frame is None:
+                raise IntegrityError(f"workflow snapshot {snapshot_id} is missing from the store")
+            workflow = serialization.loads(frame)
+            item = (workflow, RuleIndex(workflow))
+            self._items[snapshot_id] = item
+        return item
+
+    def frame(self, tx: StoreTx, snapshot_id: int) -> bytes:
+        """Return the stored pickle of a snapshot (for executors in other processes)."""
+        frame = tx.get_snapshot_object(snapshot_id)
+        if frame is None:
+            raise IntegrityError(f"workflow snapshot {snapshot_id} is missing from the store")
+        return frame
+
+
+class ExecutionView:
+    """One workflow execution as the scheduler sees it during a batch."""
+
+    def __init__(
+        self, meta: WorkflowExecutionMeta, workflow: Workflow, index: RuleIndex,
+        latest: dict[str, TaskExecutionMeta],
+    ) -> None:
+        self.meta = meta
+        self.workflow = workflow
+        self.index = index
+        self.latest = latest
+        self.status = meta.status
+
+    @property
+    def id(self) -> int:
+        """The execution id."""
+        return self.meta.id
+
+    @property
+    def running(self) -> bool:
+        """True while rules of the execution are evaluated."""
+        return self.status is WorkflowStatus.RUNNING
+
+    def task_status(self, task_name: str) -> TaskStatus | None:
+        """Latest status of a task, or None if it never ran."""
+        te = self.latest.get(task_name)
+        return None if te is None else te.status
+
+
+class StateCells:
+    """Condition state loaded lazily per scope and written back at the end of the batch."""
+
+    def __init__(self, tx: StoreTx) -> None:
+        self._tx = tx
+        self._cells: dict[str, dict[str, Any]] = {}
+        self._original: dict[str, dict[str, bytes]] = {}
+
+    def cell(self, scope: str) -> dict[str, Any]:
+        """The mutable state values of ``scope``."""
+        cell = self._cells.get(scope)
+        if cell is None:
+            raw = self._tx.load_state(scope)
+            self._original[scope] = raw
+            cell = {name: serialization.loads(value) for name, value in raw.items()}
+            self._cells[scope] = cell
+        return cell
+
+    def flush(self) -> None:
+        """Write changed values back to the store."""
+        for scope, cell in self._cells.items():
+            original = self._original[scope]
+            changes: dict[str, bytes | None] = {}
+            for name, value in cell.items():
+                frame = serialization.dumps(value)
+                if original.get(name) != frame:
+                    changes[name] = frame
+            for name in original:
+                if name not in cell:
+                    changes[name] = None
+            if changes:
+                self._tx.save_state(scope, changes)
+                self._original[scope] = {n: serialization.dumps(v) for n, v in cell.items()}
+
+
+class Batch:
+    """One scheduler transaction: the events it emits, the state it touches, the views it built."""
+
+    def __init__(
+        self, tx: StoreTx, now: dt.datetime, workflows: WorkflowCache,
+        on_rule_error: Callable[[str, BaseException], None],
+    ) -> None:
+        self.tx = tx
+        self.now = now
+        self.workflows = workflows
+        self.on_rule_error = on_rule_error
+        self.state = StateCells(tx)
+        self.emitted: list[Event] = []
+        self.commands = 0
+        self._views: dict[int, ExecutionView | None] = {}
+        self._running: dict[str, list[int]] = {}
+        self.cache: dict[str, Any] = {}
+
+    def view(self, execution_id: int) -> ExecutionView | None:
+        """The view of an execution, loaded once per batch; None if it does not exist."""
+        if execution_id in self._views:
+            return self._views[execution_id]
+        meta = self.tx.get_workflow_execution(execution_id)
+        view = None
+        if meta is not None:
+            try:
+                workflow, index = self.workflows.get(self.tx, meta.snapshot_id)
+            except Exception as exc:
+                self.on_rule_error(f"cannot load the workflow of execution {execution_id}", exc)
+                self.fail_execution(meta, f"snapshot could not be loaded: {exc}")
+                self._views[execution_id] = None
+                return None
+            latest = {te.task_name: te for te in self.tx.latest_task_executions(execution_id)}
+            view = ExecutionView(meta, workflow, index, latest)
+        self._views[execution_id] = view
+        return view
+
+    def fail_execution(self, meta: WorkflowExecutionMeta, reason: str) -> None:
+        """Mark an execution FAILED because it cannot be scheduled."""
+        log.error("workflow execution %s failed: %s", meta.id, reason)
+        self.tx.update_workflow_execution(meta.id, WorkflowStatus.FAILED, self.now)
+
+    def running_in(self, namespace: str) -> list[int]:
+        """Ids of the RUNNING executions of a namespace (loaded once per batch)."""
+        ids = self._running.get(namespace)
+        if ids is None:
+            executions = self.tx.list_workflow_executions(
+                None, statuses=[WorkflowStatus.RUNNING], namespace=namespace
+            )
+            ids = [e.id for e in executions]
+            self._running[namespace] = ids
+        return ids
+
+    def mark_running(self, view: ExecutionView) -> None:
+        """Record that an execution started running during this batch."""
+        ids = self._running.get(view.meta.namespace)
+        if ids is not None and view.id not in ids:
+            ids.append(view.id)
+
+    def add_view(self, view: ExecutionView) -> None:
+        """Register a view created during this batch."""
+        self._views[view.id] = view
+
+    def rule_context(self, view: ExecutionView, task_name: str, rule_index: int) -> RuleContext:
+        """The context of one task rule of one execution."""
+        cell = self.state.cell(f"wfe:{view.id}:{task_name}:{rule_index}")
+        return RuleContext(cell, view.task_status, view.id)
+
+    def emit(self, event: Event) -> None:
+        """Append ``event`` to the log at the end of the batch."""
+        self.emitted.append(event)

@@ -1,0 +1,44 @@
+"""Starting workflow executions from inside the scheduler (schedules and triggers)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from aiflow_core.model.execution_type import ExecutionType
+from aiflow_core.model.meta import StartCause
+from aiflow_core.model.status import WorkflowStatus
+from aiflow_core.scheduler.batch import Batch
+
+if TYPE_CHECKING:
+    from aiflow_core.scheduler.apply import Applier
+
+log = logging.getLogger("aiflow.scheduler")
+
+
+def launch_execution(
+    batch: Batch, applier: Applier, workflow_id: int, execution_type: ExecutionType, cause: StartCause
+) -> int | None:
+    """Create and start an execution of a workflow's current snapshot.
+
+    A disabled or deleted workflow starts nothing; the skip is logged with its
+    reason. Returns the new execution's id, or None when skipped.
+    """
+    workflow = batch.tx.get_workflow_by_id(workflow_id)
+    if workflow is None or workflow.snapshot_id is None:
+        log.warning("skipped %s start of workflow %s: it no longer exists", cause.kind.value, workflow_id)
+        return None
+    if not workflow.is_enabled:
+        log.warning(
+            "skipped %s start of workflow %s.%s: the workflow is disabled",
+            cause.kind.value, workflow.namespace, workflow.name,
+        )
+        return None
+    meta = batch.tx.add_workflow_execution(
+        workflow.id, workflow.snapshot_id, execution_type, WorkflowStatus.INIT, batch.now, cause
+    )
+    view = batch.view(meta.id)
+    if view is None:
+        return None
+    applier.start_execution(batch, view)
+    return meta.id

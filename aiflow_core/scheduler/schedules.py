@@ -1,0 +1,58 @@
+"""Workflow schedules: turning due fire times into SCHEDULE_FIRE events."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from aiflow_core.model.event import Event, EventKind
+from aiflow_core.model.expressions import ScheduleExpression, due_fires, parse_expression
+from aiflow_core.ports import StoreTx
+
+
+def schedule_fire_key(schedule_id: int, fire_time: dt.datetime) -> str:
+    """The idempotency key of one fire: a fire is appended at most once."""
+    return f"schedule:{schedule_id}:{fire_time.isoformat()}"
+
+
+class ScheduleFirer:
+    """Finds due schedules through the next-fire-time index and emits their fires."""
+
+    def __init__(self, timezone: str = "UTC") -> None:
+        self.timezone = timezone
+        self._expressions: dict[str, ScheduleExpression] = {}
+
+    def expression(self, text: str) -> ScheduleExpression:
+        """The parsed expression (cron in the configured time zone)."""
+        expr = self._expressions.get(text)
+        if expr is None:
+            expr = parse_expression(text, timezone=self.timezone)
+            self._expressions[text] = expr
+        return expr
+
+    def first_fire(self, text: str, created: dt.datetime) -> dt.datetime:
+        """The first fire time of a schedule created at ``created``."""
+        return self.expression(text).next_fire(created, start=created)
+
+    def fire_due(self, tx: StoreTx, now: dt.datetime, limit: int) -> list[Event]:
+        """Events for every due fire; advances each schedule's next fire time."""
+        events: list[Event] = []
+        for schedule in tx.due_schedules(now, limit):
+            workflow = tx.get_workflow_by_id(schedule.workflow_id)
+            fires, next_fire = due_fires(
+                self.expression(schedule.expression), schedule.last_fire_time, schedule.create_time,
+                now, schedule.misfire_policy,
+            )
+            for fire in fires:
+                events.append(
+                    Event(
+                        schedule.expression, None, namespace=workflow.namespace if workflow else "default",
+                        sender="aiflow", kind=EventKind.SCHEDULE_FIRE,
+                        context={"schedule_id": schedule.id, "fire_time": fire.isoformat()},
+                        idempotency_key=schedule_fire_key(schedule.id, fire),
+                    )
+                )
+            fields: dict[str, dt.datetime] = {"next_fire_time": next_fire}
+            if fires:
+                fields["last_fire_time"] = fires[-1]
+            tx.update_schedule(schedule.id, **fields)
+        return events

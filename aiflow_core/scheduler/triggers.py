@@ -1,0 +1,68 @@
+"""Workflow triggers: rules that start a workflow execution when their condition is met."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiflow_core import serialization
+from aiflow_core.model.context import RuleContext
+from aiflow_core.model.event import Event
+from aiflow_core.model.execution_type import ExecutionType
+from aiflow_core.model.meta import StartCause, StartKind
+from aiflow_core.model.rule import WorkflowRule
+from aiflow_core.scheduler.batch import Batch
+
+if TYPE_CHECKING:
+    from aiflow_core.scheduler.apply import Applier
+
+
+class TriggerEvaluator:
+    """Evaluates the unpaused triggers of an event's namespace; keeps unpickled rules."""
+
+    def __init__(self) -> None:
+        self._rules: dict[tuple[int, bytes], WorkflowRule] = {}
+
+    def _active(self, batch: Batch, namespace: str) -> list[tuple[int, int, WorkflowRule]]:
+        key = f"triggers:{namespace}"
+        if key not in batch.cache:
+            active: list[tuple[int, int, WorkflowRule]] = []
+            for meta in batch.tx.list_triggers(None, None, None, namespace=namespace):
+                if meta.is_paused:
+                    continue
+                cache_key = (meta.id, meta.rule)
+                rule = self._rules.get(cache_key)
+                if rule is None:
+                    try:
+                        rule = serialization.loads(meta.rule)
+                    except Exception as exc:
+                        batch.on_rule_error(f"cannot load workflow trigger {meta.id}", exc)
+                        continue
+                    self._rules[cache_key] = rule
+                active.append((meta.id, meta.workflow_id, rule))
+            batch.cache[key] = active
+        result: list[tuple[int, int, WorkflowRule]] = batch.cache[key]
+        return result
+
+    def evaluate(self, batch: Batch, event: Event, applier: Applier) -> None:
+        """Start one execution for every trigger of the namespace that ``event`` satisfies."""
+        from aiflow_core.scheduler.launch import launch_execution
+
+        for trigger_id, workflow_id, rule in self._active(batch, event.namespace):
+            if not rule.condition.expects(event.key):
+                continue
+            cell: dict[str, Any] = batch.state.cell(f"trigger:{trigger_id}:")
+            try:
+                fired = rule.trigger(event, RuleContext(cell))
+            except Exception as exc:
+                batch.on_rule_error(
+                    f"condition of workflow trigger {trigger_id} raised on event {event.key!r} "
+                    f"@ offset {event.offset}",
+                    exc,
+                )
+                continue
+            if fired:
+                cause = StartCause(
+                    kind=StartKind.TRIGGER, event_offset=event.offset, event_key=event.key,
+                    rule=rule.condition.describe(),
+                )
+                launch_execution(batch, applier, workflow_id, ExecutionType.EVENT, cause)

@@ -1,0 +1,104 @@
+"""Building SQLAlchemy engines from database URLs, per dialect."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from aiflow_core.errors import ConfigError
+
+_DRIVER_HINTS = {
+    "postgresql": "pip install 'aiflow[postgres]'",
+    "mysql": "pip install 'aiflow[mysql]'",
+    "mariadb": "pip install 'aiflow[mysql]'",
+}
+_DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
+
+
+_PASSWORD = re.compile(r"(//[^/?#@:]*:).*@")  # to the last "@": over-masking is safe
+
+
+def mask_url(url: str) -> str:
+    """Return ``url`` with its password replaced by ``***`` (also when it does not parse)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return _PASSWORD.sub(r"\1***@", url)
+
+
+def normalize_url(url: str) -> sa.URL:
+    """Parse ``url``, choosing the bundled drivers when none is named.
+
+    ``postgresql://`` uses psycopg 3 and ``mysql://``/``mariadb://`` use PyMySQL.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigError(f"database URL must be a non-empty string, got {url!r}")
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):  # ValueError: a non-numeric port
+        raise ConfigError(
+            f"database URL {mask_url(url)!r} is malformed; expected e.g. "
+            "'sqlite:////path/aiflow.db' or 'postgresql://user@host/db'"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql", "mysql", "mariadb"):
+        raise ConfigError(
+            f"database URL {mask_url(url)!r} names backend {backend!r}; "
+            "supported: sqlite, postgresql, mysql, mariadb"
+        )
+    if "+" not in parsed.drivername and backend in _DEFAULT_DRIVERS:
+        parsed = parsed.set(drivername=_DEFAULT_DRIVERS[backend])
+    return parsed
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    mode = "DEFERRED" if conn.get_execution_options().get("aiflow_readonly") else "IMMEDIATE"
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def create_engine(url: str, **options: Any) -> sa.Engine:
+    """Create an engine for ``url`` with the settings aiflow relies on.
+
+    SQLite runs in WAL mode and starts write transactions with ``BEGIN
+    IMMEDIATE`` so that concurrent writers queue instead of failing; MySQL and
+    MariaDB use READ COMMITTED.
+    """
+    parsed = normalize_url(url)
+    backend = parsed.get_backend_name()
+    kwargs: dict[str, Any] = {"pool_pre_ping": backend != "sqlite"}
+    if backend == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    elif backend in ("mysql", "mariadb"):
+        kwargs["isolation_level"] = "READ COMMITTED"
+        kwargs["pool_recycle"] = 3600
+    kwargs.update(options)
+    try:
+        engine = sa.create_engine(parsed, **kwargs)
+    except (NoSuchModuleError, ModuleNotFoundError) as exc:
+        hint = _DRIVER_HINTS.get(backend, "")
+        raise ConfigError(
+            f"no driver for database URL {mask_url(url)!r}: {exc}"
+            + (f"; install it with {hint}" if hint else "")
+        ) from None
+    if backend == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "begin", _sqlite_begin)
+    return engine

@@ -1,0 +1,112 @@
+"""The SQL metadata store: transactions and schema versions."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from aiflow_core.errors import SchemaVersionError
+from aiflow_core.ports import Store, StoreTx
+from aiflow_storage.sql import schema as t
+from aiflow_storage.sql.engine import create_engine, mask_url
+from aiflow_storage.sql.tx_log import LogOps
+from aiflow_storage.sql.tx_meta import MetaOps
+from aiflow_storage.sql.tx_plans import PlanOps
+
+
+class SqlTx(MetaOps, LogOps, PlanOps, StoreTx):
+    """One transaction on one connection."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+
+class SqlStore(Store):
+    """A :class:`~aiflow_core.ports.Store` over SQLAlchemy 2 (SQLite, PostgreSQL, MySQL/MariaDB).
+
+    ``upgrade()`` creates or upgrades the schema; opening a database whose
+    schema is newer than :data:`~aiflow_storage.sql.schema.SCHEMA_VERSION`
+    raises :class:`~aiflow_core.errors.SchemaVersionError`.
+    """
+
+    def __init__(self, url: str, **engine_options: object) -> None:
+        self.url = url
+        self.engine = create_engine(url, **engine_options)
+        self.dialect = self.engine.dialect.name
+        self._schema_checked = False
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SqlStore({mask_url(self.url)!r})"
+
+    @contextmanager
+    def transaction(self, readonly: bool = False) -> Iterator[StoreTx]:
+        """Open a transaction; commits at the end of the block, rolls back on error."""
+        with self.engine.connect() as conn:
+            if readonly:
+                conn = conn.execution_options(aiflow_readonly=True)
+            with conn.begin():
+                yield SqlTx(conn)
+
+    def schema_version(self) -> int:
+        """The stored schema version (0 when the database holds no aiflow schema)."""
+        try:
+            with self.engine.connect() as conn:
+                if not sa.inspect(conn).has_table(t.schema_info.name):
+                    return 0
+                version = conn.execute(sa.select(t.schema_info.c.version)).scalar()
+                return int(version or 0)
+        except (OperationalError, ProgrammingError):
+            return 0
+
+    def check_schema(self) -> None:
+        """Raise unless the schema exists and is the version this code knows."""
+        if self._schema_checked:
+            return
+        version = self.schema_version()
+        if version > t.SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"database {mask_url(self.url)!r} has schema version {version}; this aiflow knows "
+                f"versions up to {t.SCHEMA_VERSION}; upgrade aiflow"
+            )
+        if version < t.SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"database {mask_url(self.url)!r} has schema version {version}, expected "
+                f"{t.SCHEMA_VERSION}; run `aiflow db upgrade`"
+            )
+        self._schema_checked = True
+
+    def upgrade(self) -> int:
+        """Create or upgrade the schema to the newest version and return it."""
+        with self._lock:
+            version = self.schema_version()
+            if version > t.SCHEMA_VERSION:
+                self._schema_checked = False  # a newer aiflow may have upgraded it since
+                self.check_schema()
+            if version < t.SCHEMA_VERSION:
+                t.metadata.create_all(self.engine)
+                with self.engine.begin() as conn:
+                    conn.execute(sa.delete(t.schema_info))
+                    conn.execute(sa.insert(t.schema_info).values(id=1, version=t.SCHEMA_VERSION))
+            with self.transaction() as tx:
+                if tx.get_namespace("default") is None:
+                    tx.add_namespace("default", {})
+            self._schema_checked = True
+            return t.SCHEMA_VERSION
+
+    def downgrade(self, version: int) -> int:
+        """Downgrade to ``version``; only 0 (drop every aiflow table) is below version 1."""
+        if version < 0 or version > t.SCHEMA_VERSION:
+            raise ValueError(f"cannot downgrade to schema version {version}; expected 0..{t.SCHEMA_VERSION}")
+        if version == 0:
+            t.metadata.drop_all(self.engine)
+            self._schema_checked = False
+        return version
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.engine.dispose()

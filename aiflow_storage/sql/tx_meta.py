@@ -1,0 +1,407 @@
+"""Store operations on namespaces, workflows, snapshots and executions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError as SqlIntegrityError
+
+from aiflow_core.errors import AlreadyExistsError, InvalidStateError, NotFoundError
+from aiflow_core.model.execution_type import ExecutionType
+from aiflow_core.model.meta import (
+    NamespaceMeta,
+    StartCause,
+    TaskExecutionMeta,
+    WorkflowExecutionMeta,
+    WorkflowMeta,
+    WorkflowSnapshotMeta,
+)
+from aiflow_core.model.status import TaskStatus, WorkflowStatus
+from aiflow_storage.sql import schema as t
+
+
+def _page(query: sa.Select[Any], limit: int | None, offset: int | None) -> sa.Select[Any]:
+    if limit is not None:
+        query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
+    return query
+
+
+def _workflow(row: Any) -> WorkflowMeta:
+    return WorkflowMeta(
+        id=row.id,
+        name=row.name,
+        namespace=row.namespace,
+        content=row.content,
+        is_enabled=bool(row.is_enabled),
+        create_time=row.create_time,
+        update_time=row.update_time,
+        snapshot_id=row.snapshot_id,
+    )
+
+
+def _snapshot(row: Any) -> WorkflowSnapshotMeta:
+    return WorkflowSnapshotMeta(
+        id=row.id, workflow_id=row.workflow_id, uri=row.uri, signature=row.signature,
+        create_time=row.create_time,
+    )
+
+
+_WFE_COLUMNS = (
+    t.workflow_executions,
+    t.workflows.c.name.label("workflow_name"),
+    t.workflows.c.namespace,
+)
+
+
+def _wfe_query() -> sa.Select[Any]:
+    return sa.select(*_WFE_COLUMNS).join(
+        t.workflows, t.workflows.c.id == t.workflow_executions.c.workflow_id
+    )
+
+
+def _wfe(row: Any) -> WorkflowExecutionMeta:
+    return WorkflowExecutionMeta(
+        id=row.id,
+        workflow_id=row.workflow_id,
+        workflow_name=row.workflow_name,
+        namespace=row.namespace,
+        snapshot_id=row.snapshot_id,
+        execution_type=ExecutionType(row.execution_type),
+        status=WorkflowStatus(row.status),
+        begin_date=row.begin_date,
+        end_date=row.end_date,
+        cause=StartCause.from_dict(row.cause) if row.cause else None,
+    )
+
+
+def _te(row: Any) -> TaskExecutionMeta:
+    return TaskExecutionMeta(
+        id=row.id,
+        workflow_execution_id=row.workflow_execution_id,
+        task_name=row.task_name,
+        sequence_number=row.sequence_number,
+        try_number=row.try_number,
+        execution_type=ExecutionType(row.execution_type),
+        status=TaskStatus(row.status),
+        cause=StartCause.from_dict(row.cause),
+        begin_date=row.begin_date,
+        end_date=row.end_date,
+        error=row.error,
+        log_path=row.log_path,
+    )
+
+
+class MetaOps:
+    """Namespaces, workflows, snapshots, workflow and task executions."""
+
+    conn: sa.Connection
+
+    # -- namespaces --
+    def add_namespace(self, name: str, properties: dict[str, Any]) -> NamespaceMeta:
+        """Insert a namespace."""
+        if self.get_namespace(name) is not None:
+            raise AlreadyExistsError(f"namespace {name!r} already exists")
+        self.conn.execute(sa.insert(t.namespaces).values(name=name, properties=properties or {}))
+        return NamespaceMeta(name=name, properties=dict(properties or {}))
+
+    def get_namespace(self, name: str) -> NamespaceMeta | None:
+        """Return a namespace."""
+        row = self.conn.execute(sa.select(t.namespaces).where(t.namespaces.c.name == name)).first()
+        return None if row is None else NamespaceMeta(name=row.name, properties=row.properties or {})
+
+    def list_namespaces(self, limit: int | None, offset: int | None) -> list[NamespaceMeta]:
+        """Return namespaces ordered by name."""
+        query = _page(sa.select(t.namespaces).order_by(t.namespaces.c.name), limit, offset)
+        return [NamespaceMeta(name=r.name, properties=r.properties or {}) for r in self.conn.execute(query)]
+
+    def update_namespace(self, name: str, properties: dict[str, Any]) -> NamespaceMeta | None:
+        """Replace a namespace's properties."""
+        result = self.conn.execute(
+            sa.update(t.namespaces).where(t.namespaces.c.name == name).values(properties=properties or {})
+        )
+        return None if result.rowcount == 0 else NamespaceMeta(name=name, properties=dict(properties or {}))
+
+    def delete_namespace(self, name: str) -> bool:
+        """Delete a namespace and its events."""
+        left = self.list_workflows(name, 1, None)
+        if left:
+            raise InvalidStateError(
+                f"namespace {name!r} still holds workflow {left[0].name!r}; "
+                "delete its workflows first"
+            )
+        self.conn.execute(sa.delete(t.events).where(t.events.c.namespace == name))
+        return self.conn.execute(sa.delete(t.namespaces).where(t.namespaces.c.name == name)).rowcount > 0
+
+    # -- workflows --
+    def put_workflow(self, namespace: str, name: str, content: str, now: dt.datetime) -> WorkflowMeta:
+        """Insert a workflow or update its content."""
+        existing = self.get_workflow(namespace, name)
+        if existing is None:
+            if self.get_namespace(namespace) is None:
+                raise NotFoundError("namespace", namespace, "add it before storing workflows in it")
+            try:
+                self.conn.execute(
+                    sa.insert(t.workflows).values(
+                        namespace=namespace, name=name, content=content, is_enabled=True,
+                        create_time=now, update_time=now,
+                    )
+                )
+            except SqlIntegrityError as exc:
+                raise AlreadyExistsError(
+                    f"workflow {namespace}.{name} could not be stored: {exc.orig}"
+                ) from None
+        else:
+            self.conn.execute(
+                sa.update(t.workflows)
+                .where(t.workflows.c.id == existing.id)
+                .values(content=content, update_time=now)
+            )
+        stored = self.get_workflow(namespace, name)
+        assert stored is not None
+        return stored
+
+    def get_workflow(self, namespace: str, name: str) -> WorkflowMeta | None:
+        """Return a workflow by namespace and name."""
+        row = self.conn.execute(
+            sa.select(t.workflows).where(t.workflows.c.namespace == namespace, t.workflows.c.name == name)
+        ).first()
+        return None if row is None else _workflow(row)
+
+    def get_workflow_by_id(self, workflow_id: int) -> WorkflowMeta | None:
+        """Return a workflow by id."""
+        row = self.conn.execute(sa.select(t.workflows).where(t.workflows.c.id == workflow_id)).first()
+        return None if row is None else _workflow(row)
+
+    def list_workflows(self, namespace: str | None, limit: int | None, offset: int | None) -> list[WorkflowMeta]:
+        """Return workflows ordered by id."""
+        query = sa.select(t.workflows).order_by(t.workflows.c.id)
+        if namespace is not None:
+            query = query.where(t.workflows.c.namespace == namespace)
+        return [_workflow(r) for r in self.conn.execute(_page(query, limit, offset))]
+
+    def set_workflow_enabled(self, workflow_id: int, enabled: bool, now: dt.datetime) -> None:
+        """Enable or disable a workflow."""
+        self.conn.execute(
+            sa.update(t.workflows).where(t.workflows.c.id == workflow_id).values(is_enabled=enabled, update_time=now)
+        )
+
+    def delete_workflow(self, workflow_id: int) -> None:
+        """Delete a workflow and everything hanging off it."""
+        wfe_ids = [
+            r.id
+            for r in self.conn.execute(
+                sa.select(t.workflow_executions.c.id).where(t.workflow_executions.c.workflow_id == workflow_id)
+            )
+        ]
+        for wfe_id in wfe_ids:
+            self.delete_workflow_execution(wfe_id)
+        trigger_ids = [
+            r.id for r in self.conn.execute(sa.select(t.triggers.c.id).where(t.triggers.c.workflow_id == workflow_id))
+        ]
+        for trigger_id in trigger_ids:
+            self.conn.execute(sa.delete(t.states).where(t.states.c.scope.like(f"trigger:{trigger_id}:%")))
+        for table in (t.schedules, t.triggers):
+            self.conn.execute(sa.delete(table).where(table.c.workflow_id == workflow_id))
+        self.conn.execute(sa.update(t.workflows).where(t.workflows.c.id == workflow_id).values(snapshot_id=None))
+        self.conn.execute(sa.delete(t.snapshots).where(t.snapshots.c.workflow_id == workflow_id))
+        self.conn.execute(sa.delete(t.workflows).where(t.workflows.c.id == workflow_id))
+
+    # -- snapshots --
+    def add_snapshot(
+        self, workflow_id: int, uri: str, signature: str, workflow_object: bytes, now: dt.datetime
+    ) -> WorkflowSnapshotMeta:
+        """Store a snapshot and make it current."""
+        result = self.conn.execute(
+            sa.insert(t.snapshots).values(
+                workflow_id=workflow_id, uri=uri, signature=signature,
+                workflow_object=workflow_object, create_time=now,
+            )
+        )
+        snapshot_id = result.inserted_primary_key[0]  # type: ignore[index]
+        self.conn.execute(
+            sa.update(t.workflows).where(t.workflows.c.id == workflow_id).values(snapshot_id=snapshot_id)
+        )
+        snapshot = self.get_snapshot(snapshot_id)
+        assert snapshot is not None
+        return snapshot
+
+    def get_snapshot(self, snapshot_id: int) -> WorkflowSnapshotMeta | None:
+        """Return a snapshot's meta."""
+        row = self.conn.execute(
+            sa.select(*[c for c in t.snapshots.c if c.name != "workflow_object"]).where(t.snapshots.c.id == snapshot_id)
+        ).first()
+        return None if row is None else _snapshot(row)
+
+    def get_snapshot_object(self, snapshot_id: int) -> bytes | None:
+        """Return the pickled workflow of a snapshot."""
+        row = self.conn.execute(
+            sa.select(t.snapshots.c.workflow_object).where(t.snapshots.c.id == snapshot_id)
+        ).first()
+        return None if row is None else bytes(row.workflow_object)
+
+    def list_snapshots(self, workflow_id: int, limit: int | None, offset: int | None) -> list[WorkflowSnapshotMeta]:
+        """Return a workflow's snapshots, newest first."""
+        query = (
+            sa.select(*[c for c in t.snapshots.c if c.name != "workflow_object"])
+            .where(t.snapshots.c.workflow_id == workflow_id)
+            .order_by(t.snapshots.c.id.desc())
+        )
+        return [_snapshot(r) for r in self.conn.execute(_page(query, limit, offset))]
+
+    def delete_snapshot(self, snapshot_id: int) -> bool:
+        """Delete a snapshot no execution uses."""
+        used = self.conn.execute(
+            sa.select(sa.func.count()).select_from(t.workflow_executions).where(
+                t.workflow_executions.c.snapshot_id == snapshot_id
+            )
+        ).scalar_one()
+        if used:
+            return False
+        self.conn.execute(sa.update(t.workflows).where(t.workflows.c.snapshot_id == snapshot_id).values(snapshot_id=None))
+        return self.conn.execute(sa.delete(t.snapshots).where(t.snapshots.c.id == snapshot_id)).rowcount > 0
+
+    # -- workflow executions --
+    def add_workflow_execution(
+        self,
+        workflow_id: int,
+        snapshot_id: int,
+        execution_type: ExecutionType,
+        status: WorkflowStatus,
+        begin_date: dt.datetime,
+        cause: StartCause | None,
+    ) -> WorkflowExecutionMeta:
+        """Insert a workflow execution."""
+        result = self.conn.execute(
+            sa.insert(t.workflow_executions).values(
+                workflow_id=workflow_id, snapshot_id=snapshot_id, execution_type=execution_type.value,
+                status=status.value, begin_date=begin_date, cause=cause.as_dict() if cause else None,
+            )
+        )
+        execution = self.get_workflow_execution(result.inserted_primary_key[0])  # type: ignore[index]
+        assert execution is not None
+        return execution
+
+    def get_workflow_execution(self, execution_id: int) -> WorkflowExecutionMeta | None:
+        """Return a workflow execution."""
+        row = self.conn.execute(_wfe_query().where(t.workflow_executions.c.id == execution_id)).first()
+        return None if row is None else _wfe(row)
+
+    def list_workflow_executions(
+        self,
+        workflow_id: int | None,
+        limit: int | None = None,
+        offset: int | None = None,
+        statuses: Sequence[WorkflowStatus] | None = None,
+        namespace: str | None = None,
+    ) -> list[WorkflowExecutionMeta]:
+        """Return workflow executions ordered by id."""
+        query = _wfe_query().order_by(t.workflow_executions.c.id)
+        if workflow_id is not None:
+            query = query.where(t.workflow_executions.c.workflow_id == workflow_id)
+        if statuses is not None:
+            query = query.where(t.workflow_executions.c.status.in_([s.value for s in statuses]))
+        if namespace is not None:
+            query = query.where(t.workflows.c.namespace == namespace)
+        return [_wfe(r) for r in self.conn.execute(_page(query, limit, offset))]
+
+    def update_workflow_execution(
+        self, execution_id: int, status: WorkflowStatus, end_date: dt.datetime | None
+    ) -> None:
+        """Set an execution's status and end date."""
+        self.conn.execute(
+            sa.update(t.workflow_executions)
+            .where(t.workflow_executions.c.id == execution_id)
+            .values(status=status.value, end_date=end_date)
+        )
+
+    def delete_workflow_execution(self, execution_id: int) -> None:
+        """Delete an execution, its task executions and state."""
+        self.conn.execute(sa.delete(t.states).where(t.states.c.scope.like(f"wfe:{execution_id}:%")))
+        self.conn.execute(sa.delete(t.task_executions).where(t.task_executions.c.workflow_execution_id == execution_id))
+        self.conn.execute(sa.delete(t.workflow_executions).where(t.workflow_executions.c.id == execution_id))
+
+    # -- task executions --
+    def add_task_execution(
+        self,
+        workflow_execution_id: int,
+        task_name: str,
+        sequence_number: int,
+        try_number: int,
+        execution_type: ExecutionType,
+        status: TaskStatus,
+        cause: StartCause,
+        now: dt.datetime,
+        log_path: str | None = None,
+    ) -> TaskExecutionMeta:
+        """Insert a task execution."""
+        result = self.conn.execute(
+            sa.insert(t.task_executions).values(
+                workflow_execution_id=workflow_execution_id, task_name=task_name,
+                sequence_number=sequence_number, try_number=try_number,
+                execution_type=execution_type.value, status=status.value, cause=cause.as_dict(),
+                begin_date=now, log_path=log_path,
+            )
+        )
+        te = self.get_task_execution(result.inserted_primary_key[0])  # type: ignore[index]
+        assert te is not None
+        return te
+
+    def get_task_execution(self, task_execution_id: int) -> TaskExecutionMeta | None:
+        """Return a task execution."""
+        row = self.conn.execute(sa.select(t.task_executions).where(t.task_executions.c.id == task_execution_id)).first()
+        return None if row is None else _te(row)
+
+    def list_task_executions(
+        self,
+        workflow_execution_id: int,
+        limit: int | None = None,
+        offset: int | None = None,
+        task_name: str | None = None,
+    ) -> list[TaskExecutionMeta]:
+        """Return task executions of a workflow execution ordered by id."""
+        query = (
+            sa.select(t.task_executions)
+            .where(t.task_executions.c.workflow_execution_id == workflow_execution_id)
+            .order_by(t.task_executions.c.id)
+        )
+        if task_name is not None:
+            query = query.where(t.task_executions.c.task_name == task_name)
+        return [_te(r) for r in self.conn.execute(_page(query, limit, offset))]
+
+    def list_task_executions_by_status(self, statuses: Sequence[TaskStatus]) -> list[TaskExecutionMeta]:
+        """Return every task execution whose status is one of ``statuses``."""
+        query = (
+            sa.select(t.task_executions)
+            .where(t.task_executions.c.status.in_([TaskStatus(s).value for s in statuses]))
+            .order_by(t.task_executions.c.id)
+        )
+        return [_te(r) for r in self.conn.execute(query)]
+
+    def latest_task_executions(self, workflow_execution_id: int) -> list[TaskExecutionMeta]:
+        """Return the latest execution of each task of a workflow execution."""
+        c = t.task_executions.c
+        latest = (
+            sa.select(sa.func.max(c.id).label("latest_id"))
+            .where(c.workflow_execution_id == workflow_execution_id)
+            .group_by(c.task_name)
+            .subquery()
+        )
+        query = sa.select(t.task_executions).join(latest, c.id == latest.c.latest_id)
+        return [_te(r) for r in self.conn.execute(query)]
+
+    def update_task_execution(self, task_execution_id: int, **fields: Any) -> None:
+        """Update some fields of a task execution."""
+        allowed = {"status", "try_number", "begin_date", "end_date", "error", "log_path"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise TypeError(f"cannot update task execution fields {sorted(unknown)}")
+        if "status" in fields:
+            fields["status"] = TaskStatus(fields["status"]).value
+        self.conn.execute(
+            sa.update(t.task_executions).where(t.task_executions.c.id == task_execution_id).values(**fields)
+        )
