@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,15 +60,66 @@ def _fresh(url: str) -> str:
     return url
 
 
+def _with_database(url: str, database: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{database}"
+
+
+@pytest.fixture(scope="session")
+def server_databases() -> Iterator[dict[str, str]]:
+    """One private database per test session on each server, so parallel runs never collide."""
+    from aiflow_storage.sql import SqlStore
+
+    name = f"aiflow_t{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    created: dict[str, str] = {}
+    stores: list[tuple[str, str]] = []
+
+    def create(kind: str) -> str:
+        if kind in created:
+            return created[kind]
+        admin_url = POSTGRES_URL if kind == "postgres" else MYSQL_URL
+        require_server(admin_url, "PostgreSQL" if kind == "postgres" else "MariaDB")
+        admin = SqlStore(admin_url)
+        with admin.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            extra = "" if kind == "postgres" else " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            conn.exec_driver_sql(f"CREATE DATABASE {name}{extra}")
+        admin.close()
+        created[kind] = _with_database(admin_url, name)
+        stores.append((kind, admin_url))
+        return created[kind]
+
+    yield _LazyDatabases(create)  # type: ignore[misc]
+    from aiflow_storage.sql import SqlStore as Store
+
+    for kind, admin_url in stores:
+        admin = Store(admin_url)
+        with admin.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            if kind == "postgres":
+                conn.exec_driver_sql(
+                    f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+                )
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        admin.close()
+
+
+class _LazyDatabases(dict):  # type: ignore[type-arg]
+    def __init__(self, create: object) -> None:
+        super().__init__()
+        self._create = create
+
+    def __missing__(self, kind: str) -> str:
+        return self._create(kind)  # type: ignore[operator,no-any-return]
+
+
 @pytest.fixture(params=["sqlite", "postgres", "mysql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, upgraded database URL on each backend."""
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, server_databases: dict[str, str]) -> Iterator[str]:
+    """A fresh, upgraded database URL on each backend (a private database per session on servers)."""
     if request.param == "sqlite":
         yield _fresh(f"sqlite:///{tmp_path / 'aiflow.db'}")
         return
-    url, name = (POSTGRES_URL, "PostgreSQL") if request.param == "postgres" else (MYSQL_URL, "MariaDB")
-    require_server(url, name)
-    yield _fresh(url)
+    yield _fresh(server_databases[request.param])
 
 
 @pytest.fixture

@@ -22,11 +22,14 @@ class EventKind(str, Enum):
     """What an event in the log stands for.
 
     USER events and TASK_STATUS changes are seen by conditions; the other kinds
-    are operations and timer fires that the scheduler executes.
+    are operations, timer fires and executor reports (TASK_REPORT: what an
+    executor observed, turned into a TASK_STATUS event when it changes the
+    task's status) that the scheduler executes.
     """
 
     USER = "USER"
     TASK_STATUS = "TASK_STATUS"
+    TASK_REPORT = "TASK_REPORT"
     START_WORKFLOW = "START_WORKFLOW"
     STOP_WORKFLOW = "STOP_WORKFLOW"
     START_TASK = "START_TASK"

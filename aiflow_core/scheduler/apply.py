@@ -7,12 +7,15 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from aiflow_core.model.action import TaskAction
 from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.execution_type import ExecutionType
 from aiflow_core.model.internal.events import ENGINE_SENDER, status_report, task_status_event_key
 from aiflow_core.model.meta import StartCause, StartKind, TaskExecutionMeta
 from aiflow_core.model.status import TaskStatus, WorkflowStatus
+from aiflow_core.ports import EventFilter
 from aiflow_core.scheduler.batch import Batch, ExecutionView
 from aiflow_core.scheduler.rules import RuleError, decide, execution_outcome
 from aiflow_core.scheduler.triggers import TriggerEvaluator
@@ -54,6 +57,7 @@ class Applier:
         self._handlers = {
             EventKind.USER: self._on_user_event,
             EventKind.TASK_STATUS: self._on_task_status,
+            EventKind.TASK_REPORT: self._on_task_report,
             EventKind.START_WORKFLOW: self._on_start_workflow,
             EventKind.STOP_WORKFLOW: self._on_stop_workflow,
             EventKind.START_TASK: self._on_task_command,
@@ -80,32 +84,30 @@ class Applier:
                 self._evaluate_rules(batch, view, event)
         self.triggers.evaluate(batch, event, self)
 
-    def _on_task_status(self, batch: Batch, event: Event) -> None:
+    def _on_task_report(self, batch: Batch, event: Event) -> None:
         context = event.context or {}
         view = batch.view(event.workflow_execution_id) if event.workflow_execution_id else None
         if view is None:
             return
         te_id = context.get("task_execution_id")
-        if context.get("reported"):
-            te = next((t for t in view.latest.values() if t.id == te_id), None)
-            if te is None:
-                return
-            new = effective_status(te.status, TaskStatus(event.value))
-            if new is None:
-                return
-            if new is TaskStatus.FAILED and self._retry_later(batch, view, te, context.get("error")):
-                return
-            self._set_status(batch, view, te, new, error=context.get("error"), emit=False)
-            event = Event(
-                event.key, new.value, namespace=event.namespace, sender=event.sender,
-                context=event.context, kind=event.kind, workflow_execution_id=event.workflow_execution_id,
-                offset=event.offset, create_time=event.create_time,
-            )
+        te = next((t for t in view.latest.values() if t.id == te_id), None)
+        if te is None:
+            return
+        new = effective_status(te.status, TaskStatus(event.value))
+        if new is None:
+            return
+        if new is TaskStatus.FAILED and self._retry_later(batch, view, te, context.get("error")):
+            return
+        self._set_status(batch, view, te, new, error=context.get("error"))
+
+    def _on_task_status(self, batch: Batch, event: Event) -> None:
+        view = batch.view(event.workflow_execution_id) if event.workflow_execution_id else None
+        if view is None:
+            return
         if view.running:
             self._evaluate_rules(batch, view, event)
         self.triggers.evaluate(batch, event, self)
-        if view.running:
-            self._check_outcome(batch, view)
+        self._check_outcome(batch, view, event.offset)
 
     # -- operations --
     def _on_start_workflow(self, batch: Batch, event: Event) -> None:
@@ -183,13 +185,8 @@ class Applier:
 
     def _on_heartbeat_timeout(self, batch: Batch, event: Event) -> None:
         context = dict(event.context or {})
-        context.update(reported=True, error=context.get("error") or "heartbeat timed out")
-        self._on_task_status(
-            batch,
-            Event(event.key, TaskStatus.FAILED.value, namespace=event.namespace, context=context,
-                  kind=EventKind.TASK_STATUS, workflow_execution_id=event.workflow_execution_id,
-                  offset=event.offset, create_time=event.create_time),
-        )
+        context["error"] = context.get("error") or "heartbeat timed out"
+        self._on_task_report(batch, attrs.evolve(event, value=TaskStatus.FAILED.value, context=context))
 
     def _on_schedule_fire(self, batch: Batch, event: Event) -> None:
         from aiflow_core.scheduler.launch import launch_execution
@@ -223,12 +220,25 @@ class Applier:
                 self.stop_task(batch, view, decision.task_name)
             self.start_task(batch, view, decision.task_name, cause, ExecutionType.EVENT)
 
-    def _check_outcome(self, batch: Batch, view: ExecutionView) -> None:
+    def _check_outcome(self, batch: Batch, view: ExecutionView, after_offset: int | None = None) -> None:
+        """End the execution if nothing can happen in it any more.
+
+        Statuses are applied when reports are processed, before the status
+        events that announce them; the outcome waits until every status event
+        of the execution has been processed, so no rule misses one.
+        """
         if not view.running:
             return
         outcome = execution_outcome(view.index, {n: te.status for n, te in view.latest.items()})
-        if outcome is not None:
-            self._finish(batch, view, outcome)
+        if outcome is None:
+            return
+        if any(e.kind is EventKind.TASK_STATUS and e.workflow_execution_id == view.id for e in batch.emitted):
+            return
+        if after_offset is not None:
+            pending = EventFilter(kinds=(EventKind.TASK_STATUS,), workflow_execution_id=view.id, begin_offset=after_offset)
+            if batch.tx.count_events(pending):
+                return
+        self._finish(batch, view, outcome)
 
     def _finish(self, batch: Batch, view: ExecutionView, status: WorkflowStatus) -> None:
         view.status = status
@@ -276,7 +286,7 @@ class Applier:
         if te is None or not te.status.is_alive:
             return
         retrying = te.status is TaskStatus.RETRYING
-        self._set_status(batch, view, te, TaskStatus.STOPPING, emit=True)
+        self._set_status(batch, view, te, TaskStatus.STOPPING)
         if retrying:
             # Nothing runs between attempts: report the stop at once, through the log,
             # so that the final status is applied in event order like any other.
@@ -297,7 +307,7 @@ class Applier:
         if te.try_number > config.retries:
             return False
         delay = config.delay_before_try(te.try_number + 1)
-        self._set_status(batch, view, te, TaskStatus.RETRYING, error=error, emit=True)
+        self._set_status(batch, view, te, TaskStatus.RETRYING, error=error)
         batch.tx.add_timer(
             batch.now + dt.timedelta(seconds=delay), EventKind.RETRY_TASK, f"retry:{te.id}",
             {"workflow_execution_id": view.id, "task_execution_id": te.id, "namespace": view.meta.namespace,
@@ -307,7 +317,7 @@ class Applier:
 
     def _set_status(
         self, batch: Batch, view: ExecutionView, te: TaskExecutionMeta, status: TaskStatus,
-        error: Any = None, emit: bool = True,
+        error: Any = None,
     ) -> None:
         fields: dict[str, Any] = {"status": status}
         if status is TaskStatus.RUNNING:
@@ -320,8 +330,7 @@ class Applier:
         updated = TaskExecutionMeta(**{**_as_dict(te), **fields})
         if view.latest.get(te.task_name) is not None and view.latest[te.task_name].id == te.id:
             view.latest[te.task_name] = updated
-        if emit:
-            self._emit_status(batch, view, updated, status)
+        self._emit_status(batch, view, updated, status)
 
     def _emit_status(self, batch: Batch, view: ExecutionView, te: TaskExecutionMeta, status: TaskStatus) -> None:
         batch.emit(
@@ -336,6 +345,4 @@ class Applier:
 
 
 def _as_dict(te: TaskExecutionMeta) -> dict[str, Any]:
-    import attrs
-
     return attrs.asdict(te, recurse=False)

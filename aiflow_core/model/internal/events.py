@@ -41,7 +41,9 @@ def status_report(
 ) -> Event:
     """The event by which an executor reports a status of a task execution.
 
-    Reports are applied when the scheduler reaches them in the log; a stale
+    Reports are applied when the scheduler reaches them in the log: a report
+    that changes the task's status becomes a TASK_STATUS event with the
+    resulting status (a failure with retries left becomes RETRYING); a stale
     report (say RUNNING after a stop was decided) changes nothing.
     """
     return Event(
@@ -49,13 +51,12 @@ def status_report(
         status.value,
         namespace=namespace,
         sender=ENGINE_SENDER,
-        kind=EventKind.TASK_STATUS,
+        kind=EventKind.TASK_REPORT,
         workflow_execution_id=execution_id,
         context={
             "task_execution_id": task_execution_id,
             "task_name": task_name,
             "sequence_number": sequence_number,
-            "reported": True,
             "error": error,
         },
     )
