@@ -1,0 +1,201 @@
+"""Storing snapshots once and materializing them on workers.
+
+Archives live in the blob store under ``snapshots/<sha256>.tar.gz``. On a
+worker, :meth:`SnapshotStore.materialize` keeps one extracted, verified,
+read-only tree per digest in ``cache_dir``:
+
+* the first caller downloads and extracts; every other thread or process
+  asking for the same digest waits for it and then uses the result, so a
+  snapshot is fetched once per cache;
+* the work happens in ``cache_dir/.tmp-<digest>-*`` and the finished tree
+  is renamed to ``cache_dir/<digest>`` in one step, so a directory under
+  the final name is always complete;
+* mutual exclusion is an ``flock`` on ``cache_dir/.locks/<digest>.lock``.
+  The kernel releases it when its holder dies, so a crashed extraction never
+  blocks later ones; they remove its leftover temporary directory.
+
+:meth:`SnapshotStore.working_dir` gives each execution a private, writable
+copy of its snapshot.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import re
+import shutil
+import stat
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from aiflow_storage.blob.errors import (
+    SnapshotIntegrityError,
+    SnapshotLockTimeout,
+    UnsupportedPersistenceOp,
+)
+from aiflow_storage.blob.interface import BlobManager
+from aiflow_storage.blob.manager import FsspecBlobManager
+from aiflow_storage.blob.snapshot import (
+    SnapshotArchive,
+    extract_archive,
+    force_rmtree,
+    set_read_only,
+    sha256_file,
+)
+
+__all__ = ["SNAPSHOT_PREFIX", "SnapshotStore"]
+
+log = logging.getLogger("aiflow_storage.blob")
+
+SNAPSHOT_PREFIX = "snapshots"
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_THREAD_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
+def _check_digest(digest: str) -> str:
+    if not isinstance(digest, str) or not _DIGEST.match(digest):
+        raise ValueError(f"snapshot digest must be 64 lowercase hex characters, got {digest!r}")
+    return digest
+
+
+def _copy_tree(source: Path, dest: Path) -> None:
+    """Copy ``source`` into the existing ``dest`` with writable modes."""
+    for dirpath, _, filenames in os.walk(source):
+        rel = os.path.relpath(dirpath, source)
+        target = dest if rel == "." else dest / rel
+        target.mkdir(exist_ok=True)
+        for name in filenames:
+            src = os.path.join(dirpath, name)
+            out = target / name
+            shutil.copyfile(src, out)
+            os.chmod(out, 0o755 if os.stat(src).st_mode & stat.S_IXUSR else 0o644)
+
+
+class SnapshotStore:
+    """Snapshots in a blob store, cached per digest under ``cache_dir``.
+
+    ``lock_timeout`` bounds (in seconds) how long :meth:`materialize` waits
+    for another process extracting the same digest.
+    """
+
+    def __init__(
+        self, blob: BlobManager, cache_dir: str | os.PathLike[str], *, lock_timeout: float = 600.0
+    ) -> None:
+        self.blob = blob
+        self.cache_dir = Path(cache_dir).expanduser().absolute()
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.lock_timeout = lock_timeout
+        self.fetches = 0
+        """How many archives this instance downloaded (the others were cached)."""
+
+    @staticmethod
+    def key_for(digest: str) -> str:
+        """Return the blob key of the snapshot with ``digest``."""
+        return f"{SNAPSHOT_PREFIX}/{_check_digest(digest)}.tar.gz"
+
+    def upload(self, archive: SnapshotArchive) -> str:
+        """Store ``archive`` under its digest unless it is there already; return its URI."""
+        key = self.key_for(archive.digest)
+        try:
+            present = self.blob.exists(key)
+        except UnsupportedPersistenceOp:
+            present = False
+        if present and isinstance(self.blob, FsspecBlobManager):
+            log.debug("snapshot %s already stored", archive.digest)
+            return self.blob.uri_for(key)
+        return self.blob.upload_as(archive.path, key)
+
+    def materialize(self, uri: str, digest: str) -> Path:
+        """Return the extracted, verified, read-only tree of the snapshot ``digest``.
+
+        Downloads ``uri`` only if no thread or process has done so for this
+        cache; a download whose SHA-256 is not ``digest`` raises
+        :class:`SnapshotIntegrityError` and leaves nothing behind.
+        """
+        final = self.cache_dir / _check_digest(digest)
+        if final.is_dir():
+            return final
+        with self._thread_lock(digest), self._file_lock(digest):
+            if final.is_dir():
+                return final
+            for stale in self.cache_dir.glob(f".tmp-{digest}-*"):
+                log.info("removing %s left by an interrupted extraction", stale)
+                force_rmtree(stale)
+            work = Path(tempfile.mkdtemp(prefix=f".tmp-{digest}-", dir=self.cache_dir))
+            try:
+                archive = self.blob.download(uri, work)
+                self.fetches += 1
+                actual = sha256_file(archive)
+                if actual != digest:
+                    raise SnapshotIntegrityError(
+                        f"snapshot {uri!r} has SHA-256 {actual}, expected {digest}"
+                    )
+                tree = work / "tree"
+                tree.mkdir()
+                extract_archive(archive, tree)
+                set_read_only(tree)
+                os.rename(tree, final)
+            finally:
+                force_rmtree(work)
+        log.debug("materialized snapshot %s in %s", digest, final)
+        return final
+
+    def working_dir(self, uri: str, digest: str, dest: str | os.PathLike[str]) -> Path:
+        """Create ``dest`` as a private, writable copy of the snapshot's tree.
+
+        The copy appears under ``dest`` only once complete; if ``dest``
+        already exists it is returned as is.
+        """
+        target = Path(dest)
+        if target.is_dir():
+            return target
+        tree = self.materialize(uri, digest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(
+            tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        )
+        try:
+            _copy_tree(tree, tmp)
+            try:
+                os.rename(tmp, target)
+            except OSError:
+                if not target.is_dir():
+                    raise
+        finally:
+            force_rmtree(tmp)
+        return target
+
+    def _thread_lock(self, digest: str) -> threading.Lock:
+        key = (str(self.cache_dir), digest)
+        with _THREAD_LOCKS_GUARD:
+            return _THREAD_LOCKS.setdefault(key, threading.Lock())
+
+    @contextmanager
+    def _file_lock(self, digest: str) -> Iterator[None]:
+        locks = self.cache_dir / ".locks"
+        locks.mkdir(exist_ok=True)
+        fd = os.open(locks / f"{digest}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + self.lock_timeout
+            pause = 0.005
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise SnapshotLockTimeout(
+                            f"snapshot {digest} is being extracted by another process for "
+                            f"more than {self.lock_timeout}s (lock {str(locks)!r})"
+                        ) from None
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.2)
+            yield
+        finally:
+            os.close(fd)
