@@ -8,6 +8,7 @@ events (the way tests drive it, with the inline executor and a fake clock).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -23,19 +24,29 @@ from aiflow_core.client import Client
 from aiflow_core.config import AIFlowConfig
 from aiflow_core.errors import InvalidStateError, NotFoundError
 from aiflow_core.executors import Executor, TaskJob, create_executor
+from aiflow_core.executors.base import ExecutorContext
 from aiflow_core.model.clock import Clock
-from aiflow_core.model.internal.events import status_report
+from aiflow_core.model.durations import parse_duration
+from aiflow_core.model.event import Event, EventKind
+from aiflow_core.model.internal.events import ENGINE_SENDER, status_report
 from aiflow_core.model.meta import WorkflowExecutionMeta
 from aiflow_core.model.status import TaskStatus
 from aiflow_core.ports import Command, StoreTx
 from aiflow_core.runtime.context import TaskRuntime
 from aiflow_core.scheduler.apply import START_COMMAND
 from aiflow_core.scheduler.loop import SchedulerLoop
+from aiflow_core.scheduler.retention import Retention
 
 log = logging.getLogger("aiflow.engine")
 
 LEASE_NAME = "scheduler"
 LEASE_TTL = 30.0
+
+
+def _horizon(value: object) -> dt.timedelta | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "0", "none", "off")):
+        return None
+    return parse_duration(value)  # type: ignore[arg-type]
 
 
 class Engine(Client):
@@ -46,6 +57,9 @@ class Engine(Client):
     :class:`~aiflow_core.model.clock.Clock` (``aiflow_core.testing.FakeClock``
     in tests). Several engines may share one database: one holds the
     scheduler lease and schedules, the others wait to take over.
+    ``history_retention`` (default: the config's ``history_retention``, 30d)
+    is how long finished executions, their logs and events are kept; ``None``
+    keeps everything.
     """
 
     def __init__(
@@ -60,6 +74,7 @@ class Engine(Client):
         log_dir: str | Path | None = None,
         batch_size: int = 500,
         poll_interval: float = 0.05,
+        history_retention: str | dt.timedelta | None | object = ...,
     ) -> None:
         super().__init__(db_url, blob, clock=clock, config=config)
         self.log_dir = Path(log_dir) if log_dir is not None else self.config.log_dir
@@ -81,11 +96,21 @@ class Engine(Client):
         self._frames: dict[int, bytes] = {}
         self._working_dirs: dict[int, str | None] = {}
         self._unsubscribe: Any = None
-        if hasattr(self.executor, "set_wake"):
-            self.executor.set_wake(self.wake)
-        if hasattr(self.executor, "env"):
-            self.executor.env.update(self._worker_env())
-        self.executor.open(self._report, self._runtime_for)
+        self._beats: dict[int, tuple[TaskJob, dt.datetime]] = {}
+        self._beats_lock = threading.Lock()
+        self._next_heartbeat_check = self.clock.now()
+        self.retention = Retention(
+            store=self.store, clock=self.clock, log_dir=self.log_dir,
+            horizon=_horizon(self.config.history_retention if history_retention is ... else history_retention),
+            checkpoint=self.loop.name,
+        )
+        self.executor.open(
+            ExecutorContext(
+                reporter=self._report, runtime_factory=self._runtime_for, wake=self.wake,
+                heartbeat=self._heartbeat, env=self._worker_env(),
+                heartbeat_interval=self.config.task_heartbeat_interval,
+            )
+        )
         if getattr(self.clock, "is_fake", False) and hasattr(self.clock, "subscribe"):
             self._unsubscribe = self.clock.subscribe(self.wake)
 
@@ -113,6 +138,12 @@ class Engine(Client):
         self.wake()
 
     def _report(self, job: TaskJob, status: TaskStatus, error: str | None) -> None:
+        if self.executor.sends_heartbeats:
+            with self._beats_lock:
+                if status is TaskStatus.RUNNING:
+                    self._beats[job.task_execution_id] = (job, self.clock.now())
+                elif status.is_final:
+                    self._beats.pop(job.task_execution_id, None)
         self.loop.queue_report(
             status_report(
                 namespace=job.namespace, workflow_name=job.workflow_name,
@@ -121,6 +152,35 @@ class Engine(Client):
             )
         )
         self.wake()
+
+    def _heartbeat(self, task_execution_id: int) -> None:
+        with self._beats_lock:
+            entry = self._beats.get(task_execution_id)
+            if entry is not None:
+                self._beats[task_execution_id] = (entry[0], self.clock.now())
+
+    def _check_heartbeats(self) -> None:
+        """Fail running tasks whose worker sent no heartbeat for ``task_heartbeat_timeout`` seconds."""
+        now = self.clock.now()
+        if now < self._next_heartbeat_check:
+            return
+        self._next_heartbeat_check = now + dt.timedelta(seconds=self.config.task_executor_heartbeat_check_interval)
+        limit = dt.timedelta(seconds=self.config.task_heartbeat_timeout)
+        with self._beats_lock:
+            silent = [job for job, last in self._beats.values() if now - last > limit]
+            for job in silent:
+                del self._beats[job.task_execution_id]
+        for job in silent:
+            log.error("task execution %s sent no heartbeat for %s; failing it", job.task_execution_id, limit)
+            self.loop.queue_report(
+                Event(
+                    job.task_name, TaskStatus.FAILED.value, namespace=job.namespace, sender=ENGINE_SENDER,
+                    kind=EventKind.HEARTBEAT_TIMEOUT, workflow_execution_id=job.workflow_execution_id,
+                    context={"task_execution_id": job.task_execution_id, "task_name": job.task_name,
+                             "error": f"no heartbeat for {limit.total_seconds():g} s"},
+                )
+            )
+            self.executor.stop_task(job.task_execution_id)
 
     def _runtime_for(self, job: TaskJob) -> TaskRuntime:
         return TaskRuntime(
@@ -209,10 +269,13 @@ class Engine(Client):
 
     # -- running --
     def _step(self) -> bool:
-        """One step plus the executor's in-thread work; True if anything happened."""
+        """One step plus the executor's in-thread work and housekeeping; True if anything happened."""
+        if self.executor.sends_heartbeats:
+            self._check_heartbeats()
         result = self.loop.step()
         self.executor.poll()
-        return bool(result.applied or result.more or result.commands)
+        pruned = self.retention.run_if_due()
+        return bool(result.applied or result.more or result.commands or pruned)
 
     def run_until_idle(self, timeout: float = 60.0) -> None:
         """Step the loop in this thread until nothing can happen without more time or events.

@@ -181,6 +181,10 @@ class StoreTx(abc.ABC):
         """Return executions (of a workflow, or all), filtered by status, ordered by id."""
 
     @abc.abstractmethod
+    def list_finished_workflow_executions(self, before: dt.datetime, limit: int) -> list[WorkflowExecutionMeta]:
+        """Finished executions (SUCCESS, FAILED, STOPPED) that ended before ``before``, oldest first."""
+
+    @abc.abstractmethod
     def update_workflow_execution(
         self, execution_id: int, status: WorkflowStatus, end_date: dt.datetime | None
     ) -> None:

@@ -75,14 +75,17 @@ class EventOps(ClientBase):
         workflow_execution_id: int | None = None,
         include_internal: bool = False,
     ) -> list[Event]:
-        """Return user events (and status changes with ``include_internal``) matching the filters.
+        """Return user events matching the filters.
+
+        With ``include_internal`` status changes and notices (such as skipped
+        starts) are included too.
 
         ``begin_offset`` is exclusive (events after it); ``begin_time`` inclusive.
         """
         check_limit_offset(limit, None)
         flt = _filter(key, namespace, begin_offset, begin_time, sender, workflow_execution_id)
         if include_internal:
-            flt = attrs.evolve(flt, kinds=(EventKind.USER, EventKind.TASK_STATUS))
+            flt = attrs.evolve(flt, kinds=(EventKind.USER, EventKind.TASK_STATUS, EventKind.NOTICE))
         with self._tx(readonly=True) as tx:
             return tx.list_events(flt, limit)
 

@@ -53,6 +53,29 @@ Reporter = Callable[[TaskJob, TaskStatus, "str | None"], None]
 RuntimeFactory = Callable[[TaskJob], TaskRuntime]
 
 
+def _nothing(*_: object) -> None:
+    return None
+
+
+@attrs.frozen(kw_only=True)
+class ExecutorContext:
+    """What the engine gives an executor when it opens it.
+
+    ``reporter`` receives status changes; ``runtime_factory`` builds a task's
+    runtime; ``wake`` nudges the scheduler (a task in another process sent an
+    event); ``heartbeat`` records that a task execution is alive; ``env`` is
+    extra environment for worker processes; ``heartbeat_interval`` is how
+    often workers send heartbeats, in seconds.
+    """
+
+    reporter: Reporter
+    runtime_factory: RuntimeFactory
+    wake: Callable[[], None] = _nothing
+    heartbeat: Callable[[int], None] = _nothing
+    env: dict[str, str] = attrs.field(factory=dict)
+    heartbeat_interval: float = 10.0
+
+
 class Executor(abc.ABC):
     """Runs task executions; see the module docstring for the contract."""
 
@@ -60,8 +83,8 @@ class Executor(abc.ABC):
     name: str = ""
 
     @abc.abstractmethod
-    def open(self, reporter: Reporter, runtime_factory: RuntimeFactory) -> None:
-        """Prepare to run tasks; statuses go to ``reporter``."""
+    def open(self, context: ExecutorContext) -> None:
+        """Prepare to run tasks; statuses go to ``context.reporter``."""
 
     @abc.abstractmethod
     def submit(self, job: TaskJob) -> None:
@@ -85,6 +108,11 @@ class Executor(abc.ABC):
     @property
     def needs_snapshot_frame(self) -> bool:
         """True if jobs must carry the pickled workflow (tasks run in other processes)."""
+        return False
+
+    @property
+    def sends_heartbeats(self) -> bool:
+        """True if running tasks send heartbeats (the engine then fails silent ones)."""
         return False
 
 

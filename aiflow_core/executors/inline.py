@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from aiflow_core.executors.base import Executor, Reporter, RuntimeFactory, TaskJob, run_task
+from aiflow_core.executors.base import Executor, ExecutorContext, Reporter, RuntimeFactory, TaskJob, run_task
 from aiflow_core.model.status import TaskStatus
 
 
@@ -24,10 +24,10 @@ class InlineExecutor(Executor):
         self._reporter: Reporter | None = None
         self._runtime_factory: RuntimeFactory | None = None
 
-    def open(self, reporter: Reporter, runtime_factory: RuntimeFactory) -> None:
+    def open(self, context: ExecutorContext) -> None:
         """Keep the reporter."""
-        self._reporter = reporter
-        self._runtime_factory = runtime_factory
+        self._reporter = context.reporter
+        self._runtime_factory = context.runtime_factory
 
     def submit(self, job: TaskJob) -> None:
         """Queue ``job`` for the next ``poll``."""

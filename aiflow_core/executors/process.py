@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from aiflow_core.executors.base import Executor, Reporter, RuntimeFactory, TaskJob
+from aiflow_core.executors.base import Executor, ExecutorContext, Reporter, TaskJob
 from aiflow_core.executors.channel import Channel
 from aiflow_core.model.status import TaskStatus
 
@@ -38,6 +38,8 @@ class _Worker:
         self.channel = Channel(self.process.stdout, self.process.stdin)
         self.job: TaskJob | None = None
         self.stopping = False
+        self.timed_out: float | None = None
+        self.timer: threading.Timer | None = None
         self.snapshots: set[int] = set()
         self._on_message = on_message
         threading.Thread(target=self._read, name=f"aiflow-worker-{self.process.pid}", daemon=True).start()
@@ -64,12 +66,12 @@ class ProcessExecutor(Executor):
 
     name = "process"
 
-    def __init__(self, parallelism: int = 10, grace: float = 5.0, env: dict[str, str] | None = None) -> None:
+    def __init__(self, parallelism: int = 10, grace: float = 5.0) -> None:
         if parallelism < 1:
             raise ValueError(f"parallelism must be at least 1, got {parallelism}")
         self.parallelism = parallelism
         self.grace = grace
-        self.env = dict(env or {})
+        self.env: dict[str, str] = {}
         self._lock = threading.Lock()
         self._queue: deque[TaskJob] = deque()
         self._seen: set[int] = set()
@@ -78,19 +80,24 @@ class ProcessExecutor(Executor):
         self._busy: dict[int, _Worker] = {}
         self._reporter: Reporter | None = None
         self._wake: Callable[[], None] = lambda: None
+        self._heartbeat: Callable[[int], None] = lambda te_id: None
         self._closed = False
 
-    def open(self, reporter: Reporter, runtime_factory: RuntimeFactory) -> None:
-        """Keep the reporter; workers start on demand."""
-        self._reporter = reporter
-
-    def set_wake(self, wake: Callable[[], None]) -> None:
-        """Call ``wake`` when a task in a worker sends an event."""
-        self._wake = wake
+    def open(self, context: ExecutorContext) -> None:
+        """Keep the engine's callbacks; workers start on demand."""
+        self._reporter = context.reporter
+        self._wake = context.wake
+        self._heartbeat = context.heartbeat
+        self.env = {**context.env, "AIFLOW_HEARTBEAT_INTERVAL": str(context.heartbeat_interval)}
 
     @property
     def needs_snapshot_frame(self) -> bool:
         """Jobs carry the pickled workflow to the workers."""
+        return True
+
+    @property
+    def sends_heartbeats(self) -> bool:
+        """Workers send a heartbeat every ``task_heartbeat_interval`` while a task runs."""
         return True
 
     def submit(self, job: TaskJob) -> None:
@@ -117,6 +124,11 @@ class ProcessExecutor(Executor):
                 job = self._queue.popleft()
                 worker.job = job
                 worker.stopping = False
+                worker.timed_out = None
+                if job.execution_timeout is not None:
+                    worker.timer = threading.Timer(job.execution_timeout, self._time_out, args=(worker, job))
+                    worker.timer.daemon = True
+                    worker.timer.start()
                 self._busy[job.task_execution_id] = worker
                 frame = None if job.snapshot_id in worker.snapshots else job.snapshot_frame
                 worker.snapshots.add(job.snapshot_id)
@@ -130,11 +142,17 @@ class ProcessExecutor(Executor):
         if message is not None and message.get("type") == "wake":
             self._wake()
             return
+        if message is not None and message.get("type") == "heartbeat":
+            self._heartbeat(int(message["te"]))
+            return
         job = worker.job
         if message is not None and message.get("type") == "status":
             if job is not None:
                 self._reporter(job, TaskStatus(message["status"]), None)
             return
+        if worker.timer is not None:
+            worker.timer.cancel()
+            worker.timer = None
         with self._lock:
             if job is not None:
                 self._busy.pop(job.task_execution_id, None)
@@ -145,7 +163,9 @@ class ProcessExecutor(Executor):
             elif not self._closed:
                 self._idle.append(worker)
         if job is not None:
-            if message is None:
+            if worker.timed_out is not None:
+                self._reporter(job, TaskStatus.FAILED, f"execution timed out after {worker.timed_out:g} s")
+            elif message is None:
                 code = worker.process.wait()
                 if worker.stopping:
                     self._reporter(job, TaskStatus.STOPPED, None)
@@ -157,6 +177,17 @@ class ProcessExecutor(Executor):
                     status = TaskStatus.STOPPED
                 self._reporter(job, status, message.get("error"))
         self._pump()
+
+    def _time_out(self, worker: _Worker, job: TaskJob) -> None:
+        if worker.job is job and job.execution_timeout is not None:
+            worker.timed_out = job.execution_timeout
+            self._end(worker)
+
+    def _end(self, worker: _Worker) -> None:
+        worker.signal_group(signal.SIGTERM)
+        timer = threading.Timer(self.grace, self._kill_if_alive, args=(worker,))
+        timer.daemon = True
+        timer.start()
 
     def stop_task(self, task_execution_id: int) -> None:
         """Stop a queued task, or end the worker running it."""
@@ -173,12 +204,8 @@ class ProcessExecutor(Executor):
         if queued is not None:
             self._reporter(queued, TaskStatus.STOPPED, None)
             return
-        if worker is None:
-            return
-        worker.signal_group(signal.SIGTERM)
-        timer = threading.Timer(self.grace, self._kill_if_alive, args=(worker,))
-        timer.daemon = True
-        timer.start()
+        if worker is not None:
+            self._end(worker)
 
     @staticmethod
     def _kill_if_alive(worker: _Worker) -> None:

@@ -13,7 +13,15 @@ import queue
 import threading
 from typing import Any
 
-from aiflow_core.executors.base import Executor, Reporter, RuntimeFactory, TaskJob, TaskStopped, run_task
+from aiflow_core.executors.base import (
+    Executor,
+    ExecutorContext,
+    Reporter,
+    RuntimeFactory,
+    TaskJob,
+    TaskStopped,
+    run_task,
+)
 from aiflow_core.model.operator import AIFlowOperator
 from aiflow_core.model.status import TaskStatus
 
@@ -30,6 +38,7 @@ class _Running:
         self.context: Any = None
         self.stopping = False
         self.done = False
+        self.timed_out = False
 
 
 class ThreadExecutor(Executor):
@@ -51,10 +60,10 @@ class ThreadExecutor(Executor):
         self._reporter: Reporter | None = None
         self._runtime_factory: RuntimeFactory | None = None
 
-    def open(self, reporter: Reporter, runtime_factory: RuntimeFactory) -> None:
+    def open(self, context: ExecutorContext) -> None:
         """Start the worker threads."""
-        self._reporter = reporter
-        self._runtime_factory = runtime_factory
+        self._reporter = context.reporter
+        self._runtime_factory = context.runtime_factory
         for index in range(self.parallelism):
             thread = threading.Thread(target=self._work, name=f"aiflow-task-{index}", daemon=True)
             thread.start()
@@ -124,6 +133,11 @@ class ThreadExecutor(Executor):
         def on_start(operator: AIFlowOperator, context: Any) -> None:
             running.operator, running.context = operator, context
 
+        timer = None
+        if job.execution_timeout is not None:
+            timer = threading.Timer(job.execution_timeout, self._time_out, args=(running,))
+            timer.daemon = True
+            timer.start()
         try:
             self._reporter(job, TaskStatus.RUNNING, None)
             assert job.operator is not None
@@ -131,10 +145,19 @@ class ThreadExecutor(Executor):
             with self._lock:
                 running.done = True
         except TaskStopped:
-            return TaskStatus.STOPPED, None
+            status, error = TaskStatus.STOPPED, None
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if running.timed_out:
+            return TaskStatus.FAILED, f"execution timed out after {job.execution_timeout:g} s"
         if running.stopping and status is not TaskStatus.SUCCESS:
             return TaskStatus.STOPPED, None
         return status, error
+
+    def _time_out(self, running: _Running) -> None:
+        running.timed_out = True
+        self.stop_task(running.job.task_execution_id)
 
     def close(self, timeout: float | None = None) -> None:
         """Stop running tasks and end the worker threads."""

@@ -24,6 +24,14 @@ def _watch_parent(parent: int) -> None:
             os.killpg(0, signal.SIGKILL)
 
 
+def _beat(channel: Any, current: list[int | None], interval: float) -> None:
+    while True:
+        time.sleep(interval)
+        te_id = current[0]
+        if te_id is not None:
+            channel.send({"type": "heartbeat", "te": te_id})
+
+
 def _redirect(fd_target: int) -> None:
     os.dup2(fd_target, 1)
     os.dup2(fd_target, 2)
@@ -47,6 +55,9 @@ def main() -> None:
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     workflows: dict[int, Any] = {}
     home = os.getcwd()
+    current: list[int | None] = [None]
+    interval = float(os.environ.get("AIFLOW_HEARTBEAT_INTERVAL") or 10)
+    threading.Thread(target=_beat, args=(channel, current, interval), daemon=True).start()
 
     def make_client() -> Any:
         from aiflow_core.client import Client
@@ -75,7 +86,9 @@ def main() -> None:
             os.chdir(job.working_dir)
             sys.path.insert(0, job.working_dir)
         channel.send({"type": "status", "te": job.task_execution_id, "status": "RUNNING"})
+        current[0] = job.task_execution_id
         status, error = run_task(job, workflow.tasks[job.task_name], runtime)
+        current[0] = None
         sys.stdout.flush()
         sys.stderr.flush()
         _redirect(devnull)

@@ -24,7 +24,9 @@ class EventKind(str, Enum):
     USER events and TASK_STATUS changes are seen by conditions; the other kinds
     are operations, timer fires and executor reports (TASK_REPORT: what an
     executor observed, turned into a TASK_STATUS event when it changes the
-    task's status) that the scheduler executes.
+    task's status) that the scheduler executes. NOTICE events record what the
+    scheduler decided not to do and why (a start skipped for a disabled
+    workflow, say).
     """
 
     USER = "USER"
@@ -38,6 +40,7 @@ class EventKind(str, Enum):
     SCHEDULE_FIRE = "SCHEDULE_FIRE"
     HEARTBEAT_TIMEOUT = "HEARTBEAT_TIMEOUT"
     RETRY_TASK = "RETRY_TASK"
+    NOTICE = "NOTICE"
 
     @property
     def reaches_conditions(self) -> bool:

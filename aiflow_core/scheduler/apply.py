@@ -66,6 +66,7 @@ class Applier:
             EventKind.RETRY_TASK: self._on_retry,
             EventKind.HEARTBEAT_TIMEOUT: self._on_heartbeat_timeout,
             EventKind.SCHEDULE_FIRE: self._on_schedule_fire,
+            EventKind.NOTICE: lambda batch, event: None,
         }
 
     def apply(self, batch: Batch, event: Event) -> None:

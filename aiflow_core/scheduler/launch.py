@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.execution_type import ExecutionType
+from aiflow_core.model.internal.events import ENGINE_SENDER
 from aiflow_core.model.meta import StartCause
 from aiflow_core.model.status import WorkflowStatus
 from aiflow_core.scheduler.batch import Batch
@@ -14,6 +16,9 @@ if TYPE_CHECKING:
     from aiflow_core.scheduler.apply import Applier
 
 log = logging.getLogger("aiflow.scheduler")
+
+#: Key prefix of the NOTICE events that record a start skipped for a disabled workflow.
+START_SKIPPED_KEY_PREFIX = "aiflow.start_skipped/"
 
 
 def launch_execution(
@@ -29,9 +34,14 @@ def launch_execution(
         log.warning("skipped %s start of workflow %s: it no longer exists", cause.kind.value, workflow_id)
         return None
     if not workflow.is_enabled:
-        log.warning(
-            "skipped %s start of workflow %s.%s: the workflow is disabled",
-            cause.kind.value, workflow.namespace, workflow.name,
+        reason = f"{cause.kind.value.lower()} start of workflow {workflow.namespace}.{workflow.name} skipped: the workflow is disabled"
+        log.warning("%s", reason)
+        batch.emit(
+            Event(
+                f"{START_SKIPPED_KEY_PREFIX}{workflow.name}", reason, namespace=workflow.namespace,
+                sender=ENGINE_SENDER, kind=EventKind.NOTICE,
+                context={"workflow_id": workflow.id, "cause": cause.as_dict()},
+            )
         )
         return None
     meta = batch.tx.add_workflow_execution(

@@ -45,10 +45,14 @@ class WorkflowTester:
     """Upload, start, send events, move time and read histories of workflows under test.
 
     ``directory`` holds the database, logs and blobs. ``start`` is the fake
-    clock's start time (default 2024-01-01T00:00:00Z).
+    clock's start time (default 2024-01-01T00:00:00Z). History is kept for
+    the whole test unless ``history_retention`` (e.g. ``"30d"``) is given.
     """
 
-    def __init__(self, directory: Path, start: dt.datetime | str | None = None, executor: str = "inline") -> None:
+    def __init__(
+        self, directory: Path, start: dt.datetime | str | None = None, executor: str = "inline",
+        history_retention: str | None = None,
+    ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.clock = FakeClock(start)
@@ -58,6 +62,7 @@ class WorkflowTester:
             executor=executor,
             clock=self.clock,
             log_dir=self.directory / "logs",
+            history_retention=history_retention,
         )
         self._sources = 0
 

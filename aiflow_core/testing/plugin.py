@@ -34,7 +34,7 @@ def aiflow_engine(tmp_path: Path, aiflow_clock: FakeClock) -> Iterator[Engine]:
     root = tmp_path / "aiflow_engine"
     engine = Engine(
         db_url=f"sqlite:///{root / 'aiflow.db'}", blob=str(root / "blob"), executor="inline",
-        clock=aiflow_clock, log_dir=root / "logs",
+        clock=aiflow_clock, log_dir=root / "logs", history_retention=None,
     )
     yield engine
     engine.close()

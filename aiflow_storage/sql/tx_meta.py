@@ -309,6 +309,18 @@ class MetaOps:
             query = query.where(t.workflows.c.namespace == namespace)
         return [_wfe(r) for r in self.conn.execute(_page(query, limit, offset))]
 
+    def list_finished_workflow_executions(self, before: dt.datetime, limit: int) -> list[WorkflowExecutionMeta]:
+        """Finished executions that ended before ``before``, oldest first."""
+        c = t.workflow_executions.c
+        finished = [s.value for s in WorkflowStatus if s.is_final]
+        query = (
+            _wfe_query()
+            .where(c.status.in_(finished), c.end_date < before)
+            .order_by(c.end_date, c.id)
+            .limit(limit)
+        )
+        return [_wfe(r) for r in self.conn.execute(query)]
+
     def update_workflow_execution(
         self, execution_id: int, status: WorkflowStatus, end_date: dt.datetime | None
     ) -> None:

@@ -1,0 +1,74 @@
+"""History retention: pruning finished executions, their logs and state, and old events.
+
+Pruning runs in bounded batches (one short transaction each) so it never holds
+the database for long. It never touches an execution that has not finished,
+nor an event the scheduler has not processed yet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+from pathlib import Path
+
+from aiflow_core.ports import Store
+
+log = logging.getLogger("aiflow.retention")
+
+
+class Retention:
+    """Prunes history older than ``horizon``; ``horizon=None`` keeps everything."""
+
+    def __init__(
+        self, *, store: Store, clock: object, log_dir: Path, horizon: dt.timedelta | None, checkpoint: str,
+        interval: dt.timedelta = dt.timedelta(hours=1), batch: int = 100,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.log_dir = log_dir
+        self.horizon = horizon if horizon else None
+        self.checkpoint = checkpoint
+        self.interval = interval
+        self.batch = batch
+        self._next: dt.datetime | None = None
+
+    def run_if_due(self) -> int:
+        """Prune when the interval has passed since the last run; returns how many rows went."""
+        if self.horizon is None:
+            return 0
+        now: dt.datetime = self.clock.now()  # type: ignore[attr-defined]
+        if self._next is not None and now < self._next:
+            return 0
+        self._next = now + self.interval
+        return self.prune(now)
+
+    def prune(self, now: dt.datetime) -> int:
+        """Delete what ended before ``now - horizon``; returns the number of executions and events deleted."""
+        if self.horizon is None:
+            return 0
+        before = now - self.horizon
+        total = 0
+        while True:
+            with self.store.transaction() as tx:
+                executions = tx.list_finished_workflow_executions(before, self.batch)
+                for execution in executions:
+                    tx.delete_workflow_execution(execution.id)
+            for execution in executions:
+                shutil.rmtree(
+                    self.log_dir / execution.namespace / execution.workflow_name / str(execution.id),
+                    ignore_errors=True,
+                )
+            total += len(executions)
+            if len(executions) < self.batch:
+                break
+        while True:
+            with self.store.transaction() as tx:
+                processed = tx.get_checkpoint(self.checkpoint)
+                deleted = tx.delete_events_before(processed, before, self.batch * 10)
+            total += deleted
+            if deleted < self.batch * 10:
+                break
+        if total:
+            log.info("history retention pruned %d executions and events older than %s", total, before)
+        return total
