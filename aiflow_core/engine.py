@@ -74,7 +74,7 @@ class Engine(Client):
         log_dir: str | Path | None = None,
         batch_size: int = 500,
         poll_interval: float = 0.05,
-        history_retention: str | dt.timedelta | None | object = ...,
+        history_retention: object = ...,
     ) -> None:
         super().__init__(db_url, blob, clock=clock, config=config)
         self.log_dir = Path(log_dir) if log_dir is not None else self.config.log_dir

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sys
 import traceback
@@ -41,10 +42,8 @@ def load_workflows(path: str | Path) -> list[Workflow]:
     finally:
         WorkflowContextManager.pop_context_managed_workflow()
         sys.modules.pop(name, None)
-        try:
+        with contextlib.suppress(ValueError):
             sys.path.remove(str(file.parent))
-        except ValueError:
-            pass
     workflows: list[Workflow] = []
     for value in module.__dict__.values():
         if isinstance(value, Workflow) and value not in workflows:

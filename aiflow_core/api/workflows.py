@@ -155,6 +155,15 @@ class WorkflowOps(ClientBase):
             )
         tx.delete_workflow(workflow.id)
 
+    def get_workflow_definition(self, workflow_name: str, namespace: str = "default") -> Any:
+        """Return the :class:`~aiflow_core.model.workflow.Workflow` of the workflow's latest snapshot."""
+        with self._tx(readonly=True) as tx:
+            workflow = self._workflow(tx, workflow_name, namespace)
+            frame = tx.get_snapshot_object(workflow.snapshot_id) if workflow.snapshot_id is not None else None
+        if frame is None:
+            raise NotFoundError("workflow snapshot", f"{namespace}.{workflow_name}", "upload the workflow again")
+        return serialization.loads(frame)
+
     # -- snapshots --
     def get_workflow_snapshot(self, snapshot_id: int) -> WorkflowSnapshotMeta | None:
         """Return the snapshot, or None."""

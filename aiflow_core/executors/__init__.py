@@ -38,5 +38,5 @@ def create_executor(spec: Any, parallelism: int = 10) -> Executor:
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"cannot load executor {spec!r}: {exc}") from None
     if spec.lower() == "inline":
-        return cls()  # type: ignore[no-any-return]
-    return cls(parallelism=parallelism)  # type: ignore[no-any-return]
+        return cls()
+    return cls(parallelism=parallelism)

@@ -98,7 +98,7 @@ class Executor(abc.ABC):
     def busy(self) -> bool:
         """True while a submitted task has not finished."""
 
-    def poll(self) -> None:
+    def poll(self) -> None:  # noqa: B027 - optional hook; most executors have nothing to do here
         """Do pending work in the caller's thread (only the inline executor has any)."""
 
     @abc.abstractmethod
@@ -117,7 +117,10 @@ class Executor(abc.ABC):
 
 
 def run_task(
-    job: TaskJob, operator: Operator, runtime: TaskRuntime, on_start: Callable[[AIFlowOperator, Any], None] | None = None
+    job: TaskJob,
+    operator: Operator,
+    runtime: TaskRuntime,
+    on_start: Callable[[AIFlowOperator, Any], None] | None = None,
 ) -> tuple[TaskStatus, str | None]:
     """Run one task execution in the calling thread; returns its final status and error.
 

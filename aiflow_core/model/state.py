@@ -75,7 +75,7 @@ class MapState(State):
             current = {}
             if create:
                 self._cell[self._name] = current
-        return current  # type: ignore[no-any-return]
+        return current
 
     def _touch(self, mapping: dict[Any, Any]) -> None:
         self._cell[self._name] = mapping

@@ -92,7 +92,10 @@ class Applier:
             return
         te_id = context.get("task_execution_id")
         te = next((t for t in view.latest.values() if t.id == te_id), None)
-        if te is None:
+        if te is None and isinstance(te_id, int):
+            # An execution superseded by a newer sequence (RESTART) still gets its final status.
+            te = batch.tx.get_task_execution(te_id)
+        if te is None or te.workflow_execution_id != view.id:
             return
         new = effective_status(te.status, TaskStatus(event.value))
         if new is None:
@@ -236,7 +239,9 @@ class Applier:
         if any(e.kind is EventKind.TASK_STATUS and e.workflow_execution_id == view.id for e in batch.emitted):
             return
         if after_offset is not None:
-            pending = EventFilter(kinds=(EventKind.TASK_STATUS,), workflow_execution_id=view.id, begin_offset=after_offset)
+            pending = EventFilter(
+                kinds=(EventKind.TASK_STATUS,), workflow_execution_id=view.id, begin_offset=after_offset
+            )
             if batch.tx.count_events(pending):
                 return
         self._finish(batch, view, outcome)

@@ -34,7 +34,10 @@ def launch_execution(
         log.warning("skipped %s start of workflow %s: it no longer exists", cause.kind.value, workflow_id)
         return None
     if not workflow.is_enabled:
-        reason = f"{cause.kind.value.lower()} start of workflow {workflow.namespace}.{workflow.name} skipped: the workflow is disabled"
+        reason = (
+            f"{cause.kind.value.lower()} start of workflow {workflow.namespace}.{workflow.name} "
+            "skipped: the workflow is disabled"
+        )
         log.warning("%s", reason)
         batch.emit(
             Event(

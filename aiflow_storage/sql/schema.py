@@ -25,11 +25,13 @@ class UtcDateTime(sa.types.TypeDecorator[dt.datetime]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        """Microsecond DATETIME on MySQL/MariaDB, plain DATETIME elsewhere."""
         if dialect.name in ("mysql", "mariadb"):
             return dialect.type_descriptor(mysql.DATETIME(fsp=6))
         return dialect.type_descriptor(sa.DateTime())
 
     def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        """Store as naive UTC."""
         if value is None:
             return None
         if value.tzinfo is not None:
@@ -37,6 +39,7 @@ class UtcDateTime(sa.types.TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=None)
 
     def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        """Return aware UTC."""
         return None if value is None else value.replace(tzinfo=dt.timezone.utc)
 
 

@@ -230,10 +230,16 @@ class LogOps:
     def due_timers(self, now: dt.datetime, limit: int) -> list[Timer]:
         """Timers due at ``now``, earliest first."""
         rows = self.conn.execute(
-            sa.select(t.timers).where(t.timers.c.fire_time <= now).order_by(t.timers.c.fire_time, t.timers.c.id).limit(limit)
+            sa.select(t.timers)
+            .where(t.timers.c.fire_time <= now)
+            .order_by(t.timers.c.fire_time, t.timers.c.id)
+            .limit(limit)
         )
         return [
-            Timer(id=r.id, fire_time=r.fire_time, kind=EventKind(r.kind), dedup_key=r.dedup_key, payload=r.payload or {})
+            Timer(
+                id=r.id, fire_time=r.fire_time, kind=EventKind(r.kind), dedup_key=r.dedup_key,
+                payload=r.payload or {},
+            )
             for r in rows
         ]
 

@@ -262,7 +262,9 @@ class MetaOps:
         ).scalar_one()
         if used:
             return False
-        self.conn.execute(sa.update(t.workflows).where(t.workflows.c.snapshot_id == snapshot_id).values(snapshot_id=None))
+        self.conn.execute(
+            sa.update(t.workflows).where(t.workflows.c.snapshot_id == snapshot_id).values(snapshot_id=None)
+        )
         return self.conn.execute(sa.delete(t.snapshots).where(t.snapshots.c.id == snapshot_id)).rowcount > 0
 
     # -- workflow executions --

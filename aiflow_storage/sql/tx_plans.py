@@ -132,7 +132,8 @@ class PlanOps:
         """Delete triggers by id or of a workflow, with their state."""
         ids = list(trigger_ids)
         if workflow_id is not None:
-            ids += [r.id for r in self.conn.execute(sa.select(t.triggers.c.id).where(t.triggers.c.workflow_id == workflow_id))]
+            query = sa.select(t.triggers.c.id).where(t.triggers.c.workflow_id == workflow_id)
+            ids += [r.id for r in self.conn.execute(query)]
         for trigger_id in ids:
             self.conn.execute(sa.delete(t.states).where(t.states.c.scope.like(f"trigger:{trigger_id}:%")))
         if not ids:

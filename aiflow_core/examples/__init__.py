@@ -1,0 +1,1 @@
+"""Example workflows shipped with aiflow (the original documentation's examples)."""

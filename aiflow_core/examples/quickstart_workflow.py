@@ -1,0 +1,31 @@
+"""The quickstart workflow of the original AIFlow documentation, with ``ai_flow`` renamed.
+
+task3 starts once task1 and task2 succeeded; it sends an event that starts task4.
+"""
+
+import time
+
+from aiflow_core.model.action import TaskAction
+from aiflow_core.model.workflow import Workflow
+from aiflow_core.notification.notification_client import AIFlowNotificationClient
+from aiflow_core.operators.bash import BashOperator
+from aiflow_core.operators.python import PythonOperator
+
+EVENT_KEY = "key"
+
+
+def func():  # type: ignore[no-untyped-def]
+    """Wait a moment, then send the event that starts task4."""
+    time.sleep(5)
+    notification_client = AIFlowNotificationClient("localhost:50052")
+    print(f"Sending event with key: {EVENT_KEY}")
+    notification_client.send_event(key=EVENT_KEY, value="This is a custom message.")
+
+
+with Workflow(name="quickstart_workflow") as w1:
+    task1 = BashOperator(name="task1", bash_command="echo I am the 1st task.")
+    task2 = BashOperator(name="task2", bash_command="echo I am the 2nd task.")
+    task3 = PythonOperator(name="task3", python_callable=func)
+    task4 = BashOperator(name="task4", bash_command="echo I am the 4th task.")
+    task3.start_after([task1, task2])
+    task4.action_on_event_received(action=TaskAction.START, event_key=EVENT_KEY)
