@@ -116,7 +116,9 @@ class Engine(Client):
 
     # -- wiring --
     def _worker_env(self) -> dict[str, str]:
-        blob = self.blob_spec if isinstance(self.blob_spec, (str, type(None))) else json.dumps(self.blob_spec)
+        spec = self.blob_spec
+        # A manager object cannot cross processes: workers then use the configured blob store.
+        blob = json.dumps(spec) if isinstance(spec, dict) else str(spec) if isinstance(spec, (str, Path)) else None
         source_root = str(Path(aiflow_core.__file__).resolve().parent.parent)
         path = os.environ.get("PYTHONPATH")
         env = {

@@ -18,13 +18,17 @@ __all__ = ["current_project_config"]
 def current_project_config() -> dict[str, Any]:
     """Return the configuration of ``$AIFLOW_HOME`` with the blob section under ``"blob"``.
 
+    Inside a running task the blob section is the one of the engine running it.
+
     A ``blob_manager`` given as one URL (``AIFLOW_BLOB_URL``) is turned into
     the class/config pair.
     """
     from aiflow_storage.blob import blob_config_from_url
 
+    from aiflow_core.runtime.blob import active_blob_spec
+
     config = load_config()
-    blob = config.blob_manager
+    blob = active_blob_spec() or config.blob_manager
     if isinstance(blob, str):
         blob = blob_config_from_url(blob)
     values = config.as_dict()

@@ -43,6 +43,7 @@ def main() -> None:
     from aiflow_core.executors.base import TaskJob, run_task
     from aiflow_core.executors.channel import Channel
     from aiflow_core.operators.bash import OWN_GROUP_ENV
+    from aiflow_core.runtime.blob import blob_spec_from_env
     from aiflow_core.runtime.context import TaskRuntime
 
     os.environ[OWN_GROUP_ENV] = "1"
@@ -56,13 +57,14 @@ def main() -> None:
     workflows: dict[int, Any] = {}
     home = os.getcwd()
     current: list[int | None] = [None]
+    blob_spec = blob_spec_from_env()
     interval = float(os.environ.get("AIFLOW_HEARTBEAT_INTERVAL") or 10)
     threading.Thread(target=_beat, args=(channel, current, interval), daemon=True).start()
 
     def make_client() -> Any:
         from aiflow_core.client import Client
 
-        return Client(db_url=os.environ["AIFLOW_DB_URL"], blob=os.environ.get("AIFLOW_BLOB_SPEC") or None)
+        return Client(db_url=os.environ["AIFLOW_DB_URL"], blob=blob_spec, upgrade=False)
 
     while True:
         message = channel.receive()
@@ -76,7 +78,7 @@ def main() -> None:
             namespace=job.namespace, workflow_name=job.workflow_name,
             workflow_execution_id=job.workflow_execution_id, task_name=job.task_name,
             task_execution_id=job.task_execution_id, sequence_number=job.sequence_number,
-            client_factory=make_client, wake=lambda: channel.send({"type": "wake"}),
+            client_factory=make_client, wake=lambda: channel.send({"type": "wake"}), blob_spec=blob_spec,
         )
         os.makedirs(os.path.dirname(job.log_path), exist_ok=True)
         log_fd = os.open(job.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
