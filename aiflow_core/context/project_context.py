@@ -23,9 +23,8 @@ def current_project_config() -> dict[str, Any]:
     A ``blob_manager`` given as one URL (``AIFLOW_BLOB_URL``) is turned into
     the class/config pair.
     """
-    from aiflow_storage.blob import blob_config_from_url
-
     from aiflow_core.runtime.blob import active_blob_spec
+    from aiflow_storage.blob import blob_config_from_url
 
     config = load_config()
     blob = active_blob_spec() or config.blob_manager
