@@ -43,6 +43,21 @@ LEASE_NAME = "scheduler"
 LEASE_TTL = 30.0
 
 
+def _dead_local_owner(owner: str) -> bool:
+    """True if ``owner`` (``host:pid:token``) names a process of this host that no longer runs."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def _horizon(value: object) -> dt.timedelta | None:
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "0", "none", "off")):
         return None
@@ -239,6 +254,12 @@ class Engine(Client):
             return True
         with self.store.transaction() as tx:
             acquired = tx.acquire_lease(LEASE_NAME, self.owner, self.clock.now(), LEASE_TTL)
+            if not acquired:
+                holder = tx.get_lease_owner(LEASE_NAME)
+                if holder is not None and _dead_local_owner(holder):
+                    log.warning("taking over the scheduler lease of %s, whose process is gone", holder)
+                    tx.release_lease(LEASE_NAME, holder)
+                    acquired = tx.acquire_lease(LEASE_NAME, self.owner, self.clock.now(), LEASE_TTL)
         if acquired:
             self._lease_until = time.monotonic() + LEASE_TTL
             if not self._leader:

@@ -292,6 +292,10 @@ class StoreTx(abc.ABC):
         """Take or renew lease ``name`` for ``owner`` unless another owner holds it unexpired."""
 
     @abc.abstractmethod
+    def get_lease_owner(self, name: str) -> str | None:
+        """The owner of lease ``name`` (expired or not), or None."""
+
+    @abc.abstractmethod
     def release_lease(self, name: str, owner: str) -> None:
         """Give up lease ``name`` if ``owner`` holds it."""
 

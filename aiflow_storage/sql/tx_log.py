@@ -192,6 +192,11 @@ class LogOps:
         self.conn.execute(sa.update(t.leases).where(t.leases.c.name == name).values(owner=owner, expires=expires))
         return True
 
+    def get_lease_owner(self, name: str) -> str | None:
+        """The owner of a lease, or None."""
+        row = self.conn.execute(sa.select(t.leases.c.owner).where(t.leases.c.name == name)).first()
+        return None if row is None else str(row.owner)
+
     def release_lease(self, name: str, owner: str) -> None:
         """Give up a lease held by ``owner``."""
         self.conn.execute(sa.delete(t.leases).where(t.leases.c.name == name, t.leases.c.owner == owner))
