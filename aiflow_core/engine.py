@@ -111,6 +111,7 @@ class Engine(Client):
         self._frames: dict[int, bytes] = {}
         self._working_dirs: dict[int, str | None] = {}
         self._unsubscribe: Any = None
+        self._unlisten: Any = lambda: None
         self._beats: dict[int, tuple[TaskJob, dt.datetime]] = {}
         self._beats_lock = threading.Lock()
         self._next_heartbeat_check = self.clock.now()
@@ -327,6 +328,7 @@ class Engine(Client):
         """Run the loop in a background thread."""
         if self._thread is None:
             self._stop.clear()
+            self._unlisten = self.store.subscribe(self.wake)
             self._thread = threading.Thread(target=self._run, name="aiflow-scheduler", daemon=True)
             self._thread.start()
         return self
@@ -371,6 +373,7 @@ class Engine(Client):
             self._wake.set()
             thread.join(timeout)
             self._thread = None
+            self._unlisten()
         self.executor.close(timeout)
         if self._leader:
             try:

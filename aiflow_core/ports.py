@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -414,6 +414,13 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Release connections."""
+
+    def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` when another process appends events; returns the unsubscribe function.
+
+        Stores without a notification channel return a no-op: their readers poll.
+        """
+        return lambda: None
 
     def events_after(self, offset: int, limit: int) -> Iterator[Event]:
         """Read events after ``offset`` in their own short transaction."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -13,6 +13,7 @@ from aiflow_core.errors import SchemaVersionError
 from aiflow_core.ports import Store, StoreTx
 from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.engine import create_engine, mask_url
+from aiflow_storage.sql.notify import Listener
 from aiflow_storage.sql.tx_log import LogOps
 from aiflow_storage.sql.tx_meta import MetaOps
 from aiflow_storage.sql.tx_plans import PlanOps
@@ -106,6 +107,13 @@ class SqlStore(Store):
             t.metadata.drop_all(self.engine)
             self._schema_checked = False
         return version
+
+    def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """On PostgreSQL, call ``callback`` on every commit that appended events (LISTEN/NOTIFY)."""
+        if self.dialect != "postgresql":
+            return lambda: None
+        listener = Listener(self.engine, callback)
+        return listener.close
 
     def close(self) -> None:
         """Release pooled connections."""

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from aiflow_core.model.event import Event, EventKind
 from aiflow_core.ports import Command, EventFilter, Timer
 from aiflow_storage.sql import schema as t
+from aiflow_storage.sql.notify import notify
 
 _EVENT_COUNTER = "event_offset"
 
@@ -124,6 +125,7 @@ class LogOps:
                 existing[event.idempotency_key] = stored[-1]
         if rows_to_insert:
             self.conn.execute(sa.insert(t.events), rows_to_insert)
+            notify(self.conn)
             self.conn.execute(
                 sa.update(t.counters).where(t.counters.c.name == _EVENT_COUNTER).values(value=offset)
             )
