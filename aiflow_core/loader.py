@@ -9,7 +9,7 @@ import traceback
 import types
 from pathlib import Path
 
-from aiflow_core.errors import WorkflowLoadError
+from aiflow_core.errors import AIFlowError, WorkflowLoadError
 from aiflow_core.model.workflow import Workflow, WorkflowContextManager
 
 
@@ -18,8 +18,10 @@ def load_workflows(path: str | Path) -> list[Workflow]:
 
     The file runs as a module that is not left in ``sys.modules``, so its
     functions and classes are pickled by value when the workflows are stored.
-    Its directory is on ``sys.path`` while it runs. Errors raised by the file
-    become :class:`~aiflow_core.errors.WorkflowLoadError` holding the traceback.
+    Its directory is on ``sys.path`` while it runs. Definition errors (an
+    :class:`~aiflow_core.errors.AIFlowError` such as a duplicate task name)
+    propagate as they are; anything else the file raises becomes
+    :class:`~aiflow_core.errors.WorkflowLoadError` holding the traceback.
     """
     file = Path(path).expanduser().resolve()
     if not file.is_file():
@@ -34,6 +36,8 @@ def load_workflows(path: str | Path) -> list[Workflow]:
     try:
         code = compile(source, str(file), "exec")
         exec(code, module.__dict__)
+    except AIFlowError:
+        raise
     except Exception as exc:
         raise WorkflowLoadError(
             f"workflow file {str(file)!r} raised {type(exc).__name__} while loading:\n"

@@ -1,0 +1,5 @@
+"""Flink operators."""
+
+from aiflow_core.operators.flink.flink_operator import FlinkOperator
+
+__all__ = ["FlinkOperator"]

@@ -1,0 +1,35 @@
+"""SparkSqlOperator: runs SQL with ``spark-sql`` (client mode)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aiflow_core.errors import InvalidWorkflowError
+from aiflow_core.model.context import Context
+from aiflow_core.operators.command import CommandOperator
+
+
+class SparkSqlOperator(CommandOperator):
+    """Runs ``spark-sql --master <master> --name <name> -e <sql>``; client mode only."""
+
+    def __init__(
+        self,
+        name: str,
+        sql: str,
+        master: str = "yarn",
+        application_name: str | None = None,
+        executable_path: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(sql, str) or not sql.strip():
+            raise InvalidWorkflowError(f"task {name!r}: sql must be a non-empty string, got {sql!r}")
+        super().__init__(name, **kwargs)
+        self.sql = sql
+        self.master = master
+        self.application_name = application_name or name
+        self.executable_path = executable_path or "spark-sql"
+
+    def command(self, context: Context) -> Sequence[str]:
+        """The ``spark-sql`` command line."""
+        return [self.executable_path, "--master", self.master, "--name", self.application_name, "-e", self.sql]
