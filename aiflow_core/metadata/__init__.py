@@ -1,0 +1,1 @@
+"""The original ``ai_flow.metadata`` module paths of the meta classes."""

@@ -1,0 +1,5 @@
+"""``TaskExecutionMeta`` at its original module path."""
+
+from aiflow_core.model.meta import TaskExecutionMeta
+
+__all__ = ["TaskExecutionMeta"]

@@ -1,0 +1,5 @@
+"""``WorkflowMeta`` at its original module path."""
+
+from aiflow_core.model.meta import WorkflowMeta
+
+__all__ = ["WorkflowMeta"]
