@@ -15,8 +15,8 @@ from aiflow_core.model.workflow import Workflow
 from aiflow_core.operators.python import PythonOperator
 from aiflow_core.runtime.blob import task_blob
 
-def produce():
-    path = Path("model.txt")
+def produce(out):
+    path = Path(out, "model.txt")
     path.write_text("weights v1")
     task_blob().upload(path, name="models/model.txt")
 
@@ -38,7 +38,7 @@ def seed_snippet(out):
     Path(out, "uri").write_text(uri)
 
 with Workflow(name="files") as w:
-    producer = PythonOperator(name="producer", python_callable=produce)
+    producer = PythonOperator(name="producer", python_callable=produce, op_args=[{out!r}])
     consumer = PythonOperator(name="consumer", python_callable=consume, op_args=[{out!r}])
     snippet = PythonOperator(name="snippet", python_callable=seed_snippet, op_args=[{out!r}])
     consumer.start_after(producer)
