@@ -9,15 +9,19 @@ events (the way tests drive it, with the inline executor and a fake clock).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import os
 import socket
 import threading
 import time
+import traceback
 import uuid
 from pathlib import Path
 from typing import Any
+
+import attrs
 
 import aiflow_core
 from aiflow_core.client import Client
@@ -25,6 +29,7 @@ from aiflow_core.config import AIFlowConfig
 from aiflow_core.errors import InvalidStateError, NotFoundError
 from aiflow_core.executors import Executor, TaskJob, create_executor
 from aiflow_core.executors.base import ExecutorContext
+from aiflow_core.executors.definitions import TaskDefinitions
 from aiflow_core.model.clock import Clock
 from aiflow_core.model.durations import parse_duration
 from aiflow_core.model.event import Event, EventKind
@@ -41,6 +46,10 @@ log = logging.getLogger("aiflow.engine")
 
 LEASE_NAME = "scheduler"
 LEASE_TTL = 30.0
+
+
+def _identity(value: Any) -> Any:
+    return value
 
 
 def _dead_local_owner(owner: str) -> bool:
@@ -109,6 +118,7 @@ class Engine(Client):
         self._lease_until = 0.0
         self._leader = False
         self._frames: dict[int, bytes] = {}
+        self._definitions = TaskDefinitions()
         self._working_dirs: dict[int, str | None] = {}
         self._unsubscribe: Any = None
         self._unlisten: Any = lambda: None
@@ -234,20 +244,30 @@ class Engine(Client):
             )
             try:
                 workflow, _ = self.loop.workflows.get(tx, job.snapshot_id)
-                frame = None
+                working_dir = self._working_dir(tx, job.workflow_execution_id, job.snapshot_id, payload)
+                if working_dir and workflow.source_file:
+                    workflow_file = str(Path(working_dir, workflow.source_file))
+                    job = attrs.evolve(job, working_dir=working_dir, workflow_file=workflow_file)
                 if self.executor.needs_snapshot_frame:
                     frame = self._frames.get(job.snapshot_id) or self.loop.workflows.frame(tx, job.snapshot_id)
                     self._frames[job.snapshot_id] = frame
-                working_dir = self._working_dir(tx, job.workflow_execution_id, job.snapshot_id, payload)
+                    job = attrs.evolve(job, snapshot_frame=frame)
+                else:
+                    operator = self._definitions.operator(job, functools.partial(_identity, workflow))
+                    job = attrs.evolve(job, operator=operator)
             except Exception as exc:
-                log.exception("cannot prepare task %s of execution %s", job.task_name, job.workflow_execution_id)
-                self._report(job, TaskStatus.FAILED, f"task could not be prepared: {type(exc).__name__}: {exc}")
+                self._fail_unprepared(job, exc)
                 continue
-            import attrs
+            self.executor.submit(job)
 
-            self.executor.submit(
-                attrs.evolve(job, operator=workflow.tasks[job.task_name], snapshot_frame=frame, working_dir=working_dir)
-            )
+    def _fail_unprepared(self, job: TaskJob, error: BaseException) -> None:
+        """A task whose definition cannot be loaded fails, with the traceback in its log."""
+        log.error("cannot prepare task %s of execution %s: %s", job.task_name, job.workflow_execution_id, error)
+        path = Path(job.log_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as task_log:
+            task_log.write("*** the task could not be prepared\n" + "".join(traceback.format_exception(error)))
+        self._report(job, TaskStatus.FAILED, f"task could not be prepared: {type(error).__name__}: {error}")
 
     # -- leadership and recovery --
     def _ensure_leader(self) -> bool:

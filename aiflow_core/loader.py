@@ -51,6 +51,7 @@ def load_workflows(path: str | Path) -> list[Workflow]:
     workflows: list[Workflow] = []
     for value in module.__dict__.values():
         if isinstance(value, Workflow) and value not in workflows:
+            value.source_file = file.name
             workflows.append(value)
     if not workflows:
         raise WorkflowLoadError(

@@ -44,6 +44,7 @@ class TaskJob:
     log_path: str
     execution_timeout: float | None = None
     working_dir: str | None = None
+    workflow_file: str | None = None
     operator: Operator | None = attrs.field(default=None, eq=False, repr=False)
     snapshot_frame: bytes | None = attrs.field(default=None, eq=False, repr=False)
     runtime_env: dict[str, str] = attrs.field(factory=dict, eq=False, repr=False)

@@ -8,10 +8,12 @@ processes included). If the engine dies, the worker kills its process group.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
 import time
+import traceback
 from typing import Any
 
 
@@ -42,6 +44,8 @@ def main() -> None:
     from aiflow_core import serialization
     from aiflow_core.executors.base import TaskJob, run_task
     from aiflow_core.executors.channel import Channel
+    from aiflow_core.executors.definitions import TaskDefinitions
+    from aiflow_core.model.status import TaskStatus
     from aiflow_core.operators.bash import OWN_GROUP_ENV
     from aiflow_core.runtime.blob import blob_spec_from_env
     from aiflow_core.runtime.context import TaskRuntime
@@ -55,6 +59,7 @@ def main() -> None:
     channel = Channel(sys.stdin.buffer, channel_out)
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     workflows: dict[int, Any] = {}
+    definitions = TaskDefinitions()
     home = os.getcwd()
     current: list[int | None] = [None]
     blob_spec = blob_spec_from_env()
@@ -72,8 +77,7 @@ def main() -> None:
             return
         job = TaskJob(**message["job"])
         if message.get("frame") is not None:
-            workflows[job.snapshot_id] = serialization.loads(message["frame"])
-        workflow = workflows[job.snapshot_id]
+            workflows[job.snapshot_id] = message["frame"]
         runtime = TaskRuntime(
             namespace=job.namespace, workflow_name=job.workflow_name,
             workflow_execution_id=job.workflow_execution_id, task_name=job.task_name,
@@ -89,7 +93,15 @@ def main() -> None:
             sys.path.insert(0, job.working_dir)
         channel.send({"type": "status", "te": job.task_execution_id, "status": "RUNNING"})
         current[0] = job.task_execution_id
-        status, error = run_task(job, workflow.tasks[job.task_name], runtime)
+        status: TaskStatus
+        error: str | None
+        try:
+            operator = definitions.operator(job, functools.partial(serialization.loads, workflows[job.snapshot_id]))
+        except Exception as exc:
+            traceback.print_exc()
+            status, error = TaskStatus.FAILED, f"task could not be prepared: {type(exc).__name__}: {exc}"
+        else:
+            status, error = run_task(job, operator, runtime)
         current[0] = None
         sys.stdout.flush()
         sys.stderr.flush()

@@ -43,6 +43,8 @@ class Workflow:
         self.name = name
         self.namespace = namespace
         self.properties: dict[str, Any] = dict(kwargs)
+        #: Base name of the file that defined the workflow (set when it is loaded from a file).
+        self.source_file: str | None = None
         self.tasks: dict[str, Operator] = {}
         self.rules: dict[str, list[TaskRule]] = {}
 
