@@ -14,6 +14,8 @@ from aiflow_core.model.meta import WorkflowExecutionMeta, WorkflowMeta
 from aiflow_core.model.workflow import check_name
 from aiflow_core.ports import Store, StoreTx
 
+CREATE_NAMESPACE_HINT = "create it first (add_namespace, or `aiflow namespace add NAME`)"
+
 
 def check_limit_offset(limit: int | None, offset: int | None) -> None:
     """Refuse negative or non-integer paging arguments."""
@@ -56,8 +58,11 @@ class ClientBase:
         workflow = tx.get_workflow(namespace, workflow_name)
         if workflow is None:
             if tx.get_namespace(namespace) is None:
-                raise NotFoundError("namespace", namespace, "create it with add_namespace")
-            raise NotFoundError("workflow", f"{namespace}.{workflow_name}", "upload it with upload_workflows")
+                raise NotFoundError("namespace", namespace, CREATE_NAMESPACE_HINT)
+            raise NotFoundError(
+                "workflow", f"{namespace}.{workflow_name}",
+                "upload it first (upload_workflows, or `aiflow workflow upload FILE`)",
+            )
         return workflow
 
     @staticmethod
@@ -71,4 +76,4 @@ class ClientBase:
     def _namespace_exists(tx: StoreTx, namespace: str) -> None:
         check_name("namespace", namespace)
         if tx.get_namespace(namespace) is None:
-            raise NotFoundError("namespace", namespace, "create it with add_namespace")
+            raise NotFoundError("namespace", namespace, CREATE_NAMESPACE_HINT)

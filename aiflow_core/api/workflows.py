@@ -8,7 +8,7 @@ from typing import Any
 
 from aiflow_core import serialization
 from aiflow_core.api.base import ClientBase, check_id, check_limit_offset
-from aiflow_core.errors import InvalidArgumentError, InvalidStateError, NotFoundError
+from aiflow_core.errors import InvalidArgumentError, InvalidStateError, InvalidWorkflowError, NotFoundError
 from aiflow_core.loader import load_workflows
 from aiflow_core.model.meta import NamespaceMeta, WorkflowMeta, WorkflowSnapshotMeta
 from aiflow_core.model.status import WorkflowStatus
@@ -98,7 +98,7 @@ class WorkflowOps(ClientBase):
         with self._tx(readonly=True) as tx:
             for workflow in workflows:
                 self._namespace_exists(tx, workflow.namespace)
-        frames = {w.name: serialization.dumps(w) for w in workflows}
+        frames = {w.name: _pickled(w, workflow_file_path) for w in workflows}
         with pack_snapshot(workflow_file_path, artifacts) as archive:
             uri = self._snapshots.upload(archive)
             digest = archive.digest
@@ -192,3 +192,14 @@ class WorkflowOps(ClientBase):
             workflow = self._workflow(tx, workflow_name, namespace)
             for snapshot in tx.list_snapshots(workflow.id, None, None):
                 tx.delete_snapshot(snapshot.id)
+
+
+def _pickled(workflow: Any, path: str) -> bytes:
+    """Pickle a workflow for storage; a task holding an unpicklable object names the workflow."""
+    try:
+        return serialization.dumps(workflow)
+    except Exception as exc:
+        raise InvalidWorkflowError(
+            f"workflow {workflow.name!r} of {str(path)!r} cannot be stored: {type(exc).__name__}: {exc}; "
+            "tasks must not hold locks, sockets, open files or other objects that cannot be pickled"
+        ) from exc

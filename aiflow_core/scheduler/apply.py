@@ -231,12 +231,10 @@ class Applier:
         events that announce them; the outcome waits until every status event
         of the execution has been processed, so no rule misses one.
         """
-        if not view.running:
+        if not view.running or batch.status_event_follows(view.id, after_offset):
             return
         outcome = execution_outcome(view.index, {n: te.status for n, te in view.latest.items()})
         if outcome is None:
-            return
-        if any(e.kind is EventKind.TASK_STATUS and e.workflow_execution_id == view.id for e in batch.emitted):
             return
         if after_offset is not None:
             pending = EventFilter(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiflow_core import serialization
 from aiflow_core.errors import IntegrityError
 from aiflow_core.model.context import RuleContext
-from aiflow_core.model.event import Event
+from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.meta import TaskExecutionMeta, WorkflowExecutionMeta
 from aiflow_core.model.status import TaskStatus, WorkflowStatus
 from aiflow_core.model.workflow import Workflow
@@ -115,7 +115,7 @@ class Batch:
 
     def __init__(
         self, tx: StoreTx, now: dt.datetime, workflows: WorkflowCache,
-        on_rule_error: Callable[[str, BaseException], None],
+        on_rule_error: Callable[[str, BaseException], None], events: Sequence[Event] = (),
     ) -> None:
         self.tx = tx
         self.now = now
@@ -127,6 +127,11 @@ class Batch:
         self._views: dict[int, ExecutionView | None] = {}
         self._running: dict[str, list[int]] = {}
         self.cache: dict[str, Any] = {}
+        self._status_emitted: set[int] = set()
+        self._last_status_read: dict[int, int] = {}
+        for event in events:
+            if event.kind is EventKind.TASK_STATUS and event.workflow_execution_id is not None:
+                self._last_status_read[event.workflow_execution_id] = event.offset or 0
 
     def view(self, execution_id: int) -> ExecutionView | None:
         """The view of an execution, loaded once per batch; None if it does not exist."""
@@ -181,3 +186,16 @@ class Batch:
     def emit(self, event: Event) -> None:
         """Append ``event`` to the log at the end of the batch."""
         self.emitted.append(event)
+        if event.kind is EventKind.TASK_STATUS and event.workflow_execution_id is not None:
+            self._status_emitted.add(event.workflow_execution_id)
+
+    def status_event_follows(self, execution_id: int, after_offset: int | None) -> bool:
+        """True if a status event of the execution is emitted by this batch or read in it after ``after_offset``.
+
+        A cheap in-memory check; status events appended by other transactions
+        are only found in the store.
+        """
+        if execution_id in self._status_emitted:
+            return True
+        last = self._last_status_read.get(execution_id)
+        return after_offset is not None and last is not None and last > after_offset

@@ -110,7 +110,7 @@ class SchedulerLoop:
                     tx.append_events(inputs, now)
                 checkpoint = tx.get_checkpoint(self.name)
                 events = tx.read_events(checkpoint, self.batch_size)
-                batch = Batch(tx, now, self.workflows, self._rule_error)
+                batch = Batch(tx, now, self.workflows, self._rule_error, events)
                 for event in events:
                     self.applier.apply(batch, event)
                 batch.state.flush()
@@ -122,8 +122,7 @@ class SchedulerLoop:
         except BaseException:
             self._requeue_reports(reports)
             raise
-        if events:
-            self._checkpoint = events[-1].offset or self._checkpoint
+        self._checkpoint = (events[-1].offset or checkpoint) if events else checkpoint
         commands = self.dispatch_pending() if batch.commands else 0
         return StepResult(applied=len(events), more=more, commands=commands)
 

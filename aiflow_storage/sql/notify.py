@@ -53,7 +53,7 @@ class Listener:
                 continue
             try:
                 while not self._stopped.is_set():
-                    for _ in raw.driver_connection.notifies(timeout=0.5):  # type: ignore[union-attr]
+                    for _ in raw.driver_connection.notifies(timeout=0.5):
                         self._callback()
             except Exception:
                 log.warning("event listener connection lost; reconnecting", exc_info=True)

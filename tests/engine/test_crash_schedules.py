@@ -16,8 +16,8 @@ from aiflow_core.model.internal.conditions import SingleEventCondition
 from aiflow_core.testing import FakeClock
 
 DRIVER = Path(__file__).with_name("crash_schedule_driver.py")
-HOURS = 48
-TRIGGER_EVENTS = 150
+HOURS = 168
+TRIGGER_EVENTS = 400
 
 
 def _prepare(tmp_path: Path) -> str:
@@ -79,7 +79,7 @@ def test_sigkill_during_fires_and_triggers_never_loses_or_doubles(tmp_path: Path
     kills = 0
     started = time.monotonic()
     while kills < 20:
-        if _run(crashed_url, rng.uniform(0.3, 1.5)):
+        if _run(crashed_url, rng.uniform(0.2, 1.0)):
             break
         kills += 1
     while not _run(crashed_url, None):
