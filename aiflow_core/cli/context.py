@@ -42,6 +42,18 @@ class CliContext:
             self._client.close()
             self._client = None
 
+    def database_label(self) -> str:
+        """The database this invocation works on, password masked ('' if it cannot be told)."""
+        try:
+            url = self._client.db_url if self._client is not None else self.db_url
+            if url is None:
+                from aiflow_core.config import load_config
+
+                url = load_config().metadata_backend_uri
+            return repr(output.mask_text(url))
+        except Exception:
+            return ""
+
     def write(self, text: str) -> None:
         """Print ``text`` (secrets in URLs masked)."""
         self.out.write(output.mask_text(text) + ("" if text.endswith("\n") else "\n"))

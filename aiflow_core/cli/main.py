@@ -8,6 +8,7 @@ that ``aiflow --help`` loads neither SQLAlchemy, fsspec nor cloudpickle.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _error_line(exc: BaseException) -> tuple[int, str]:
+def _error_line(exc: BaseException, database: str = "") -> tuple[int, str]:
     """Return the exit code and the one-line message for ``exc``."""
     from aiflow_core.cli.context import Aborted
     from aiflow_core.errors import AIFlowError, NotFoundError
@@ -67,9 +68,9 @@ def _error_line(exc: BaseException) -> tuple[int, str]:
     if type(exc).__module__.split(".")[0] == "sqlalchemy":
         detail = str(getattr(exc, "orig", None) or message).strip().splitlines()
         return EXIT_FAILED, (
-            f"database operation failed: {type(exc).__name__}: {detail[0] if detail else message}; "
-            "check that the database named by --db-url / AIFLOW_DB_URL is reachable and initialized "
-            "(aiflow db init)"
+            f"database {database or '(configured)'} failed: {type(exc).__name__}: "
+            f"{detail[0] if detail else message}; check that the database named by --db-url / AIFLOW_DB_URL "
+            "is reachable and initialized (aiflow db init)"
         )
     if isinstance(exc, (ValueError, LookupError, OSError, TimeoutError, RuntimeError)):
         return EXIT_FAILED, f"{type(exc).__name__}: {message}"
@@ -99,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("interrupted\n")
         return EXIT_INTERRUPTED
     except Exception as exc:
-        code, line = _error_line(exc)
+        code, line = _error_line(exc, ctx.database_label())
         from aiflow_core.cli.output import mask_text
 
         if ctx.verbose:
@@ -109,10 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(mask_text(f"error: {line}") + "\n")
         return code
     finally:
-        try:
+        with contextlib.suppress(Exception):  # closing must not hide the command's outcome
             ctx.close()
-        except Exception:  # closing must not hide the command's outcome
-            pass
 
 
 def run() -> None:

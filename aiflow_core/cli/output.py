@@ -19,6 +19,17 @@ _URL_WITH_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s/@:'\"]*:[^\s/'
 _ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d")
 _ELLIPSIS = "..."
 _MIN_WIDTH = 6
+#: Short table headers for long field names.
+HEADERS = {
+    "sequence_number": "seq",
+    "try_number": "try",
+    "execution_type": "type",
+    "workflow_execution_id": "execution",
+    "snapshot_id": "snapshot",
+    "is_enabled": "enabled",
+    "is_paused": "paused",
+    "misfire_policy": "misfire",
+}
 
 
 def mask_text(text: str) -> str:
@@ -32,10 +43,10 @@ def mask_text(text: str) -> str:
 
 def to_data(value: Any) -> Any:
     """Convert meta records, events, enums and times to JSON-compatible values."""
+    if isinstance(value, Enum):
+        return to_data(value.value)
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if isinstance(value, Enum):
-        return value.value
     if isinstance(value, dt.datetime):
         return value.isoformat()
     if isinstance(value, Path):
@@ -114,7 +125,7 @@ def render_list(records: Sequence[dict[str, Any]], columns: Sequence[str], fmt: 
     rows = [[_cell(r.get(c)) for c in columns] for r in records]
     if fmt == "plain":
         return "\n".join("\t".join(row) for row in rows)
-    return table(rows, list(columns))
+    return table(rows, [HEADERS.get(c, c) for c in columns])
 
 
 def render_one(record: dict[str, Any], fmt: str) -> str:

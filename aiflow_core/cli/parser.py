@@ -94,14 +94,16 @@ def command(
     output: bool = False,
     namespace: bool = False,
     confirm: bool = False,
+    details: str = "",
 ) -> argparse.ArgumentParser:
     """Add a leaf command with its example, and the options it shares with others.
 
     ``output`` adds ``-o/--output``, ``namespace`` adds ``-n/--namespace``
-    (default ``default``) and ``confirm`` adds ``-y/--yes``.
+    (default ``default``) and ``confirm`` adds ``-y/--yes``; ``details``
+    extends the description shown by ``--help``.
     """
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        name, help=help_text, description=help_text, parents=[COMMON],
+        name, help=help_text, description=f"{help_text} {details}".strip(), parents=[COMMON],
         epilog="example:\n  " + example.replace("\n", "\n  "),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

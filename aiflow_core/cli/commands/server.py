@@ -1,0 +1,215 @@
+"""``aiflow server start [-d]|stop|status``: an engine (scheduler loop plus executor) as a process.
+
+The server writes its pid to ``$AIFLOW_HOME/aiflow_server.pid`` once its
+engine runs; with ``-d`` it runs detached with its output in
+``<log_dir>/server.log`` (``$AIFLOW_HOME/logs`` by default), and ``start``
+returns when the engine is up. ``stop`` sends SIGTERM: the engine stops its
+loop, stops the running tasks (SIGTERM to each task, SIGKILL after a grace
+period), records them STOPPED and releases the scheduler lease.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from aiflow_core.cli.parser import EXIT_NOT_FOUND, command, group
+from aiflow_core.errors import InvalidStateError, NotFoundError
+
+PID_FILE_NAME = "aiflow_server.pid"
+LOG_FILE_NAME = "server.log"
+
+
+class ServerNotRunningError(NotFoundError):
+    """No aiflow server runs for this ``$AIFLOW_HOME``."""
+
+    def __init__(self, pid_file: Path) -> None:
+        super().__init__("aiflow server", str(pid_file))
+        self.args = (f"no aiflow server is running (pid file {pid_file}); start one with aiflow server start -d",)
+
+
+def server_paths() -> tuple[Path, Path]:
+    """The pid file and the log file of the server of this ``$AIFLOW_HOME``."""
+    from aiflow_core.config import load_config
+
+    config = load_config()
+    return config.home / PID_FILE_NAME, config.log_dir / LOG_FILE_NAME
+
+
+def is_alive(pid: int) -> bool:
+    """True if ``pid`` is a live (not zombie) process that looks like an aiflow server."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc = Path(f"/proc/{pid}")
+    if proc.exists():
+        try:
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            cmdline = (proc / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            return False
+        return state not in ("Z", "X") and b"aiflow" in cmdline
+    return True
+
+
+def running_pid(pid_file: Path) -> int | None:
+    """The pid of the running server, or None (a stale pid file counts as none)."""
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if is_alive(pid) else None
+
+
+def _write_pid(pid_file: Path) -> None:
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = pid_file.with_name(f".{pid_file.name}.{os.getpid()}")
+    tmp.write_text(f"{os.getpid()}\n")
+    tmp.replace(pid_file)
+
+
+def _remove_own_pid(pid_file: Path) -> None:
+    try:
+        if int(pid_file.read_text().strip()) == os.getpid():
+            pid_file.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def _serve(args: argparse.Namespace, ctx: Any, pid_file: Path) -> int:
+    import logging
+    import threading
+
+    from aiflow_core.engine import Engine
+    from aiflow_storage.sql import mask_url
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log = logging.getLogger("aiflow.server")
+    stopping = threading.Event()
+
+    def request_stop(signum: int, frame: Any) -> None:
+        log.info("received signal %s; stopping", signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    engine = Engine(db_url=ctx.db_url, executor=args.executor, parallelism=args.parallelism)
+    try:
+        engine.start()
+        _write_pid(pid_file)
+        log.info("aiflow server running: pid %s, database %s, executor %s, pid file %s",
+                 os.getpid(), mask_url(engine.db_url), type(engine.executor).__name__, pid_file)
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        engine.close()
+        _remove_own_pid(pid_file)
+        log.info("aiflow server stopped")
+    return 0
+
+
+def _daemonize(args: argparse.Namespace, ctx: Any, pid_file: Path, log_file: Path) -> int:
+    import subprocess
+
+    import aiflow_core
+
+    env = dict(os.environ)
+    if ctx.db_url:
+        env["AIFLOW_DB_URL"] = ctx.db_url  # the environment, not argv: no password in `ps`
+    source_root = str(Path(aiflow_core.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = source_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    argv = [sys.executable, "-m", "aiflow_core.cli.main", "server", "start"]
+    if args.executor:
+        argv += ["--executor", args.executor]
+    if args.parallelism:
+        argv += ["--parallelism", str(args.parallelism)]
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "ab") as log:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+    deadline = time.monotonic() + args.wait
+    while running_pid(pid_file) != process.pid:
+        code = process.poll()
+        if code is not None:
+            tail = [line for line in log_file.read_text(errors="replace").splitlines() if line.strip()][-1:]
+            raise InvalidStateError(
+                f"the aiflow server exited with code {code} while starting: {tail[0] if tail else ''}; "
+                f"see {log_file}"
+            )
+        if time.monotonic() > deadline:
+            raise InvalidStateError(
+                f"the aiflow server (pid {process.pid}) did not come up within {args.wait} s; see {log_file}"
+            )
+        time.sleep(0.05)
+    ctx.write(f"aiflow server started as a daemon (pid {process.pid}); log: {log_file}")
+    return 0
+
+
+def _start(args: argparse.Namespace, ctx: Any) -> int:
+    pid_file, log_file = server_paths()
+    pid = running_pid(pid_file)
+    if pid is not None:
+        raise InvalidStateError(
+            f"an aiflow server is already running (pid {pid}, pid file {pid_file}); stop it with aiflow server stop"
+        )
+    if args.daemon:
+        return _daemonize(args, ctx, pid_file, log_file)
+    return _serve(args, ctx, pid_file)
+
+
+def _stop(args: argparse.Namespace, ctx: Any) -> int:
+    pid_file, _ = server_paths()
+    pid = running_pid(pid_file)
+    if pid is None:
+        raise ServerNotRunningError(pid_file)
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + args.timeout
+    while is_alive(pid):
+        if time.monotonic() > deadline:
+            raise InvalidStateError(
+                f"the aiflow server (pid {pid}) is still stopping after {args.timeout} s; "
+                f"wait longer or end it with kill -9 {pid}"
+            )
+        time.sleep(0.05)
+    if running_pid(pid_file) is None and pid_file.exists():
+        pid_file.unlink(missing_ok=True)
+    ctx.write(f"aiflow server (pid {pid}) stopped")
+    return 0
+
+
+def _status(args: argparse.Namespace, ctx: Any) -> int:
+    pid_file, log_file = server_paths()
+    pid = running_pid(pid_file)
+    record = {"running": pid is not None, "pid": pid, "pid_file": str(pid_file), "log_file": str(log_file)}
+    if ctx.fmt == "table":
+        ctx.write(f"aiflow server is running (pid {pid})" if pid else "aiflow server is not running")
+    else:
+        ctx.emit_one(record)
+    return 0 if pid is not None else EXIT_NOT_FOUND
+
+
+def register(sub: Any) -> None:
+    """Register the ``server`` group."""
+    srv = group(sub, "server", "Run an engine (scheduler loop and executor) as a server process.")
+    p = command(srv, "start", _start,
+                "Run the engine in the foreground, or with -d as a daemon (returns once it is up).",
+                "aiflow server start -d\naiflow server start --executor thread")
+    p.add_argument("-d", "--daemon", action="store_true", help="run detached; output goes to <log_dir>/server.log")
+    p.add_argument("--executor", default=None, help="inline, thread, process (default: task_executor of the config)")
+    p.add_argument("--parallelism", type=int, default=None, help="tasks run at once by the executor")
+    p.add_argument("--wait", type=float, default=60.0, help="seconds -d waits for the engine to come up")
+    p = command(srv, "stop", _stop,
+                "Stop the server: running tasks are stopped and recorded STOPPED; waits for it to exit.",
+                "aiflow server stop --timeout 120")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the server to exit")
+    command(srv, "status", _status, "Tell whether the server runs (exit code 0) or not (exit code 3).",
+            "aiflow server status -o json", output=True)
