@@ -18,6 +18,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,8 @@ class Engine(Client):
         self._leader = False
         self._frames: dict[int, bytes] = {}
         self._definitions = TaskDefinitions()
-        self._working_dirs: dict[int, str | None] = {}
+        self._working_dirs: dict[int, str] = {}
+        self._snapshot_metas: dict[int, Any] = {}
         self._unsubscribe: Any = None
         self._unlisten: Any = lambda: None
         self._beats: dict[int, tuple[TaskJob, dt.datetime]] = {}
@@ -218,20 +220,13 @@ class Engine(Client):
             client_factory=lambda: self, wake=self.wake, blob_spec=self.blob_spec,
         )
 
-    def _working_dir(self, tx: StoreTx, execution_id: int, snapshot_id: int, payload: dict[str, Any]) -> str | None:
-        if execution_id not in self._working_dirs:
-            snapshot = tx.get_snapshot(snapshot_id)
-            path = None
-            if snapshot is not None:
-                dest = self.home / "working_dir" / payload["namespace"] / payload["workflow_name"] / str(execution_id)
-                path = str(self._snapshots.working_dir(snapshot.uri, snapshot.signature, dest))
-            self._working_dirs[execution_id] = path
-        return self._working_dirs[execution_id]
-
-    def _dispatch(self, tx: StoreTx, commands: list[Command]) -> None:
+    def _dispatch(self, tx: StoreTx, commands: list[Command]) -> Callable[[], None]:
+        """Read what the commands need inside the transaction; return the hand-over to run after it."""
+        stops: list[int] = []
+        starts: list[tuple[TaskJob, Any, Any]] = []
         for command in commands:
             if command.action != START_COMMAND:
-                self.executor.stop_task(command.task_execution_id)
+                stops.append(command.task_execution_id)
                 continue
             payload = command.payload
             job = TaskJob(
@@ -244,21 +239,44 @@ class Engine(Client):
             )
             try:
                 workflow, _ = self.loop.workflows.get(tx, job.snapshot_id)
-                working_dir = self._working_dir(tx, job.workflow_execution_id, job.snapshot_id, payload)
-                if working_dir and workflow.source_file:
-                    workflow_file = str(Path(working_dir, workflow.source_file))
-                    job = attrs.evolve(job, working_dir=working_dir, workflow_file=workflow_file)
-                if self.executor.needs_snapshot_frame:
-                    frame = self._frames.get(job.snapshot_id) or self.loop.workflows.frame(tx, job.snapshot_id)
-                    self._frames[job.snapshot_id] = frame
-                    job = attrs.evolve(job, snapshot_frame=frame)
-                else:
-                    operator = self._definitions.operator(job, functools.partial(_identity, workflow))
-                    job = attrs.evolve(job, operator=operator)
+                snapshot = self._snapshot_metas.get(job.snapshot_id) or tx.get_snapshot(job.snapshot_id)
+                self._snapshot_metas[job.snapshot_id] = snapshot
+                if self.executor.needs_snapshot_frame and job.snapshot_id not in self._frames:
+                    self._frames[job.snapshot_id] = self.loop.workflows.frame(tx, job.snapshot_id)
             except Exception as exc:
                 self._fail_unprepared(job, exc)
                 continue
-            self.executor.submit(job)
+            starts.append((job, workflow, snapshot))
+
+        def hand_over() -> None:
+            for te_id in stops:
+                self.executor.stop_task(te_id)
+            for job, workflow, snapshot in starts:
+                try:
+                    job = self._prepare(job, workflow, snapshot)
+                except Exception as exc:
+                    self._fail_unprepared(job, exc)
+                    continue
+                self.executor.submit(job)
+
+        return hand_over
+
+    def _prepare(self, job: TaskJob, workflow: Any, snapshot: Any) -> TaskJob:
+        """Give a job its working directory and its operator (or the pickled workflow for workers)."""
+        working_dir = self._working_dirs.get(job.workflow_execution_id)
+        if working_dir is None and snapshot is not None:
+            dest = self.home / "working_dir" / job.namespace / job.workflow_name / str(job.workflow_execution_id)
+            working_dir = str(self._snapshots.working_dir(snapshot.uri, snapshot.signature, dest))
+            if len(self._working_dirs) > 10_000:
+                self._working_dirs.clear()
+            self._working_dirs[job.workflow_execution_id] = working_dir
+        if working_dir and workflow.source_file:
+            workflow_file = str(Path(working_dir, workflow.source_file))
+            job = attrs.evolve(job, working_dir=working_dir, workflow_file=workflow_file)
+        if self.executor.needs_snapshot_frame:
+            return attrs.evolve(job, snapshot_frame=self._frames[job.snapshot_id])
+        operator = self._definitions.operator(job, functools.partial(_identity, workflow))
+        return attrs.evolve(job, operator=operator)
 
     def _fail_unprepared(self, job: TaskJob, error: BaseException) -> None:
         """A task whose definition cannot be loaded fails, with the traceback in its log."""
@@ -285,6 +303,7 @@ class Engine(Client):
             self._lease_until = time.monotonic() + LEASE_TTL
             if not self._leader:
                 self._leader = True
+                self.loop.forget()
                 self._recover()
         else:
             self._leader = False

@@ -300,8 +300,8 @@ class StoreTx(abc.ABC):
         """Give up lease ``name`` if ``owner`` holds it."""
 
     @abc.abstractmethod
-    def add_command(self, task_execution_id: int, action: str, payload: dict[str, Any]) -> None:
-        """Queue an executor command."""
+    def add_command(self, task_execution_id: int, action: str, payload: dict[str, Any]) -> Command:
+        """Queue an executor command and return it."""
 
     @abc.abstractmethod
     def pending_commands(self, limit: int) -> list[Command]:

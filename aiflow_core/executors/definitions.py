@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 
 from aiflow_core.errors import NotFoundError
@@ -23,8 +24,11 @@ from aiflow_core.model.workflow import Workflow
 class TaskDefinitions:
     """Loads each execution's working copy of a workflow file once and hands out its operators."""
 
+    #: How many working copies stay loaded; the oldest is dropped first.
+    MAX_FILES = 64
+
     def __init__(self) -> None:
-        self._files: dict[str, dict[str, Workflow]] = {}
+        self._files: OrderedDict[str, dict[str, Workflow]] = OrderedDict()
         self._lock = threading.Lock()
 
     def operator(self, job: TaskJob, stored: Callable[[], Workflow]) -> Operator:
@@ -45,9 +49,8 @@ class TaskDefinitions:
             if workflows is None:
                 workflows = {w.name: w for w in load_workflows(path)}
                 self._files[path] = workflows
+                while len(self._files) > self.MAX_FILES:
+                    self._files.popitem(last=False)
+            else:
+                self._files.move_to_end(path)
         return workflows.get(workflow_name)
-
-    def forget(self, path: str) -> None:
-        """Drop a file's workflows (its execution ended)."""
-        with self._lock:
-            self._files.pop(path, None)

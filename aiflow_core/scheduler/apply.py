@@ -169,7 +169,7 @@ class Applier:
         expression = view.workflow.tasks[task_name].config.periodic_expression
         assert expression is not None
         fire = parse_expression(expression).next_fire(after, start=view.meta.begin_date)
-        batch.tx.add_timer(
+        batch.add_timer(
             fire, EventKind.PERIODIC_TASK, f"periodic:{view.id}:{task_name}:{fire.isoformat()}",
             {"workflow_execution_id": view.id, "task_name": task_name, "namespace": view.meta.namespace,
              "key": task_name, "fire_time": fire.isoformat()},
@@ -274,14 +274,14 @@ class Applier:
         view.latest[task_name] = te
         self._emit_status(batch, view, te, TaskStatus.QUEUED)
         task = view.workflow.tasks[task_name]
-        batch.tx.add_command(
+        command = batch.tx.add_command(
             te.id, START_COMMAND,
             {"workflow_execution_id": view.id, "task_name": task_name, "snapshot_id": view.meta.snapshot_id,
              "namespace": view.meta.namespace, "workflow_name": view.meta.workflow_name,
              "sequence_number": sequence, "try_number": try_number, "log_path": str(path),
              "execution_timeout": task.config.execution_timeout},
         )
-        batch.commands += 1
+        batch.commands.append(command)
         return te
 
     def stop_task(self, batch: Batch, view: ExecutionView, task_name: str) -> None:
@@ -303,8 +303,9 @@ class Applier:
                 )
             )
             return
-        batch.tx.add_command(te.id, STOP_COMMAND, {"workflow_execution_id": view.id, "task_name": task_name})
-        batch.commands += 1
+        batch.commands.append(
+            batch.tx.add_command(te.id, STOP_COMMAND, {"workflow_execution_id": view.id, "task_name": task_name})
+        )
 
     def _retry_later(self, batch: Batch, view: ExecutionView, te: TaskExecutionMeta, error: Any) -> bool:
         config = view.workflow.tasks[te.task_name].config
@@ -312,7 +313,7 @@ class Applier:
             return False
         delay = config.delay_before_try(te.try_number + 1)
         self._set_status(batch, view, te, TaskStatus.RETRYING, error=error)
-        batch.tx.add_timer(
+        batch.add_timer(
             batch.now + dt.timedelta(seconds=delay), EventKind.RETRY_TASK, f"retry:{te.id}",
             {"workflow_execution_id": view.id, "task_execution_id": te.id, "namespace": view.meta.namespace,
              "key": te.task_name},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import Any
 
 from aiflow_core import serialization
@@ -14,7 +14,7 @@ from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.meta import TaskExecutionMeta, WorkflowExecutionMeta
 from aiflow_core.model.status import TaskStatus, WorkflowStatus
 from aiflow_core.model.workflow import Workflow
-from aiflow_core.ports import StoreTx
+from aiflow_core.ports import Command, StoreTx
 from aiflow_core.scheduler.rules import RuleIndex
 
 log = logging.getLogger("aiflow.scheduler")
@@ -75,18 +75,50 @@ class ExecutionView:
         return None if te is None else te.status
 
 
+class _LazyCell(MutableMapping[str, Any]):
+    """A state cell loaded from the store only when a condition touches its state."""
+
+    def __init__(self, cells: StateCells, scope: str) -> None:
+        self._cells = cells
+        self._scope = scope
+
+    def _cell(self) -> dict[str, Any]:
+        return self._cells.cell(self._scope)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._cell()[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._cell()[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._cell()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._cell()))
+
+    def __len__(self) -> int:
+        return len(self._cell())
+
+
 class StateCells:
     """Condition state loaded lazily per scope and written back at the end of the batch."""
 
-    def __init__(self, tx: StoreTx) -> None:
-        self._tx = tx
+    def __init__(self) -> None:
+        self._tx: StoreTx | None = None
         self._cells: dict[str, dict[str, Any]] = {}
         self._original: dict[str, dict[str, bytes]] = {}
+
+    def bind(self, tx: StoreTx) -> StateCells:
+        """Read and write through ``tx`` from now on."""
+        self._tx = tx
+        return self
 
     def cell(self, scope: str) -> dict[str, Any]:
         """The mutable state values of ``scope``."""
         cell = self._cells.get(scope)
         if cell is None:
+            assert self._tx is not None
             raw = self._tx.load_state(scope)
             self._original[scope] = raw
             cell = {name: serialization.loads(value) for name, value in raw.items()}
@@ -106,8 +138,38 @@ class StateCells:
                 if name not in cell:
                     changes[name] = None
             if changes:
+                assert self._tx is not None
                 self._tx.save_state(scope, changes)
                 self._original[scope] = {n: serialization.dumps(v) for n, v in cell.items()}
+
+
+class SchedulerMemory:
+    """What the scheduler keeps between transactions while it holds the lease.
+
+    The scheduler is the only writer of task executions and of the statuses of
+    running workflow executions, so views of running executions and condition
+    state stay true between its transactions. The loop forgets everything
+    after a failed transaction and when it (re)takes the lease.
+    """
+
+    MAX_VIEWS = 10_000
+
+    def __init__(self) -> None:
+        self.views: dict[int, ExecutionView] = {}
+        self.state = StateCells()
+
+    def forget_finished(self) -> None:
+        """Drop views of executions that ended (nothing more happens in them)."""
+        if len(self.views) > self.MAX_VIEWS:
+            self.views.clear()
+            return
+        for execution_id in [i for i, v in self.views.items() if v.status.is_final]:
+            del self.views[execution_id]
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self.views.clear()
+        self.state = StateCells()
 
 
 class Batch:
@@ -116,14 +178,17 @@ class Batch:
     def __init__(
         self, tx: StoreTx, now: dt.datetime, workflows: WorkflowCache,
         on_rule_error: Callable[[str, BaseException], None], events: Sequence[Event] = (),
+        memory: SchedulerMemory | None = None,
     ) -> None:
         self.tx = tx
         self.now = now
         self.workflows = workflows
         self.on_rule_error = on_rule_error
-        self.state = StateCells(tx)
+        self.memory = memory if memory is not None else SchedulerMemory()
+        self.state = self.memory.state.bind(tx)
         self.emitted: list[Event] = []
-        self.commands = 0
+        self.commands: list[Command] = []
+        self.timers_added = False
         self._views: dict[int, ExecutionView | None] = {}
         self._running: dict[str, list[int]] = {}
         self.cache: dict[str, Any] = {}
@@ -134,7 +199,10 @@ class Batch:
                 self._last_status_read[event.workflow_execution_id] = event.offset or 0
 
     def view(self, execution_id: int) -> ExecutionView | None:
-        """The view of an execution, loaded once per batch; None if it does not exist."""
+        """The view of an execution (kept in memory between batches); None if it does not exist."""
+        known = self.memory.views.get(execution_id)
+        if known is not None:
+            return known
         if execution_id in self._views:
             return self._views[execution_id]
         meta = self.tx.get_workflow_execution(execution_id)
@@ -149,6 +217,8 @@ class Batch:
                 return None
             latest = {te.task_name: te for te in self.tx.latest_task_executions(execution_id)}
             view = ExecutionView(meta, workflow, index, latest)
+            self.memory.views[execution_id] = view
+            return view
         self._views[execution_id] = view
         return view
 
@@ -174,14 +244,15 @@ class Batch:
         if ids is not None and view.id not in ids:
             ids.append(view.id)
 
-    def add_view(self, view: ExecutionView) -> None:
-        """Register a view created during this batch."""
-        self._views[view.id] = view
-
     def rule_context(self, view: ExecutionView, task_name: str, rule_index: int) -> RuleContext:
         """The context of one task rule of one execution."""
-        cell = self.state.cell(f"wfe:{view.id}:{task_name}:{rule_index}")
+        cell = _LazyCell(self.state, f"wfe:{view.id}:{task_name}:{rule_index}")
         return RuleContext(cell, view.task_status, view.id)
+
+    def add_timer(self, fire_time: dt.datetime, kind: EventKind, dedup_key: str, payload: dict[str, Any]) -> None:
+        """Store a timer (see ``StoreTx.add_timer``) and note that the next due time may have moved."""
+        self.tx.add_timer(fire_time, kind, dedup_key, payload)
+        self.timers_added = True
 
     def emit(self, event: Event) -> None:
         """Append ``event`` to the log at the end of the batch."""

@@ -8,9 +8,10 @@ One :meth:`SchedulerLoop.step` is one database transaction that
 3. writes state, emitted events and executor commands (the outbox), and
    advances the checkpoint, all in the same commit.
 
-Commands are handed to the executor after the commit and removed from the
-outbox once accepted, so a crash at any instant neither loses nor repeats a
-decision.
+Commands are prepared inside the transaction, handed to the executor after
+the commit, and removed from the outbox by the next transaction: a crash at
+any instant loses no decision, and a command handed over just before a crash
+is handed over again (executors ignore a task execution they already run).
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ from aiflow_core.model.clock import Clock
 from aiflow_core.model.event import Event, EventKind
 from aiflow_core.ports import Command, Store, StoreTx
 from aiflow_core.scheduler.apply import Applier
-from aiflow_core.scheduler.batch import Batch, WorkflowCache
+from aiflow_core.scheduler.batch import Batch, SchedulerMemory, WorkflowCache
 from aiflow_core.scheduler.schedules import ScheduleFirer
 from aiflow_core.scheduler.triggers import TriggerEvaluator
 
 log = logging.getLogger("aiflow.scheduler")
 
-Dispatch = Callable[[StoreTx, list[Command]], None]
+#: Prepares commands inside a transaction; returns what hands them to the executor after the commit.
+Dispatch = Callable[[StoreTx, list[Command]], Callable[[], None]]
 
 
 @attrs.frozen(kw_only=True)
@@ -73,6 +75,10 @@ class SchedulerLoop:
         self._reports: deque[Event] = deque()
         self._reports_lock = threading.Lock()
         self._checkpoint = 0
+        self.memory = SchedulerMemory()
+        self._dispatched: list[int] = []
+        self._next_due: dt.datetime | None = None
+        self._due_refresh_at = clock.now()
         self.failures: deque[RuleFailure] = deque(maxlen=1000)
 
     # -- inputs --
@@ -103,14 +109,14 @@ class SchedulerLoop:
         reports = self._take_reports()
         try:
             with self.store.transaction() as tx:
-                inputs = list(reports)
-                inputs += _timer_events(tx, now, self.batch_size)
-                inputs += self.schedules.fire_due(tx, now, self.batch_size)
+                if self._dispatched:
+                    tx.complete_commands(self._dispatched)
+                inputs = list(reports) + self._time_inputs(tx, now)
                 if inputs:
                     tx.append_events(inputs, now)
                 checkpoint = tx.get_checkpoint(self.name)
                 events = tx.read_events(checkpoint, self.batch_size)
-                batch = Batch(tx, now, self.workflows, self._rule_error, events)
+                batch = Batch(tx, now, self.workflows, self._rule_error, events, self.memory)
                 for event in events:
                     self.applier.apply(batch, event)
                 batch.state.flush()
@@ -119,28 +125,55 @@ class SchedulerLoop:
                 if events:
                     tx.set_checkpoint(self.name, events[-1].offset or checkpoint)
                 more = len(events) == self.batch_size or bool(batch.emitted)
+                submit = self._dispatch(tx, batch.commands) if batch.commands else None
         except BaseException:
             self._requeue_reports(reports)
+            self.memory.clear()
+            self._next_due = None
             raise
+        if batch.timers_added:
+            self._next_due = None
+        self._dispatched = []
+        self.memory.forget_finished()
         self._checkpoint = (events[-1].offset or checkpoint) if events else checkpoint
-        commands = self.dispatch_pending() if batch.commands else 0
-        return StepResult(applied=len(events), more=more, commands=commands)
+        if submit is not None:
+            submit()
+            self._dispatched = [c.id for c in batch.commands]
+        return StepResult(applied=len(events), more=more, commands=len(batch.commands))
+
+    def _time_inputs(self, tx: StoreTx, now: dt.datetime) -> list[Event]:
+        """Events of due timers and schedule fires; looked up only when something may be due.
+
+        The earliest due time is remembered and looked up again when it passes,
+        after this loop adds timers, and at least every half second of clock
+        time (schedules added by other processes).
+        """
+        if self._next_due is not None and now < self._next_due and now < self._due_refresh_at:
+            return []
+        events = _timer_events(tx, now, self.batch_size) + self.schedules.fire_due(tx, now, self.batch_size)
+        times = [t for t in (tx.next_timer_time(), tx.next_schedule_time()) if t is not None]
+        self._next_due = min(times) if times else now + _REFRESH
+        self._due_refresh_at = now + _REFRESH
+        return events
 
     def dispatch_pending(self) -> int:
-        """Hand the outbox to the executor; returns how many commands were carried out."""
-        total = 0
-        while True:
-            with self.store.transaction() as tx:
-                commands = tx.pending_commands(self.batch_size)
-                if not commands:
-                    return total
-                self._dispatch(tx, commands)
-                tx.complete_commands([c.id for c in commands])
-            total += len(commands)
+        """Hand the whole outbox to the executor (after a restart); returns how many commands."""
+        with self.store.transaction() as tx:
+            commands = tx.pending_commands(1_000_000)
+            submit = self._dispatch(tx, commands)
+        submit()
+        self._dispatched.extend(c.id for c in commands)
+        return len(commands)
+
+    def forget(self) -> None:
+        """Drop what the loop keeps between transactions (another engine may have written)."""
+        self.memory.clear()
+        self._next_due = None
+        self.workflows = WorkflowCache()
 
     def has_work(self) -> bool:
         """True if a step would find something to do now."""
-        if self._reports:
+        if self._reports or self._dispatched:
             return True
         now = self.clock.now()
         with self.store.transaction(readonly=True) as tx:  # type: ignore[call-arg]
@@ -153,6 +186,9 @@ class SchedulerLoop:
         with self.store.transaction(readonly=True) as tx:  # type: ignore[call-arg]
             times = [t for t in (tx.next_timer_time(), tx.next_schedule_time()) if t is not None]
         return min(times) if times else None
+
+
+_REFRESH = dt.timedelta(seconds=0.5)
 
 
 def _due(when: dt.datetime | None, now: dt.datetime) -> bool:

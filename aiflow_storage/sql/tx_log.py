@@ -173,10 +173,10 @@ class LogOps:
 
     def set_checkpoint(self, name: str, offset: int) -> None:
         """Advance scheduler ``name``'s checkpoint."""
-        self._lock_counter(f"checkpoint:{name}")
-        self.conn.execute(
-            sa.update(t.counters).where(t.counters.c.name == f"checkpoint:{name}").values(value=offset)
-        )
+        row = t.counters.c.name == f"checkpoint:{name}"
+        if self.conn.execute(sa.update(t.counters).where(row).values(value=offset)).rowcount == 0:
+            self._lock_counter(f"checkpoint:{name}")
+            self.conn.execute(sa.update(t.counters).where(row).values(value=offset))
 
     def acquire_lease(self, name: str, owner: str, now: dt.datetime, ttl: float) -> bool:
         """Take or renew a lease."""
@@ -204,11 +204,13 @@ class LogOps:
         self.conn.execute(sa.delete(t.leases).where(t.leases.c.name == name, t.leases.c.owner == owner))
 
     # -- outbox --
-    def add_command(self, task_execution_id: int, action: str, payload: dict[str, Any]) -> None:
-        """Queue an executor command."""
-        self.conn.execute(
+    def add_command(self, task_execution_id: int, action: str, payload: dict[str, Any]) -> Command:
+        """Queue an executor command and return it."""
+        result = self.conn.execute(
             sa.insert(t.commands).values(task_execution_id=task_execution_id, action=action, payload=payload)
         )
+        command_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        return Command(id=command_id, task_execution_id=task_execution_id, action=action, payload=payload)
 
     def pending_commands(self, limit: int) -> list[Command]:
         """Return queued commands in order."""

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from aiflow_core.errors import AlreadyExistsError, InvalidStateError, NotFoundError
+from aiflow_core.model.clock import ensure_utc
 from aiflow_core.model.execution_type import ExecutionType
 from aiflow_core.model.meta import (
     NamespaceMeta,
@@ -361,9 +362,12 @@ class MetaOps:
                 begin_date=now, log_path=log_path,
             )
         )
-        te = self.get_task_execution(result.inserted_primary_key[0])  # type: ignore[index]
-        assert te is not None
-        return te
+        return TaskExecutionMeta(
+            id=int(result.inserted_primary_key[0]),  # type: ignore[index]
+            workflow_execution_id=workflow_execution_id, task_name=task_name, sequence_number=sequence_number,
+            try_number=try_number, execution_type=execution_type, status=status, cause=cause,
+            begin_date=ensure_utc(now), log_path=log_path,
+        )
 
     def get_task_execution(self, task_execution_id: int) -> TaskExecutionMeta | None:
         """Return a task execution."""

@@ -97,6 +97,12 @@ class MeetAllCondition(_CompositeCondition):
 
     def is_met(self, event: Event, context: Context) -> bool:
         """Evaluate the children that expect the event, then combine."""
+        if self._all_live(event, context):
+            return all(
+                bool(child.is_met(event, scoped(context, str(i)))) if child.expects(event.key)
+                else bool(child.live_value(scoped(context, str(i))))
+                for i, child in enumerate(self.conditions)
+            )
         remembered = context.get_state(MapStateDescriptor(name="meet_all"))
         results: list[bool] = []
         for index, child in enumerate(self.conditions):
@@ -114,6 +120,10 @@ class MeetAllCondition(_CompositeCondition):
             remembered.clear()
             return True
         return False
+
+    def _all_live(self, event: Event, context: Context) -> bool:
+        """True when no child needs a remembered result (each has a live value, like task statuses)."""
+        return all(child.live_value(scoped(context, str(i))) is not None for i, child in enumerate(self.conditions))
 
     def live_value(self, context: Context) -> bool | None:
         """Live only when every child is live."""
