@@ -80,7 +80,9 @@ def mark(path):
 
 with Workflow(name="on_event") as w:
     task = PythonOperator(name="t", python_callable=mark, op_args=[{path!r}])
-    task.action_on_event_received(TaskAction.START, "ping")
+    # RESTART, not START: the previous run may not be reported finished yet when
+    # the next event arrives, and a START on a running task is ignored.
+    task.action_on_event_received(TaskAction.RESTART, "ping")
 """
 
 
