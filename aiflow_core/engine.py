@@ -130,7 +130,7 @@ class Engine(Client):
         self.retention = Retention(
             store=self.store, clock=self.clock, log_dir=self.log_dir,
             horizon=_horizon(self.config.history_retention if history_retention is ... else history_retention),
-            checkpoint=self.loop.name,
+            checkpoint=self.loop.name, working_dir=self.home / "working_dir",
         )
         self.executor.open(
             ExecutorContext(

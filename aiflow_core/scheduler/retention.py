@@ -18,15 +18,20 @@ log = logging.getLogger("aiflow.retention")
 
 
 class Retention:
-    """Prunes history older than ``horizon``; ``horizon=None`` keeps everything."""
+    """Prunes history older than ``horizon``; ``horizon=None`` keeps everything.
+
+    An execution's logs (under ``log_dir``) and its working copy of the
+    snapshot (under ``working_dir``) go with it.
+    """
 
     def __init__(
         self, *, store: Store, clock: object, log_dir: Path, horizon: dt.timedelta | None, checkpoint: str,
-        interval: dt.timedelta = dt.timedelta(hours=1), batch: int = 100,
+        working_dir: Path | None = None, interval: dt.timedelta = dt.timedelta(hours=1), batch: int = 100,
     ) -> None:
         self.store = store
         self.clock = clock
         self.log_dir = log_dir
+        self.working_dir = working_dir
         self.horizon = horizon if horizon else None
         self.checkpoint = checkpoint
         self.interval = interval
@@ -55,10 +60,10 @@ class Retention:
                 for execution in executions:
                     tx.delete_workflow_execution(execution.id)
             for execution in executions:
-                shutil.rmtree(
-                    self.log_dir / execution.namespace / execution.workflow_name / str(execution.id),
-                    ignore_errors=True,
-                )
+                for root in (self.log_dir, self.working_dir):
+                    if root is not None:
+                        path = root / execution.namespace / execution.workflow_name / str(execution.id)
+                        shutil.rmtree(path, ignore_errors=True)
             total += len(executions)
             if len(executions) < self.batch:
                 break

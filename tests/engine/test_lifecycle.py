@@ -164,12 +164,13 @@ def test_history_retention_prunes_only_old_finished_executions(tmp_path) -> None
         old = tester.start("triggered")
         tester.engine.send_event("kept-event")
         log_dir = tester.directory / "logs" / "default" / "triggered" / str(old)
-        assert log_dir.exists()
+        working_copy = tester.engine.home / "working_dir" / "default" / "triggered" / str(old)
+        assert log_dir.exists() and working_copy.exists()
         tester.advance(dt.timedelta(days=1))
         recent = tester.start("triggered")
         tester.advance(dt.timedelta(days=1, hours=12))
         assert tester.engine.get_workflow_execution(old) is None
-        assert not log_dir.exists()
+        assert not log_dir.exists() and not working_copy.exists()
         assert tester.engine.get_workflow_execution(recent) is not None
         assert tester.engine.get_workflow_execution(streaming).status is WorkflowStatus.RUNNING  # type: ignore[union-attr]
         assert tester.engine.list_events(key="kept-event") == []
