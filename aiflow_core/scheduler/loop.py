@@ -8,10 +8,12 @@ One :meth:`SchedulerLoop.step` is one database transaction that
 3. writes state, emitted events and executor commands (the outbox), and
    advances the checkpoint, all in the same commit.
 
-Commands are prepared inside the transaction, handed to the executor after
-the commit, and removed from the outbox by the next transaction: a crash at
-any instant loses no decision, and a command handed over just before a crash
-is handed over again (executors ignore a task execution they already run).
+Commands are written to the outbox and prepared inside the transaction, and
+handed to the executor after the commit; the transaction also marks them
+carried out, so no task execution is ever started twice. A crash between the
+commit and the hand-over leaves task executions that never ran: the next
+engine records them FAILED with the error "task lost" (their status events
+reach the rules), so nothing is silently lost either.
 """
 
 from __future__ import annotations
@@ -76,8 +78,9 @@ class SchedulerLoop:
         self._reports_lock = threading.Lock()
         self._checkpoint = 0
         self.memory = SchedulerMemory()
-        self._dispatched: list[int] = []
         self._next_due: dt.datetime | None = None
+        self._suspect: tuple[int, int] | None = None
+        self._suspect_error = ""
         self._due_refresh_at = clock.now()
         self.failures: deque[RuleFailure] = deque(maxlen=1000)
 
@@ -109,16 +112,21 @@ class SchedulerLoop:
         reports = self._take_reports()
         try:
             with self.store.transaction() as tx:
-                if self._dispatched:
-                    tx.complete_commands(self._dispatched)
                 inputs = list(reports) + self._time_inputs(tx, now)
                 if inputs:
                     tx.append_events(inputs, now)
                 checkpoint = tx.get_checkpoint(self.name)
-                events = tx.read_events(checkpoint, self.batch_size)
+                limit = self._limit(checkpoint)
+                if limit == 0:
+                    self._skip_poison(tx, checkpoint, now)
+                    return StepResult(applied=1, more=True, commands=0)
+                events = tx.read_events(checkpoint, limit)
                 batch = Batch(tx, now, self.workflows, self._rule_error, events, self.memory)
                 for event in events:
-                    self.applier.apply(batch, event)
+                    try:
+                        self.applier.apply(batch, event)
+                    except Exception as exc:
+                        raise _ApplyError(checkpoint, event, exc) from exc
                 batch.state.flush()
                 if batch.emitted:
                     tx.append_events(batch.emitted, now)
@@ -126,20 +134,58 @@ class SchedulerLoop:
                     tx.set_checkpoint(self.name, events[-1].offset or checkpoint)
                 more = len(events) == self.batch_size or bool(batch.emitted)
                 submit = self._dispatch(tx, batch.commands) if batch.commands else None
-        except BaseException:
+                if batch.commands:
+                    tx.complete_commands([c.id for c in batch.commands])
+        except BaseException as exc:
             self._requeue_reports(reports)
             self.memory.clear()
             self._next_due = None
+            self._note_failure(exc)
             raise
         if batch.timers_added:
             self._next_due = None
-        self._dispatched = []
         self.memory.forget_finished()
         self._checkpoint = (events[-1].offset or checkpoint) if events else checkpoint
         if submit is not None:
             submit()
-            self._dispatched = [c.id for c in batch.commands]
         return StepResult(applied=len(events), more=more, commands=len(batch.commands))
+
+    # -- events that cannot be applied --
+    def _note_failure(self, exc: BaseException) -> None:
+        """Remember which event failed to apply (database errors do not count: they say nothing of it)."""
+        if not isinstance(exc, _ApplyError) or _from_store(exc.__cause__) or exc.event.offset is None:
+            return
+        offset = exc.event.offset
+        count = self._suspect[1] + 1 if self._suspect and self._suspect[0] == offset else 1
+        self._suspect = (offset, count)
+        self._suspect_error = f"{type(exc.__cause__).__name__}: {exc.__cause__}"
+
+    def _limit(self, checkpoint: int) -> int:
+        """How many events to apply now: all before a failing event, then it alone; 0 means skip it."""
+        if self._suspect is None:
+            return self.batch_size
+        offset, count = self._suspect
+        if checkpoint >= offset:
+            self._suspect = None
+            return self.batch_size
+        if checkpoint + 1 < offset:
+            return min(self.batch_size, offset - checkpoint - 1)
+        return 0 if count > POISON_ATTEMPTS else 1
+
+    def _skip_poison(self, tx: StoreTx, checkpoint: int, now: dt.datetime) -> None:
+        """Step over an event that failed alone ``POISON_ATTEMPTS`` times, leaving a NOTICE that says why."""
+        assert self._suspect is not None
+        offset = self._suspect[0]
+        event = tx.read_events(checkpoint, 1)[0]
+        reason = f"event {event.key!r} @ offset {offset} skipped: applying it failed ({self._suspect_error})"
+        log.error("%s", reason)
+        tx.append_events(
+            [Event(f"aiflow.skipped_event/{offset}", reason, namespace=event.namespace, sender="aiflow",
+                   kind=EventKind.NOTICE, context={"offset": offset, "kind": event.kind.value})],
+            now,
+        )
+        tx.set_checkpoint(self.name, offset)
+        self._suspect = None
 
     def _time_inputs(self, tx: StoreTx, now: dt.datetime) -> list[Event]:
         """Events of due timers and schedule fires; looked up only when something may be due.
@@ -157,12 +203,12 @@ class SchedulerLoop:
         return events
 
     def dispatch_pending(self) -> int:
-        """Hand the whole outbox to the executor (after a restart); returns how many commands."""
+        """Hand over commands left in the outbox (by an engine of an earlier version); returns how many."""
         with self.store.transaction() as tx:
             commands = tx.pending_commands(1_000_000)
             submit = self._dispatch(tx, commands)
+            tx.complete_commands([c.id for c in commands])
         submit()
-        self._dispatched.extend(c.id for c in commands)
         return len(commands)
 
     def forget(self) -> None:
@@ -173,7 +219,7 @@ class SchedulerLoop:
 
     def has_work(self) -> bool:
         """True if a step would find something to do now."""
-        if self._reports or self._dispatched:
+        if self._reports:
             return True
         now = self.clock.now()
         with self.store.transaction(readonly=True) as tx:  # type: ignore[call-arg]
@@ -189,6 +235,22 @@ class SchedulerLoop:
 
 
 _REFRESH = dt.timedelta(seconds=0.5)
+#: Times an event is tried alone, after failing in a batch, before it is skipped.
+POISON_ATTEMPTS = 3
+
+
+class _ApplyError(Exception):
+    """Applying one event raised; carries where, so repeated failures can be told apart."""
+
+    def __init__(self, checkpoint: int, event: Event, error: Exception) -> None:
+        super().__init__(f"applying event {event.key!r} @ offset {event.offset} failed: {error}")
+        self.checkpoint = checkpoint
+        self.event = event
+
+
+def _from_store(error: BaseException | None) -> bool:
+    """True for database errors: they say nothing about the event, so it is never skipped for them."""
+    return error is not None and type(error).__module__.split(".")[0] in ("sqlalchemy", "psycopg", "pymysql", "sqlite3")
 
 
 def _due(when: dt.datetime | None, now: dt.datetime) -> bool:
