@@ -194,9 +194,7 @@ class Batch:
         self.cache: dict[str, Any] = {}
         self._status_emitted: set[int] = set()
         self._last_status_read: dict[int, int] = {}
-        for event in events:
-            if event.kind is EventKind.TASK_STATUS and event.workflow_execution_id is not None:
-                self._last_status_read[event.workflow_execution_id] = event.offset or 0
+        self.next_round(events)
 
     def view(self, execution_id: int) -> ExecutionView | None:
         """The view of an execution (kept in memory between batches); None if it does not exist."""
@@ -259,6 +257,15 @@ class Batch:
         self.emitted.append(event)
         if event.kind is EventKind.TASK_STATUS and event.workflow_execution_id is not None:
             self._status_emitted.add(event.workflow_execution_id)
+
+    def next_round(self, events: Sequence[Event]) -> None:
+        """Start applying ``events`` (the emitted events of the last round are in the log now)."""
+        self.emitted = []
+        self._status_emitted.clear()
+        self._last_status_read.clear()
+        for event in events:
+            if event.kind is EventKind.TASK_STATUS and event.workflow_execution_id is not None:
+                self._last_status_read[event.workflow_execution_id] = event.offset or 0
 
     def status_event_follows(self, execution_id: int, after_offset: int | None) -> bool:
         """True if a status event of the execution is emitted by this batch or read in it after ``after_offset``.

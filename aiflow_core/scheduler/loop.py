@@ -122,17 +122,27 @@ class SchedulerLoop:
                     return StepResult(applied=1, more=True, commands=0)
                 events = tx.read_events(checkpoint, limit)
                 batch = Batch(tx, now, self.workflows, self._rule_error, events, self.memory)
-                for event in events:
-                    try:
-                        self.applier.apply(batch, event)
-                    except Exception as exc:
-                        raise _ApplyError(checkpoint, event, exc) from exc
+                last, applied = checkpoint, 0
+                for round_number in range(ROUNDS):
+                    for event in events:
+                        try:
+                            self.applier.apply(batch, event)
+                        except Exception as exc:
+                            raise _ApplyError(event, exc) from exc
+                        last = event.offset or last
+                    applied += len(events)
+                    if not batch.emitted or applied >= limit or round_number == ROUNDS - 1:
+                        break
+                    # Apply what this transaction emitted (status changes, say) in the same transaction.
+                    tx.append_events(batch.emitted, now)
+                    events = tx.read_events(last, limit - applied)
+                    batch.next_round(events)
                 batch.state.flush()
                 if batch.emitted:
                     tx.append_events(batch.emitted, now)
-                if events:
-                    tx.set_checkpoint(self.name, events[-1].offset or checkpoint)
-                more = len(events) == self.batch_size or bool(batch.emitted)
+                if last != checkpoint:
+                    tx.set_checkpoint(self.name, last)
+                more = applied >= limit or bool(batch.emitted)
                 submit = self._dispatch(tx, batch.commands) if batch.commands else None
                 if batch.commands:
                     tx.complete_commands([c.id for c in batch.commands])
@@ -145,10 +155,10 @@ class SchedulerLoop:
         if batch.timers_added:
             self._next_due = None
         self.memory.forget_finished()
-        self._checkpoint = (events[-1].offset or checkpoint) if events else checkpoint
+        self._checkpoint = last
         if submit is not None:
             submit()
-        return StepResult(applied=len(events), more=more, commands=len(batch.commands))
+        return StepResult(applied=applied, more=more, commands=len(batch.commands))
 
     # -- events that cannot be applied --
     def _note_failure(self, exc: BaseException) -> None:
@@ -235,6 +245,8 @@ class SchedulerLoop:
 
 
 _REFRESH = dt.timedelta(seconds=0.5)
+#: How many times one transaction goes on to apply the events it emitted itself.
+ROUNDS = 4
 #: Times an event is tried alone, after failing in a batch, before it is skipped.
 POISON_ATTEMPTS = 3
 
@@ -242,9 +254,8 @@ POISON_ATTEMPTS = 3
 class _ApplyError(Exception):
     """Applying one event raised; carries where, so repeated failures can be told apart."""
 
-    def __init__(self, checkpoint: int, event: Event, error: Exception) -> None:
+    def __init__(self, event: Event, error: Exception) -> None:
         super().__init__(f"applying event {event.key!r} @ offset {event.offset} failed: {error}")
-        self.checkpoint = checkpoint
         self.event = event
 
 
