@@ -72,6 +72,15 @@ class CliContext:
         """The ``--output`` format (``table`` when the command has none)."""
         return str(getattr(self.args, "output", "table"))
 
+    @staticmethod
+    def found(value: Any, kind: str, key: object, group: str) -> Any:
+        """Return ``value``, or raise NotFoundError for ``kind`` ``key`` pointing at ``aiflow GROUP list``."""
+        if value is None:
+            from aiflow_core.errors import NotFoundError
+
+            raise NotFoundError(kind, key, f"list them with aiflow {group} list")
+        return value
+
     def confirm(self, question: str) -> None:
         """Ask ``question`` unless ``-y`` was given; raise :class:`Aborted` unless answered yes."""
         if getattr(self.args, "yes", False):

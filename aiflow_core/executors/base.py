@@ -47,7 +47,6 @@ class TaskJob:
     workflow_file: str | None = None
     operator: Operator | None = attrs.field(default=None, eq=False, repr=False)
     snapshot_frame: bytes | None = attrs.field(default=None, eq=False, repr=False)
-    runtime_env: dict[str, str] = attrs.field(factory=dict, eq=False, repr=False)
 
 
 Reporter = Callable[[TaskJob, TaskStatus, "str | None"], None]

@@ -42,11 +42,6 @@ class EventKind(str, Enum):
     RETRY_TASK = "RETRY_TASK"
     NOTICE = "NOTICE"
 
-    @property
-    def reaches_conditions(self) -> bool:
-        """True for the kinds that task rules and workflow triggers see."""
-        return self in (EventKind.USER, EventKind.TASK_STATUS)
-
 
 @attrs.define(eq=True)
 class Event:

@@ -10,16 +10,6 @@ import attrs
 
 from aiflow_core.errors import InvalidArgumentError
 
-#: Operator keyword arguments that configure scheduling rather than the work.
-TASK_CONFIG_KEYS = (
-    "periodic_expression",
-    "retries",
-    "retry_delay",
-    "retry_exponential_backoff",
-    "max_retry_delay",
-    "execution_timeout",
-)
-
 
 def _seconds(name: str, value: Any) -> float | None:
     if value is None:

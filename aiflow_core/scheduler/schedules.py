@@ -29,10 +29,6 @@ class ScheduleFirer:
             self._expressions[text] = expr
         return expr
 
-    def first_fire(self, text: str, created: dt.datetime) -> dt.datetime:
-        """The first fire time of a schedule created at ``created``."""
-        return self.expression(text).next_fire(created, start=created)
-
     def fire_due(self, tx: StoreTx, now: dt.datetime, limit: int) -> list[Event]:
         """Events for every due fire; advances each schedule's next fire time."""
         events: list[Event] = []

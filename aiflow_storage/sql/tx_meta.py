@@ -24,7 +24,8 @@ from aiflow_core.model.status import TaskStatus, WorkflowStatus
 from aiflow_storage.sql import schema as t
 
 
-def _page(query: sa.Select[Any], limit: int | None, offset: int | None) -> sa.Select[Any]:
+def page(query: sa.Select[Any], limit: int | None, offset: int | None) -> sa.Select[Any]:
+    """Apply ``limit`` and ``offset`` (None or 0: not applied) to ``query``."""
     if limit is not None:
         query = query.limit(limit)
     if offset:
@@ -117,7 +118,7 @@ class MetaOps:
 
     def list_namespaces(self, limit: int | None, offset: int | None) -> list[NamespaceMeta]:
         """Return namespaces ordered by name."""
-        query = _page(sa.select(t.namespaces).order_by(t.namespaces.c.name), limit, offset)
+        query = page(sa.select(t.namespaces).order_by(t.namespaces.c.name), limit, offset)
         return [NamespaceMeta(name=r.name, properties=r.properties or {}) for r in self.conn.execute(query)]
 
     def update_namespace(self, name: str, properties: dict[str, Any]) -> NamespaceMeta | None:
@@ -183,7 +184,7 @@ class MetaOps:
         query = sa.select(t.workflows).order_by(t.workflows.c.id)
         if namespace is not None:
             query = query.where(t.workflows.c.namespace == namespace)
-        return [_workflow(r) for r in self.conn.execute(_page(query, limit, offset))]
+        return [_workflow(r) for r in self.conn.execute(page(query, limit, offset))]
 
     def set_workflow_enabled(self, workflow_id: int, enabled: bool, now: dt.datetime) -> None:
         """Enable or disable a workflow."""
@@ -252,7 +253,7 @@ class MetaOps:
             .where(t.snapshots.c.workflow_id == workflow_id)
             .order_by(t.snapshots.c.id.desc())
         )
-        return [_snapshot(r) for r in self.conn.execute(_page(query, limit, offset))]
+        return [_snapshot(r) for r in self.conn.execute(page(query, limit, offset))]
 
     def delete_snapshot(self, snapshot_id: int) -> bool:
         """Delete a snapshot no execution uses."""
@@ -310,7 +311,7 @@ class MetaOps:
             query = query.where(t.workflow_executions.c.status.in_([s.value for s in statuses]))
         if namespace is not None:
             query = query.where(t.workflows.c.namespace == namespace)
-        return [_wfe(r) for r in self.conn.execute(_page(query, limit, offset))]
+        return [_wfe(r) for r in self.conn.execute(page(query, limit, offset))]
 
     def list_finished_workflow_executions(self, before: dt.datetime, limit: int) -> list[WorkflowExecutionMeta]:
         """Finished executions that ended before ``before``, oldest first."""
@@ -389,7 +390,7 @@ class MetaOps:
         )
         if task_name is not None:
             query = query.where(t.task_executions.c.task_name == task_name)
-        return [_te(r) for r in self.conn.execute(_page(query, limit, offset))]
+        return [_te(r) for r in self.conn.execute(page(query, limit, offset))]
 
     def list_task_executions_by_status(self, statuses: Sequence[TaskStatus]) -> list[TaskExecutionMeta]:
         """Return every task execution whose status is one of ``statuses``."""

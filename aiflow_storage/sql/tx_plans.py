@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from aiflow_core.model.meta import WorkflowScheduleMeta, WorkflowTriggerMeta
 from aiflow_storage.sql import schema as t
+from aiflow_storage.sql.tx_meta import page as _page
 
 
 def _schedule(row: Any) -> WorkflowScheduleMeta:
@@ -25,14 +26,6 @@ def _trigger(row: Any) -> WorkflowTriggerMeta:
         id=row.id, workflow_id=row.workflow_id, rule=bytes(row.rule), is_paused=bool(row.is_paused),
         create_time=row.create_time,
     )
-
-
-def _page(query: sa.Select[Any], limit: int | None, offset: int | None) -> sa.Select[Any]:
-    if limit is not None:
-        query = query.limit(limit)
-    if offset:
-        query = query.offset(offset)
-    return query
 
 
 class PlanOps:

@@ -27,12 +27,8 @@ def execution_record(execution: Any) -> dict[str, Any]:
 
 
 def _workflow_execution(ctx: Any, execution_id: int) -> Any:
-    from aiflow_core.errors import NotFoundError
-
     execution = ctx.client.get_workflow_execution(execution_id)
-    if execution is None:
-        raise NotFoundError("workflow execution", execution_id, "list them with aiflow workflow-execution list")
-    return execution
+    return ctx.found(execution, "workflow execution", execution_id, "workflow-execution")
 
 
 def _we_start(args: argparse.Namespace, ctx: Any) -> int:
@@ -91,11 +87,8 @@ def _te_stop(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def _te_show(args: argparse.Namespace, ctx: Any) -> int:
-    from aiflow_core.errors import NotFoundError
-
     task_execution = ctx.client.get_task_execution(args.task_execution_id)
-    if task_execution is None:
-        raise NotFoundError("task execution", args.task_execution_id, "list them with aiflow task-execution list")
+    ctx.found(task_execution, "task execution", args.task_execution_id, "task-execution")
     ctx.emit_one(execution_record(task_execution))
     return 0
 

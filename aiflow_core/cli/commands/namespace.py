@@ -26,10 +26,7 @@ def _update(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def _delete(args: argparse.Namespace, ctx: Any) -> int:
-    from aiflow_core.errors import NotFoundError
-
-    if ctx.client.get_namespace(args.name) is None:
-        raise NotFoundError("namespace", args.name, "list them with aiflow namespace list")
+    ctx.found(ctx.client.get_namespace(args.name), "namespace", args.name, "namespace")
     what = " and every workflow in it" if args.force else ""
     ctx.confirm(f"delete namespace {args.name!r}{what}?")
     ctx.client.delete_namespace(args.name, force=args.force)

@@ -14,21 +14,13 @@ _POLICIES = ("coalesce", "catch_up", "skip")
 
 
 def _schedule(ctx: Any, schedule_id: int) -> Any:
-    from aiflow_core.errors import NotFoundError
-
     schedule = ctx.client.get_workflow_schedule(schedule_id)
-    if schedule is None:
-        raise NotFoundError("workflow schedule", schedule_id, "list them with aiflow workflow-schedule list")
-    return schedule
+    return ctx.found(schedule, "workflow schedule", schedule_id, "workflow-schedule")
 
 
 def _trigger(ctx: Any, trigger_id: int) -> Any:
-    from aiflow_core.errors import NotFoundError
-
     trigger = ctx.client.get_workflow_trigger(trigger_id)
-    if trigger is None:
-        raise NotFoundError("workflow trigger", trigger_id, "list them with aiflow workflow-trigger list")
-    return trigger
+    return ctx.found(trigger, "workflow trigger", trigger_id, "workflow-trigger")
 
 
 def _s_add(args: argparse.Namespace, ctx: Any) -> int:
