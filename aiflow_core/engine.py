@@ -310,14 +310,13 @@ class Engine(Client):
         return acquired
 
     def _recover(self) -> None:
-        """Settle task executions left alive by an engine that stopped, then redo its outbox."""
+        """Settle task executions left alive by an engine that stopped: they are lost (or stopped)."""
         with self.store.transaction() as tx:
             alive = tx.list_task_executions_by_status([TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.STOPPING])
-            queued = {c.task_execution_id for c in tx.pending_commands(1_000_000) if c.action == START_COMMAND}
             executions = {te.workflow_execution_id: tx.get_workflow_execution(te.workflow_execution_id) for te in alive}
         for te in alive:
             execution = executions.get(te.workflow_execution_id)
-            if te.id in queued or execution is None:
+            if execution is None:
                 continue
             lost = TaskStatus.STOPPED if te.status is TaskStatus.STOPPING else TaskStatus.FAILED
             self.loop.queue_report(
@@ -328,17 +327,23 @@ class Engine(Client):
                     error=None if lost is TaskStatus.STOPPED else "task lost: the engine running it stopped",
                 )
             )
-        self.loop.dispatch_pending()
 
     # -- running --
-    def _step(self) -> bool:
-        """One step plus the executor's in-thread work and housekeeping; True if anything happened."""
+    def _step(self) -> tuple[bool, bool]:
+        """One step plus the executor's in-thread work and housekeeping.
+
+        Returns whether anything happened, and whether another step may find
+        work right away (events left over, tasks just handed over, reports
+        queued); when it may not, only new events, reports or time can bring
+        work, which :meth:`SchedulerLoop.has_work` looks for more cheaply.
+        """
         if self.executor.sends_heartbeats:
             self._check_heartbeats()
         result = self.loop.step()
         self.executor.poll()
         pruned = self.retention.run_if_due()
-        return bool(result.applied or result.more or result.commands or pruned)
+        again = bool(result.more or result.commands or pruned or self.loop.reports_queued())
+        return bool(result.applied) or again, again
 
     def run_until_idle(self, timeout: float = 60.0) -> None:
         """Step the loop in this thread until nothing can happen without more time or events.
@@ -351,7 +356,7 @@ class Engine(Client):
         while True:
             if not self._ensure_leader():
                 raise InvalidStateError(f"another engine holds the scheduler lease of {self!r}")
-            if self._step():
+            if self._step()[1]:
                 continue
             if self.executor.busy():
                 if time.monotonic() > deadline:
@@ -380,8 +385,10 @@ class Engine(Client):
                 if not self._ensure_leader():
                     self._stop.wait(1.0)
                     continue
-                if self._step():
+                active, again = self._step()
+                if active:
                     interval, backoff = 0.005, 0.1
+                if again:
                     continue
             except Exception:
                 log.exception("scheduler step failed; retrying in %.1f s", backoff)
@@ -390,7 +397,7 @@ class Engine(Client):
                 continue
             timeout = interval
             if not self.clock.is_fake:
-                wakeup = self.loop.next_wakeup()
+                wakeup = self.loop.known_next_due()
                 if wakeup is not None:
                     timeout = min(timeout, max(0.0, (wakeup - self.clock.now()).total_seconds()))
             if self._wake.wait(timeout):
@@ -454,7 +461,7 @@ class Engine(Client):
                     f"workflow execution {workflow_execution_id} is still {execution.status.value} after {timeout} s"
                 )
             if self._thread is None:
-                if self._ensure_leader() and not self._step():
+                if self._ensure_leader() and not self._step()[1]:
                     self._wake.wait(0.01)
                     self._wake.clear()
             else:

@@ -35,9 +35,12 @@ from aiflow_core.model.status import TaskStatus, WorkflowStatus
 
 @attrs.frozen(kw_only=True)
 class Command:
-    """An executor command in the outbox: start or stop one task execution."""
+    """A command to the executor: start or stop one task execution.
 
-    id: int
+    Its durable record is the task execution itself, written in the
+    transaction that decided it: QUEUED for a start, STOPPING for a stop.
+    """
+
     task_execution_id: int
     action: str
     payload: dict[str, Any] = attrs.field(factory=dict)
@@ -56,6 +59,15 @@ class Timer:
     kind: EventKind
     dedup_key: str
     payload: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class LogHead:
+    """Where the event log ends, and when the next timer and the next unpaused schedule are due."""
+
+    end: int
+    next_timer: dt.datetime | None
+    next_schedule: dt.datetime | None
 
 
 @attrs.frozen(kw_only=True)
@@ -156,14 +168,14 @@ class StoreTx(abc.ABC):
     @abc.abstractmethod
     def add_workflow_execution(
         self,
-        workflow_id: int,
+        workflow: WorkflowMeta,
         snapshot_id: int,
         execution_type: ExecutionType,
         status: WorkflowStatus,
         begin_date: dt.datetime,
         cause: StartCause | None,
     ) -> WorkflowExecutionMeta:
-        """Insert a workflow execution."""
+        """Insert a workflow execution of ``workflow`` and return it."""
 
     @abc.abstractmethod
     def get_workflow_execution(self, execution_id: int) -> WorkflowExecutionMeta | None:
@@ -278,10 +290,14 @@ class StoreTx(abc.ABC):
     def delete_events_before(self, offset: int, before: dt.datetime, limit: int) -> int:
         """Delete up to ``limit`` events with offset <= ``offset`` created before ``before``."""
 
-    # -- scheduler checkpoint, lease, outbox, timers --
+    # -- scheduler checkpoint, lease, timers --
     @abc.abstractmethod
     def get_checkpoint(self, name: str) -> int:
-        """The last offset processed by scheduler ``name`` (0 when none), locking the row."""
+        """The last offset processed by scheduler ``name`` (0 when none).
+
+        Locks the checkpoint and the log's end: until the transaction ends
+        nobody else appends events.
+        """
 
     @abc.abstractmethod
     def set_checkpoint(self, name: str, offset: int) -> None:
@@ -300,18 +316,6 @@ class StoreTx(abc.ABC):
         """Give up lease ``name`` if ``owner`` holds it."""
 
     @abc.abstractmethod
-    def add_command(self, task_execution_id: int, action: str, payload: dict[str, Any]) -> Command:
-        """Queue an executor command and return it."""
-
-    @abc.abstractmethod
-    def pending_commands(self, limit: int) -> list[Command]:
-        """Return queued commands in order."""
-
-    @abc.abstractmethod
-    def complete_commands(self, command_ids: Sequence[int]) -> None:
-        """Remove carried-out commands."""
-
-    @abc.abstractmethod
     def add_timer(
         self, fire_time: dt.datetime, kind: EventKind, dedup_key: str, payload: dict[str, Any]
     ) -> bool:
@@ -322,8 +326,8 @@ class StoreTx(abc.ABC):
         """Timers with ``fire_time <= now``, earliest first."""
 
     @abc.abstractmethod
-    def next_timer_time(self) -> dt.datetime | None:
-        """The earliest timer's fire time."""
+    def log_head(self) -> LogHead:
+        """The highest offset in the log, the earliest timer and the earliest unpaused schedule fire."""
 
     @abc.abstractmethod
     def delete_timers(self, timer_ids: Sequence[int] = (), dedup_prefix: str | None = None) -> None:
@@ -364,8 +368,8 @@ class StoreTx(abc.ABC):
         """Unpaused schedules with ``next_fire_time <= now`` (an indexed range query)."""
 
     @abc.abstractmethod
-    def next_schedule_time(self) -> dt.datetime | None:
-        """The earliest next fire time among unpaused schedules."""
+    def triggers_version(self) -> int:
+        """A number that changes whenever a trigger is added, paused, resumed or deleted."""
 
     @abc.abstractmethod
     def add_trigger(self, workflow_id: int, rule: bytes, now: dt.datetime) -> WorkflowTriggerMeta:

@@ -30,7 +30,7 @@ class ExecutionOps(ClientBase):
             if workflow.snapshot_id is None:
                 raise InvalidStateError(f"workflow {namespace}.{workflow_name} has no snapshot; upload it again")
             execution = tx.add_workflow_execution(
-                workflow.id, workflow.snapshot_id, ExecutionType.MANUAL, WorkflowStatus.INIT, self.now(),
+                workflow, workflow.snapshot_id, ExecutionType.MANUAL, WorkflowStatus.INIT, self.now(),
                 StartCause(kind=StartKind.MANUAL),
             )
             tx.append_events(

@@ -33,6 +33,7 @@ Fire instants of any expression strictly increase and never repeat.
 from __future__ import annotations
 
 import abc
+import copy
 import datetime as dt
 import enum
 import heapq
@@ -64,6 +65,19 @@ _INTERVAL_FIELDS = ("days", "hours", "minutes", "seconds")
 _OFFSET_HORIZON = dt.timedelta(hours=25)
 _PROBE_BASE = dt.datetime(2000, 1, 1)
 _FIRST_WINDOW = dt.timedelta(minutes=1)
+_CRONITERS: dict[str, croniter] = {}
+
+
+def _croniter(cron: str, start: dt.datetime) -> croniter:
+    """A croniter over ``cron`` from ``start``: a copy of a kept one, since parsing the fields is the slow part."""
+    prototype = _CRONITERS.get(cron)
+    if prototype is None:
+        if len(_CRONITERS) >= 1024:
+            _CRONITERS.clear()
+        prototype = _CRONITERS[cron] = croniter(cron, start)
+    iterator = copy.copy(prototype)
+    iterator.set_current(start, force=True)
+    return iterator
 
 
 def _utc(value: object, name: str) -> dt.datetime:
@@ -234,7 +248,7 @@ class CronExpression(ScheduleExpression):
         zone = _zone(self.timezone)
         local = lower.astimezone(zone)
         wall = local.replace(tzinfo=None)
-        base = croniter(self.cron, wall)
+        base = _croniter(self.cron, wall)
         every_hour = base.expanded[1] == ["*"]
         if every_hour:
             # Wall times just before ``wall`` may also occur again after ``lower``
@@ -243,7 +257,7 @@ class CronExpression(ScheduleExpression):
             offset_later = (lower + _OFFSET_HORIZON).astimezone(zone).utcoffset()
             setback = offset_now - (offset_later or dt.timedelta(0))
             if setback > dt.timedelta(0):
-                base = croniter(self.cron, wall - setback)
+                base = _croniter(self.cron, wall - setback)
         pending: list[dt.datetime] = []
         last = lower
         while True:

@@ -15,7 +15,7 @@ from aiflow_core.model.execution_type import ExecutionType
 from aiflow_core.model.internal.events import ENGINE_SENDER, status_report, task_status_event_key
 from aiflow_core.model.meta import StartCause, StartKind, TaskExecutionMeta
 from aiflow_core.model.status import TaskStatus, WorkflowStatus
-from aiflow_core.ports import EventFilter
+from aiflow_core.ports import Command, EventFilter
 from aiflow_core.scheduler.batch import Batch, ExecutionView
 from aiflow_core.scheduler.rules import RuleError, decide, execution_outcome
 from aiflow_core.scheduler.triggers import TriggerEvaluator
@@ -121,9 +121,10 @@ class Applier:
         self.start_execution(batch, view)
 
     def start_execution(self, batch: Batch, view: ExecutionView) -> None:
-        """Set an execution RUNNING and start its tasks that have no START rule."""
+        """Set an execution RUNNING (unless it was created so) and start its tasks that have no START rule."""
+        if view.meta.status is not WorkflowStatus.RUNNING:
+            batch.tx.update_workflow_execution(view.id, WorkflowStatus.RUNNING, None)
         view.status = WorkflowStatus.RUNNING
-        batch.tx.update_workflow_execution(view.id, WorkflowStatus.RUNNING, None)
         batch.mark_running(view)
         cause = StartCause(kind=StartKind.WORKFLOW_START)
         for task_name in view.workflow.starting_tasks():
@@ -195,12 +196,10 @@ class Applier:
     def _on_schedule_fire(self, batch: Batch, event: Event) -> None:
         from aiflow_core.scheduler.launch import launch_execution
 
-        context = event.context or {}
-        schedule = batch.tx.get_schedule(int(context["schedule_id"]))
-        if schedule is None:
-            return
+        # A fire in the log was due: it starts its execution even if the schedule went since.
+        workflow_id = int((event.context or {})["workflow_id"])
         cause = StartCause(kind=StartKind.SCHEDULE, event_offset=event.offset, event_key=event.key)
-        launch_execution(batch, self, schedule.workflow_id, ExecutionType.PERIODIC, cause)
+        launch_execution(batch, self, workflow_id, ExecutionType.PERIODIC, cause)
 
     # -- rules and outcomes --
     def _evaluate_rules(self, batch: Batch, view: ExecutionView, event: Event) -> None:
@@ -236,7 +235,7 @@ class Applier:
         outcome = execution_outcome(view.index, {n: te.status for n, te in view.latest.items()})
         if outcome is None:
             return
-        if after_offset is not None:
+        if after_offset is not None and not batch.read_to_end:
             pending = EventFilter(
                 kinds=(EventKind.TASK_STATUS,), workflow_execution_id=view.id, begin_offset=after_offset
             )
@@ -247,7 +246,8 @@ class Applier:
     def _finish(self, batch: Batch, view: ExecutionView, status: WorkflowStatus) -> None:
         view.status = status
         batch.tx.update_workflow_execution(view.id, status, batch.now)
-        batch.tx.delete_timers(dedup_prefix=f"periodic:{view.id}:")
+        if view.has_periodic_tasks:
+            batch.tx.delete_timers(dedup_prefix=f"periodic:{view.id}:")
 
     # -- task actions --
     def start_task(
@@ -274,14 +274,16 @@ class Applier:
         view.latest[task_name] = te
         self._emit_status(batch, view, te, TaskStatus.QUEUED)
         task = view.workflow.tasks[task_name]
-        command = batch.tx.add_command(
-            te.id, START_COMMAND,
-            {"workflow_execution_id": view.id, "task_name": task_name, "snapshot_id": view.meta.snapshot_id,
-             "namespace": view.meta.namespace, "workflow_name": view.meta.workflow_name,
-             "sequence_number": sequence, "try_number": try_number, "log_path": str(path),
-             "execution_timeout": task.config.execution_timeout},
+        batch.commands.append(
+            Command(
+                task_execution_id=te.id, action=START_COMMAND,
+                payload={"workflow_execution_id": view.id, "task_name": task_name,
+                         "snapshot_id": view.meta.snapshot_id, "namespace": view.meta.namespace,
+                         "workflow_name": view.meta.workflow_name, "sequence_number": sequence,
+                         "try_number": try_number, "log_path": str(path),
+                         "execution_timeout": task.config.execution_timeout},
+            )
         )
-        batch.commands.append(command)
         return te
 
     def stop_task(self, batch: Batch, view: ExecutionView, task_name: str) -> None:
@@ -304,7 +306,10 @@ class Applier:
             )
             return
         batch.commands.append(
-            batch.tx.add_command(te.id, STOP_COMMAND, {"workflow_execution_id": view.id, "task_name": task_name})
+            Command(
+                task_execution_id=te.id, action=STOP_COMMAND,
+                payload={"workflow_execution_id": view.id, "task_name": task_name},
+            )
         )
 
     def _retry_later(self, batch: Batch, view: ExecutionView, te: TaskExecutionMeta, error: Any) -> bool:

@@ -11,7 +11,7 @@ from aiflow_core import serialization
 from aiflow_core.errors import IntegrityError
 from aiflow_core.model.context import RuleContext
 from aiflow_core.model.event import Event, EventKind
-from aiflow_core.model.meta import TaskExecutionMeta, WorkflowExecutionMeta
+from aiflow_core.model.meta import TaskExecutionMeta, WorkflowExecutionMeta, WorkflowMeta
 from aiflow_core.model.status import TaskStatus, WorkflowStatus
 from aiflow_core.model.workflow import Workflow
 from aiflow_core.ports import Command, StoreTx
@@ -58,6 +58,7 @@ class ExecutionView:
         self.index = index
         self.latest = latest
         self.status = meta.status
+        self.has_periodic_tasks = any(task.config.periodic_expression for task in workflow.tasks.values())
 
     @property
     def id(self) -> int:
@@ -178,7 +179,7 @@ class Batch:
     def __init__(
         self, tx: StoreTx, now: dt.datetime, workflows: WorkflowCache,
         on_rule_error: Callable[[str, BaseException], None], events: Sequence[Event] = (),
-        memory: SchedulerMemory | None = None,
+        memory: SchedulerMemory | None = None, limit: int | None = None,
     ) -> None:
         self.tx = tx
         self.now = now
@@ -194,30 +195,41 @@ class Batch:
         self.cache: dict[str, Any] = {}
         self._status_emitted: set[int] = set()
         self._last_status_read: dict[int, int] = {}
-        self.next_round(events)
+        self.read_to_end = False
+        self.next_round(events, limit)
+
+    def workflow_meta(self, workflow_id: int) -> WorkflowMeta | None:
+        """A workflow by id, read once per batch."""
+        key = f"workflow:{workflow_id}"
+        if key not in self.cache:
+            self.cache[key] = self.tx.get_workflow_by_id(workflow_id)
+        meta: WorkflowMeta | None = self.cache[key]
+        return meta
+
+    def new_view(self, meta: WorkflowExecutionMeta) -> ExecutionView | None:
+        """The view of an execution this batch just created (it has no task executions yet)."""
+        return self._build_view(meta, new=True)
 
     def view(self, execution_id: int) -> ExecutionView | None:
         """The view of an execution (kept in memory between batches); None if it does not exist."""
         known = self.memory.views.get(execution_id)
         if known is not None:
             return known
-        if execution_id in self._views:
-            return self._views[execution_id]
-        meta = self.tx.get_workflow_execution(execution_id)
-        view = None
-        if meta is not None:
-            try:
-                workflow, index = self.workflows.get(self.tx, meta.snapshot_id)
-            except Exception as exc:
-                self.on_rule_error(f"cannot load the workflow of execution {execution_id}", exc)
-                self.fail_execution(meta, f"snapshot could not be loaded: {exc}")
-                self._views[execution_id] = None
-                return None
-            latest = {te.task_name: te for te in self.tx.latest_task_executions(execution_id)}
-            view = ExecutionView(meta, workflow, index, latest)
-            self.memory.views[execution_id] = view
-            return view
-        self._views[execution_id] = view
+        if execution_id not in self._views:
+            meta = self.tx.get_workflow_execution(execution_id)
+            self._views[execution_id] = None if meta is None else self._build_view(meta, new=False)
+        return self._views[execution_id]
+
+    def _build_view(self, meta: WorkflowExecutionMeta, new: bool) -> ExecutionView | None:
+        try:
+            workflow, index = self.workflows.get(self.tx, meta.snapshot_id)
+        except Exception as exc:
+            self.on_rule_error(f"cannot load the workflow of execution {meta.id}", exc)
+            self.fail_execution(meta, f"snapshot could not be loaded: {exc}")
+            return None
+        latest = {} if new else {te.task_name: te for te in self.tx.latest_task_executions(meta.id)}
+        view = ExecutionView(meta, workflow, index, latest)
+        self.memory.views[meta.id] = view
         return view
 
     def fail_execution(self, meta: WorkflowExecutionMeta, reason: str) -> None:
@@ -258,8 +270,12 @@ class Batch:
         if event.kind is EventKind.TASK_STATUS and event.workflow_execution_id is not None:
             self._status_emitted.add(event.workflow_execution_id)
 
-    def next_round(self, events: Sequence[Event]) -> None:
-        """Start applying ``events`` (the emitted events of the last round are in the log now)."""
+    def next_round(self, events: Sequence[Event], limit: int | None = None) -> None:
+        """Start applying ``events``, read with ``limit`` (the emitted events of the last round are in the log now).
+
+        Fewer events than ``limit`` means the read reached the end of the log.
+        """
+        self.read_to_end = limit is not None and len(events) < limit
         self.emitted = []
         self._status_emitted.clear()
         self._last_status_read.clear()
@@ -270,8 +286,9 @@ class Batch:
     def status_event_follows(self, execution_id: int, after_offset: int | None) -> bool:
         """True if a status event of the execution is emitted by this batch or read in it after ``after_offset``.
 
-        A cheap in-memory check; status events appended by other transactions
-        are only found in the store.
+        An in-memory check. Only the scheduler appends status events, so when
+        the batch read to the end of the log this is the whole answer; status
+        events beyond a read cut short by its limit are only found in the store.
         """
         if execution_id in self._status_emitted:
             return True

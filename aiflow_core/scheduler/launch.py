@@ -24,12 +24,12 @@ START_SKIPPED_KEY_PREFIX = "aiflow.start_skipped/"
 def launch_execution(
     batch: Batch, applier: Applier, workflow_id: int, execution_type: ExecutionType, cause: StartCause
 ) -> int | None:
-    """Create and start an execution of a workflow's current snapshot.
+    """Create (RUNNING) and start an execution of a workflow's current snapshot.
 
     A disabled or deleted workflow starts nothing; the skip is logged with its
     reason. Returns the new execution's id, or None when skipped.
     """
-    workflow = batch.tx.get_workflow_by_id(workflow_id)
+    workflow = batch.workflow_meta(workflow_id)
     if workflow is None or workflow.snapshot_id is None:
         log.warning("skipped %s start of workflow %s: it no longer exists", cause.kind.value, workflow_id)
         return None
@@ -48,9 +48,9 @@ def launch_execution(
         )
         return None
     meta = batch.tx.add_workflow_execution(
-        workflow.id, workflow.snapshot_id, execution_type, WorkflowStatus.INIT, batch.now, cause
+        workflow, workflow.snapshot_id, execution_type, WorkflowStatus.RUNNING, batch.now, cause
     )
-    view = batch.view(meta.id)
+    view = batch.new_view(meta)
     if view is None:
         return None
     applier.start_execution(batch, view)

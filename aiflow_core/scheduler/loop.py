@@ -5,12 +5,14 @@ One :meth:`SchedulerLoop.step` is one database transaction that
 1. appends the executor reports queued in memory and the events of due
    timers and schedules (keyed, so a fire is never appended twice),
 2. reads the events after the checkpoint and applies them,
-3. writes state, emitted events and executor commands (the outbox), and
-   advances the checkpoint, all in the same commit.
+3. writes state, emitted events and the task executions that commands to
+   the executor start or stop, and advances the checkpoint, all in the same
+   commit.
 
-Commands are written to the outbox and prepared inside the transaction, and
-handed to the executor after the commit; the transaction also marks them
-carried out, so no task execution is ever started twice. A crash between the
+A start command's record is its QUEUED task execution, a stop command's the
+STOPPING status, both written in the deciding transaction. Commands are
+prepared inside the transaction and handed to the executor once, after the
+commit, so no task execution is ever started twice. A crash between the
 commit and the hand-over leaves task executions that never ran: the next
 engine records them FAILED with the error "task lost" (their status events
 reach the rules), so nothing is silently lost either.
@@ -78,10 +80,10 @@ class SchedulerLoop:
         self._reports_lock = threading.Lock()
         self._checkpoint = 0
         self.memory = SchedulerMemory()
-        self._next_due: dt.datetime | None = None
+        self._next_timer: dt.datetime | None = None
+        self._next_schedule: dt.datetime | None = None
         self._suspect: tuple[int, int] | None = None
         self._suspect_error = ""
-        self._due_refresh_at = clock.now()
         self.failures: deque[RuleFailure] = deque(maxlen=1000)
 
     # -- inputs --
@@ -89,6 +91,10 @@ class SchedulerLoop:
         """Queue an executor report; the next step appends it to the log."""
         with self._reports_lock:
             self._reports.append(event)
+
+    def reports_queued(self) -> bool:
+        """True if executor reports wait for the next step."""
+        return bool(self._reports)
 
     def _take_reports(self) -> list[Event]:
         with self._reports_lock:
@@ -112,16 +118,17 @@ class SchedulerLoop:
         reports = self._take_reports()
         try:
             with self.store.transaction() as tx:
-                inputs = list(reports) + self._time_inputs(tx, now)
+                checkpoint = tx.get_checkpoint(self.name)
+                batch = Batch(tx, now, self.workflows, self._rule_error, memory=self.memory)
+                inputs = list(reports) + self._time_inputs(batch)
                 if inputs:
                     tx.append_events(inputs, now)
-                checkpoint = tx.get_checkpoint(self.name)
                 limit = self._limit(checkpoint)
                 if limit == 0:
                     self._skip_poison(tx, checkpoint, now)
                     return StepResult(applied=1, more=True, commands=0)
                 events = tx.read_events(checkpoint, limit)
-                batch = Batch(tx, now, self.workflows, self._rule_error, events, self.memory)
+                batch.next_round(events, limit)
                 last, applied = checkpoint, 0
                 for round_number in range(ROUNDS):
                     for event in events:
@@ -136,7 +143,7 @@ class SchedulerLoop:
                     # Apply what this transaction emitted (status changes, say) in the same transaction.
                     tx.append_events(batch.emitted, now)
                     events = tx.read_events(last, limit - applied)
-                    batch.next_round(events)
+                    batch.next_round(events, limit - applied)
                 batch.state.flush()
                 if batch.emitted:
                     tx.append_events(batch.emitted, now)
@@ -144,16 +151,14 @@ class SchedulerLoop:
                     tx.set_checkpoint(self.name, last)
                 more = applied >= limit or bool(batch.emitted)
                 submit = self._dispatch(tx, batch.commands) if batch.commands else None
-                if batch.commands:
-                    tx.complete_commands([c.id for c in batch.commands])
         except BaseException as exc:
             self._requeue_reports(reports)
             self.memory.clear()
-            self._next_due = None
+            self._next_timer = self._next_schedule = None
             self._note_failure(exc)
             raise
         if batch.timers_added:
-            self._next_due = None
+            self._next_timer = None
         self.memory.forget_finished()
         self._checkpoint = last
         if submit is not None:
@@ -197,54 +202,57 @@ class SchedulerLoop:
         tx.set_checkpoint(self.name, offset)
         self._suspect = None
 
-    def _time_inputs(self, tx: StoreTx, now: dt.datetime) -> list[Event]:
+    def _time_inputs(self, batch: Batch) -> list[Event]:
         """Events of due timers and schedule fires; looked up only when something may be due.
 
-        The earliest due time is remembered and looked up again when it passes,
-        after this loop adds timers, and at least every half second of clock
-        time (schedules added by other processes).
+        Only this loop adds timers, so the earliest one is known until it is
+        due or the loop adds more. Clients add schedules, so those are looked
+        up again at least every half second of clock time.
         """
-        if self._next_due is not None and now < self._next_due and now < self._due_refresh_at:
+        tx, now = batch.tx, batch.now
+        timer_due = self._next_timer is None or self._next_timer <= now
+        schedule_due = self._next_schedule is None or self._next_schedule <= now
+        if not (timer_due or schedule_due):
             return []
-        events = _timer_events(tx, now, self.batch_size) + self.schedules.fire_due(tx, now, self.batch_size)
-        times = [t for t in (tx.next_timer_time(), tx.next_schedule_time()) if t is not None]
-        self._next_due = min(times) if times else now + _REFRESH
-        self._due_refresh_at = now + _REFRESH
+        events = _timer_events(tx, now, self.batch_size) if timer_due else []
+        if schedule_due:
+            events += self.schedules.fire_due(tx, now, self.batch_size, batch.workflow_meta)
+        head = tx.log_head()
+        self._next_timer = head.next_timer or _NEVER
+        self._next_schedule = min(head.next_schedule or _NEVER, now + _REFRESH)
         return events
-
-    def dispatch_pending(self) -> int:
-        """Hand over commands left in the outbox (by an engine of an earlier version); returns how many."""
-        with self.store.transaction() as tx:
-            commands = tx.pending_commands(1_000_000)
-            submit = self._dispatch(tx, commands)
-            tx.complete_commands([c.id for c in commands])
-        submit()
-        return len(commands)
 
     def forget(self) -> None:
         """Drop what the loop keeps between transactions (another engine may have written)."""
         self.memory.clear()
-        self._next_due = None
+        self._next_timer = self._next_schedule = None
         self.workflows = WorkflowCache()
 
     def has_work(self) -> bool:
         """True if a step would find something to do now."""
-        if self._reports:
+        if self.reports_queued():
             return True
         now = self.clock.now()
         with self.store.transaction(readonly=True) as tx:  # type: ignore[call-arg]
-            if tx.max_offset() > self._checkpoint:
-                return True
-            return _due(tx.next_timer_time(), now) or _due(tx.next_schedule_time(), now)
+            head = tx.log_head()
+        return head.end > self._checkpoint or _due(head.next_timer, now) or _due(head.next_schedule, now)
+
+    def known_next_due(self) -> dt.datetime | None:
+        """The earliest due time as the last step looked it up (no query); None when not known."""
+        if self._next_timer is None or self._next_schedule is None:
+            return None
+        return min(self._next_timer, self._next_schedule)
 
     def next_wakeup(self) -> dt.datetime | None:
         """The earliest time a timer or schedule is due."""
         with self.store.transaction(readonly=True) as tx:  # type: ignore[call-arg]
-            times = [t for t in (tx.next_timer_time(), tx.next_schedule_time()) if t is not None]
+            head = tx.log_head()
+        times = [t for t in (head.next_timer, head.next_schedule) if t is not None]
         return min(times) if times else None
 
 
 _REFRESH = dt.timedelta(seconds=0.5)
+_NEVER = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
 #: How many times one transaction goes on to apply the events it emitted itself.
 ROUNDS = 4
 #: Times an event is tried alone, after failing in a batch, before it is skipped.

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.expressions import ScheduleExpression, due_fires, parse_expression
+from aiflow_core.model.meta import WorkflowMeta
 from aiflow_core.ports import StoreTx
 
 
@@ -29,11 +31,16 @@ class ScheduleFirer:
             self._expressions[text] = expr
         return expr
 
-    def fire_due(self, tx: StoreTx, now: dt.datetime, limit: int) -> list[Event]:
-        """Events for every due fire; advances each schedule's next fire time."""
+    def fire_due(
+        self, tx: StoreTx, now: dt.datetime, limit: int, workflows: Callable[[int], WorkflowMeta | None]
+    ) -> list[Event]:
+        """Events for every due fire; advances each schedule's next fire time.
+
+        ``workflows`` looks a workflow up by id (the namespace of the fire events).
+        """
         events: list[Event] = []
         for schedule in tx.due_schedules(now, limit):
-            workflow = tx.get_workflow_by_id(schedule.workflow_id)
+            workflow = workflows(schedule.workflow_id)
             fires, next_fire = due_fires(
                 self.expression(schedule.expression), schedule.last_fire_time, schedule.create_time,
                 now, schedule.misfire_policy,
@@ -43,7 +50,8 @@ class ScheduleFirer:
                     Event(
                         schedule.expression, None, namespace=workflow.namespace if workflow else "default",
                         sender="aiflow", kind=EventKind.SCHEDULE_FIRE,
-                        context={"schedule_id": schedule.id, "fire_time": fire.isoformat()},
+                        context={"schedule_id": schedule.id, "workflow_id": schedule.workflow_id,
+                                 "fire_time": fire.isoformat()},
                         idempotency_key=schedule_fire_key(schedule.id, fire),
                     )
                 )

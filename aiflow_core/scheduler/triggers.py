@@ -17,31 +17,37 @@ if TYPE_CHECKING:
 
 
 class TriggerEvaluator:
-    """Evaluates the unpaused triggers of an event's namespace; keeps unpickled rules."""
+    """Evaluates the unpaused triggers of an event's namespace.
+
+    The triggers of each namespace are kept, unpickled, until the store's
+    trigger version says that some trigger was added, paused, resumed or
+    deleted.
+    """
 
     def __init__(self) -> None:
-        self._rules: dict[tuple[int, bytes], WorkflowRule] = {}
+        self._version: int | None = None
+        self._active_by_namespace: dict[str, list[tuple[int, int, WorkflowRule]]] = {}
 
     def _active(self, batch: Batch, namespace: str) -> list[tuple[int, int, WorkflowRule]]:
-        key = f"triggers:{namespace}"
-        if key not in batch.cache:
-            active: list[tuple[int, int, WorkflowRule]] = []
+        if "triggers_version" not in batch.cache:
+            version = batch.cache["triggers_version"] = batch.tx.triggers_version()
+            if version != self._version:
+                self._version = version
+                self._active_by_namespace.clear()
+        active = self._active_by_namespace.get(namespace)
+        if active is None:
+            active = []
             for meta in batch.tx.list_triggers(None, None, None, namespace=namespace):
                 if meta.is_paused:
                     continue
-                cache_key = (meta.id, meta.rule)
-                rule = self._rules.get(cache_key)
-                if rule is None:
-                    try:
-                        rule = serialization.loads(meta.rule)
-                    except Exception as exc:
-                        batch.on_rule_error(f"cannot load workflow trigger {meta.id}", exc)
-                        continue
-                    self._rules[cache_key] = rule
+                try:
+                    rule = serialization.loads(meta.rule)
+                except Exception as exc:
+                    batch.on_rule_error(f"cannot load workflow trigger {meta.id}", exc)
+                    continue
                 active.append((meta.id, meta.workflow_id, rule))
-            batch.cache[key] = active
-        result: list[tuple[int, int, WorkflowRule]] = batch.cache[key]
-        return result
+            self._active_by_namespace[namespace] = active
+        return active
 
     def evaluate(self, batch: Batch, event: Event, applier: Applier) -> None:
         """Start one execution for every trigger of the namespace that ``event`` satisfies."""

@@ -173,15 +173,6 @@ leases = sa.Table(
     sa.Column("expires", UtcDateTime, nullable=False),
 )
 
-commands = sa.Table(
-    "aiflow_command",
-    metadata,
-    _id(),
-    sa.Column("task_execution_id", Id, nullable=False),
-    sa.Column("action", sa.String(16), nullable=False),
-    sa.Column("payload", Json, nullable=False),
-)
-
 timers = sa.Table(
     "aiflow_timer",
     metadata,

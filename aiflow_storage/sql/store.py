@@ -22,9 +22,6 @@ from aiflow_storage.sql.tx_plans import PlanOps
 class SqlTx(MetaOps, LogOps, PlanOps, StoreTx):
     """One transaction on one connection."""
 
-    def __init__(self, conn: sa.Connection) -> None:
-        self.conn = conn
-
 
 class SqlStore(Store):
     """A :class:`~aiflow_core.ports.Store` over SQLAlchemy 2 (SQLite, PostgreSQL, MySQL/MariaDB).
@@ -51,7 +48,9 @@ class SqlStore(Store):
             if readonly:
                 conn = conn.execution_options(aiflow_readonly=True)
             with conn.begin():
-                yield SqlTx(conn)
+                tx = SqlTx(conn)
+                yield tx
+                tx.finish()
 
     def schema_version(self) -> int:
         """The stored schema version (0 when the database holds no aiflow schema)."""

@@ -1,4 +1,12 @@
-"""Store operations of the scheduler's spine: event log, state, checkpoints, leases, outbox, timers."""
+"""Store operations of the scheduler's spine: event log, state, checkpoints, leases, timers.
+
+Statements on the scheduler's hot path are built once, at import, with bound
+parameters: SQLAlchemy then reuses their compiled form instead of building
+and compiling a new statement per call.
+
+Once a transaction holds the event counter (see ``tx_base``) nobody else can
+append, so the events it appended itself are read back from memory.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +18,49 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from aiflow_core.model.event import Event, EventKind
-from aiflow_core.ports import Command, EventFilter, Timer
+from aiflow_core.ports import EventFilter, LogHead, Timer
 from aiflow_storage.sql import schema as t
-from aiflow_storage.sql.notify import notify
+from aiflow_storage.sql.tx_base import EVENT_COUNTER, TRIGGER_COUNTER, TxBase, in_list, in_params
 
-_EVENT_COUNTER = "event_offset"
+_INSERT_EVENTS = sa.insert(t.events)
+_EVENTS_AFTER = (
+    sa.select(t.events)
+    .where(t.events.c.offset > sa.bindparam("after"))
+    .order_by(t.events.c.offset)
+    .limit(sa.bindparam("limit"))
+)
+_MAX_OFFSET = sa.select(sa.func.coalesce(sa.func.max(t.events.c.offset), 0))
+_LOAD_STATE = sa.select(t.states.c.name, t.states.c.value).where(t.states.c.scope == sa.bindparam("scope"))
+_DELETE_STATE = sa.delete(t.states).where(
+    t.states.c.scope == sa.bindparam("scope"), t.states.c.name == sa.bindparam("state_name")
+)
+_INSERT_STATE = sa.insert(t.states)
+_DUE_TIMERS = (
+    sa.select(t.timers)
+    .where(t.timers.c.fire_time <= sa.bindparam("now"))
+    .order_by(t.timers.c.fire_time, t.timers.c.id)
+    .limit(sa.bindparam("limit"))
+)
+_TIMER_BY_KEY = sa.select(t.timers.c.id).where(t.timers.c.dedup_key == sa.bindparam("dedup_key"))
+_INSERT_TIMER = sa.insert(t.timers)
+_DELETE_TIMERS_PREFIXED = sa.delete(t.timers).where(t.timers.c.dedup_key.like(sa.bindparam("pattern"), escape="/"))
+_LOG_HEAD = sa.select(
+    sa.select(sa.func.coalesce(sa.func.max(t.events.c.offset), 0)).scalar_subquery().label("end"),
+    sa.select(sa.func.min(t.timers.c.fire_time)).scalar_subquery().label("timer"),
+    sa.select(sa.func.min(t.schedules.c.next_fire_time))
+    .where(t.schedules.c.is_paused == sa.false())
+    .scalar_subquery()
+    .label("schedule"),
+)
+
+
+def like_prefix(prefix: str) -> str:
+    """A LIKE pattern (escape character ``/``) matching strings that start with ``prefix``."""
+    return prefix.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    return None if value is None else value.replace(tzinfo=dt.timezone.utc)
 
 
 def _event(row: Any) -> Event:
@@ -51,23 +97,21 @@ def _filtered(query: sa.Select[Any], flt: EventFilter) -> sa.Select[Any]:
     return query
 
 
-class LogOps:
-    """Event log, condition state, checkpoints, leases, the executor outbox and timers."""
+class LogOps(TxBase):
+    """Event log, condition state, checkpoints, leases and timers."""
 
-    conn: sa.Connection
 
     # -- state --
     def load_state(self, scope: str) -> dict[str, bytes]:
         """Return a scope's state values by name."""
-        rows = self.conn.execute(sa.select(t.states.c.name, t.states.c.value).where(t.states.c.scope == scope))
-        return {r.name: bytes(r.value) for r in rows}
+        return {r.name: bytes(r.value) for r in self.conn.execute(_LOAD_STATE, {"scope": scope})}
 
     def save_state(self, scope: str, values: dict[str, bytes | None]) -> None:
         """Write (or with ``None`` delete) state values of a scope."""
-        for name, value in values.items():
-            self.conn.execute(sa.delete(t.states).where(t.states.c.scope == scope, t.states.c.name == name))
-            if value is not None:
-                self.conn.execute(sa.insert(t.states).values(scope=scope, name=name, value=value))
+        self.conn.execute(_DELETE_STATE, [{"scope": scope, "state_name": name} for name in values])
+        rows = [{"scope": scope, "name": name, "value": value} for name, value in values.items() if value is not None]
+        if rows:
+            self.conn.execute(_INSERT_STATE, rows)
 
     def delete_state(self, scope_prefix: str) -> None:
         """Delete every state whose scope starts with ``scope_prefix``."""
@@ -75,31 +119,18 @@ class LogOps:
         self.conn.execute(sa.delete(t.states).where(prefixed))
 
     # -- events --
-    def _lock_counter(self, name: str) -> int:
-        row = self.conn.execute(
-            sa.select(t.counters.c.value).where(t.counters.c.name == name).with_for_update()
-        ).first()
-        if row is not None:
-            return int(row.value)
-        try:
-            with self.conn.begin_nested():
-                self.conn.execute(sa.insert(t.counters).values(name=name, value=0))
-        except SqlIntegrityError:
-            pass
-        return self._lock_counter(name)
-
     def append_events(self, events: Sequence[Event], now: dt.datetime) -> list[Event]:
         """Append events with consecutive offsets; idempotency keys dedupe."""
         if not events:
             return []
         # Look keys up only once the counter is locked: a concurrent append of the same key
         # has committed by then, so it is found instead of violating the unique index.
-        offset = self._lock_counter(_EVENT_COUNTER)
+        offset = self._counter(EVENT_COUNTER)
         keys = [e.idempotency_key for e in events if e.idempotency_key]
         existing: dict[str, Event] = {}
         if keys:
-            rows = self.conn.execute(sa.select(t.events).where(t.events.c.idempotency_key.in_(keys)))
-            existing = {r.idempotency_key: _event(r) for r in rows}
+            by_key = sa.select(t.events).where(in_list(t.events.c.idempotency_key, len(keys), "key"))
+            existing = {r.idempotency_key: _event(r) for r in self.conn.execute(by_key, in_params(keys, "key"))}
         stored: list[Event] = []
         rows_to_insert: list[dict[str, Any]] = []
         for event in events:
@@ -121,20 +152,25 @@ class LogOps:
             }
             rows_to_insert.append(row)
             stored.append(_event(_RowView(row)))
+            self._tail.append(stored[-1])
             if event.idempotency_key:
                 existing[event.idempotency_key] = stored[-1]
         if rows_to_insert:
-            self.conn.execute(sa.insert(t.events), rows_to_insert)
-            notify(self.conn)
-            self.conn.execute(
-                sa.update(t.counters).where(t.counters.c.name == _EVENT_COUNTER).values(value=offset)
-            )
+            self.conn.execute(_INSERT_EVENTS, rows_to_insert)
+            self._set_counter(EVENT_COUNTER, offset)
         return stored
 
     def read_events(self, after_offset: int, limit: int) -> list[Event]:
         """Return events after ``after_offset`` in order."""
-        query = sa.select(t.events).where(t.events.c.offset > after_offset).order_by(t.events.c.offset).limit(limit)
-        return [_event(r) for r in self.conn.execute(query)]
+        end = self._counters.get(EVENT_COUNTER)
+        if end is not None:  # the counter is locked: the log cannot grow under this transaction
+            if after_offset >= end:
+                return []
+            tail = self._tail
+            if tail and tail[0].offset is not None and tail[0].offset <= after_offset + 1:
+                start = after_offset + 1 - tail[0].offset
+                return tail[start : start + limit]
+        return [_event(r) for r in self.conn.execute(_EVENTS_AFTER, {"after": after_offset, "limit": limit})]
 
     def list_events(self, flt: EventFilter, limit: int | None = None) -> list[Event]:
         """Return events matching ``flt``."""
@@ -149,7 +185,9 @@ class LogOps:
 
     def max_offset(self) -> int:
         """The highest offset in the log."""
-        return int(self.conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.events.c.offset), 0))).scalar_one())
+        if EVENT_COUNTER in self._counters:
+            return self._counters[EVENT_COUNTER]
+        return int(self.conn.execute(_MAX_OFFSET).scalar_one())
 
     def delete_events_before(self, offset: int, before: dt.datetime, limit: int) -> int:
         """Delete up to ``limit`` old events at or below ``offset``."""
@@ -164,19 +202,27 @@ class LogOps:
         ]
         if ids:
             self.conn.execute(sa.delete(t.events).where(t.events.c.offset.in_(ids)))
+            self._tail.clear()
         return len(ids)
 
     # -- checkpoints and leases --
     def get_checkpoint(self, name: str) -> int:
-        """The last processed offset of scheduler ``name``, locking its row."""
-        return self._lock_counter(f"checkpoint:{name}")
+        """The last processed offset of scheduler ``name``.
+
+        Locks, in one statement, its row and the other counters a scheduler
+        step reads: the event counter and the trigger version.
+        """
+        checkpoint = f"checkpoint:{name}"
+        self._lock_counters(checkpoint, EVENT_COUNTER, TRIGGER_COUNTER)
+        return self._counters[checkpoint]
+
+    def triggers_version(self) -> int:
+        """A number that changes whenever a trigger is added, paused, resumed or deleted."""
+        return self._counter(TRIGGER_COUNTER)
 
     def set_checkpoint(self, name: str, offset: int) -> None:
-        """Advance scheduler ``name``'s checkpoint."""
-        row = t.counters.c.name == f"checkpoint:{name}"
-        if self.conn.execute(sa.update(t.counters).where(row).values(value=offset)).rowcount == 0:
-            self._lock_counter(f"checkpoint:{name}")
-            self.conn.execute(sa.update(t.counters).where(row).values(value=offset))
+        """Advance scheduler ``name``'s checkpoint (written when the transaction finishes)."""
+        self._set_counter(f"checkpoint:{name}", offset)
 
     def acquire_lease(self, name: str, owner: str, now: dt.datetime, ttl: float) -> bool:
         """Take or renew a lease."""
@@ -203,67 +249,37 @@ class LogOps:
         """Give up a lease held by ``owner``."""
         self.conn.execute(sa.delete(t.leases).where(t.leases.c.name == name, t.leases.c.owner == owner))
 
-    # -- outbox --
-    def add_command(self, task_execution_id: int, action: str, payload: dict[str, Any]) -> Command:
-        """Queue an executor command and return it."""
-        result = self.conn.execute(
-            sa.insert(t.commands).values(task_execution_id=task_execution_id, action=action, payload=payload)
-        )
-        command_id = int(result.inserted_primary_key[0])  # type: ignore[index]
-        return Command(id=command_id, task_execution_id=task_execution_id, action=action, payload=payload)
-
-    def pending_commands(self, limit: int) -> list[Command]:
-        """Return queued commands in order."""
-        rows = self.conn.execute(sa.select(t.commands).order_by(t.commands.c.id).limit(limit))
-        return [
-            Command(id=r.id, task_execution_id=r.task_execution_id, action=r.action, payload=r.payload or {})
-            for r in rows
-        ]
-
-    def complete_commands(self, command_ids: Sequence[int]) -> None:
-        """Remove carried-out commands."""
-        if command_ids:
-            self.conn.execute(sa.delete(t.commands).where(t.commands.c.id.in_(list(command_ids))))
-
     # -- timers --
     def add_timer(self, fire_time: dt.datetime, kind: EventKind, dedup_key: str, payload: dict[str, Any]) -> bool:
         """Store a timer unless its dedup key exists."""
-        exists = self.conn.execute(sa.select(t.timers.c.id).where(t.timers.c.dedup_key == dedup_key)).first()
-        if exists is not None:
+        if self.conn.execute(_TIMER_BY_KEY, {"dedup_key": dedup_key}).first() is not None:
             return False
         self.conn.execute(
-            sa.insert(t.timers).values(fire_time=fire_time, kind=kind.value, dedup_key=dedup_key, payload=payload)
+            _INSERT_TIMER, {"fire_time": fire_time, "kind": kind.value, "dedup_key": dedup_key, "payload": payload}
         )
         return True
 
     def due_timers(self, now: dt.datetime, limit: int) -> list[Timer]:
         """Timers due at ``now``, earliest first."""
-        rows = self.conn.execute(
-            sa.select(t.timers)
-            .where(t.timers.c.fire_time <= now)
-            .order_by(t.timers.c.fire_time, t.timers.c.id)
-            .limit(limit)
-        )
         return [
             Timer(
                 id=r.id, fire_time=r.fire_time, kind=EventKind(r.kind), dedup_key=r.dedup_key,
                 payload=r.payload or {},
             )
-            for r in rows
+            for r in self.conn.execute(_DUE_TIMERS, {"now": now, "limit": limit})
         ]
 
-    def next_timer_time(self) -> dt.datetime | None:
-        """The earliest timer's fire time."""
-        value: dt.datetime | None = self.conn.execute(sa.select(sa.func.min(t.timers.c.fire_time))).scalar_one()
-        return None if value is None else value.replace(tzinfo=dt.timezone.utc)
+    def log_head(self) -> LogHead:
+        """The highest offset in the log, the earliest timer and the earliest unpaused schedule fire (one query)."""
+        row = self.conn.execute(_LOG_HEAD).one()
+        return LogHead(end=int(row.end), next_timer=_utc(row.timer), next_schedule=_utc(row.schedule))
 
     def delete_timers(self, timer_ids: Sequence[int] = (), dedup_prefix: str | None = None) -> None:
         """Delete timers by id or dedup-key prefix."""
         if timer_ids:
             self.conn.execute(sa.delete(t.timers).where(t.timers.c.id.in_(list(timer_ids))))
         if dedup_prefix is not None:
-            prefixed = t.timers.c.dedup_key.startswith(dedup_prefix, autoescape=True)
-            self.conn.execute(sa.delete(t.timers).where(prefixed))
+            self.conn.execute(_DELETE_TIMERS_PREFIXED, {"pattern": like_prefix(dedup_prefix)})
 
 
 class _RowView:

@@ -22,6 +22,7 @@ from aiflow_core.model.meta import (
 )
 from aiflow_core.model.status import TaskStatus, WorkflowStatus
 from aiflow_storage.sql import schema as t
+from aiflow_storage.sql.tx_base import TRIGGER_COUNTER, TxBase
 
 
 def page(query: sa.Select[Any], limit: int | None, offset: int | None) -> sa.Select[Any]:
@@ -66,6 +67,31 @@ def _wfe_query() -> sa.Select[Any]:
     )
 
 
+# Statements of the scheduler's hot path, built once (see tx_log).
+_WORKFLOW_BY_ID = sa.select(t.workflows).where(t.workflows.c.id == sa.bindparam("workflow_id"))
+_SNAPSHOT_BY_ID = sa.select(*[c for c in t.snapshots.c if c.name != "workflow_object"]).where(
+    t.snapshots.c.id == sa.bindparam("snapshot_id")
+)
+_SNAPSHOT_OBJECT = sa.select(t.snapshots.c.workflow_object).where(t.snapshots.c.id == sa.bindparam("snapshot_id"))
+_INSERT_WFE = sa.insert(t.workflow_executions)
+_WFE_BY_ID = _wfe_query().where(t.workflow_executions.c.id == sa.bindparam("execution_id"))
+_UPDATE_WFE = (
+    sa.update(t.workflow_executions)
+    .where(t.workflow_executions.c.id == sa.bindparam("execution_id"))
+    .values(status=sa.bindparam("new_status"), end_date=sa.bindparam("new_end_date"))
+)
+_INSERT_TE = sa.insert(t.task_executions)
+_TE_BY_ID = sa.select(t.task_executions).where(t.task_executions.c.id == sa.bindparam("task_execution_id"))
+_latest_ids = (
+    sa.select(sa.func.max(t.task_executions.c.id).label("latest_id"))
+    .where(t.task_executions.c.workflow_execution_id == sa.bindparam("execution_id"))
+    .group_by(t.task_executions.c.task_name)
+    .subquery()
+)
+_LATEST_TES = sa.select(t.task_executions).join(_latest_ids, t.task_executions.c.id == _latest_ids.c.latest_id)
+_TE_FIELDS = ("status", "try_number", "begin_date", "end_date", "error", "log_path")
+
+
 def _wfe(row: Any) -> WorkflowExecutionMeta:
     return WorkflowExecutionMeta(
         id=row.id,
@@ -98,10 +124,8 @@ def _te(row: Any) -> TaskExecutionMeta:
     )
 
 
-class MetaOps:
+class MetaOps(TxBase):
     """Namespaces, workflows, snapshots, workflow and task executions."""
-
-    conn: sa.Connection
 
     # -- namespaces --
     def add_namespace(self, name: str, properties: dict[str, Any]) -> NamespaceMeta:
@@ -137,6 +161,7 @@ class MetaOps:
                 "delete its workflows first"
             )
         self.conn.execute(sa.delete(t.events).where(t.events.c.namespace == name))
+        self._tail.clear()
         return self.conn.execute(sa.delete(t.namespaces).where(t.namespaces.c.name == name)).rowcount > 0
 
     # -- workflows --
@@ -176,7 +201,7 @@ class MetaOps:
 
     def get_workflow_by_id(self, workflow_id: int) -> WorkflowMeta | None:
         """Return a workflow by id."""
-        row = self.conn.execute(sa.select(t.workflows).where(t.workflows.c.id == workflow_id)).first()
+        row = self.conn.execute(_WORKFLOW_BY_ID, {"workflow_id": workflow_id}).first()
         return None if row is None else _workflow(row)
 
     def list_workflows(self, namespace: str | None, limit: int | None, offset: int | None) -> list[WorkflowMeta]:
@@ -207,6 +232,8 @@ class MetaOps:
         ]
         for trigger_id in trigger_ids:
             self.conn.execute(sa.delete(t.states).where(t.states.c.scope.like(f"trigger:{trigger_id}:%")))
+        if trigger_ids:
+            self._bump_counter(TRIGGER_COUNTER)
         for table in (t.schedules, t.triggers):
             self.conn.execute(sa.delete(table).where(table.c.workflow_id == workflow_id))
         self.conn.execute(sa.update(t.workflows).where(t.workflows.c.id == workflow_id).values(snapshot_id=None))
@@ -234,16 +261,12 @@ class MetaOps:
 
     def get_snapshot(self, snapshot_id: int) -> WorkflowSnapshotMeta | None:
         """Return a snapshot's meta."""
-        row = self.conn.execute(
-            sa.select(*[c for c in t.snapshots.c if c.name != "workflow_object"]).where(t.snapshots.c.id == snapshot_id)
-        ).first()
+        row = self.conn.execute(_SNAPSHOT_BY_ID, {"snapshot_id": snapshot_id}).first()
         return None if row is None else _snapshot(row)
 
     def get_snapshot_object(self, snapshot_id: int) -> bytes | None:
         """Return the pickled workflow of a snapshot."""
-        row = self.conn.execute(
-            sa.select(t.snapshots.c.workflow_object).where(t.snapshots.c.id == snapshot_id)
-        ).first()
+        row = self.conn.execute(_SNAPSHOT_OBJECT, {"snapshot_id": snapshot_id}).first()
         return None if row is None else bytes(row.workflow_object)
 
     def list_snapshots(self, workflow_id: int, limit: int | None, offset: int | None) -> list[WorkflowSnapshotMeta]:
@@ -272,27 +295,31 @@ class MetaOps:
     # -- workflow executions --
     def add_workflow_execution(
         self,
-        workflow_id: int,
+        workflow: WorkflowMeta,
         snapshot_id: int,
         execution_type: ExecutionType,
         status: WorkflowStatus,
         begin_date: dt.datetime,
         cause: StartCause | None,
     ) -> WorkflowExecutionMeta:
-        """Insert a workflow execution."""
+        """Insert a workflow execution of ``workflow``."""
         result = self.conn.execute(
-            sa.insert(t.workflow_executions).values(
-                workflow_id=workflow_id, snapshot_id=snapshot_id, execution_type=execution_type.value,
-                status=status.value, begin_date=begin_date, cause=cause.as_dict() if cause else None,
-            )
+            _INSERT_WFE,
+            {
+                "workflow_id": workflow.id, "snapshot_id": snapshot_id, "execution_type": execution_type.value,
+                "status": status.value, "begin_date": begin_date, "cause": cause.as_dict() if cause else None,
+            },
         )
-        execution = self.get_workflow_execution(result.inserted_primary_key[0])  # type: ignore[index]
-        assert execution is not None
-        return execution
+        return WorkflowExecutionMeta(
+            id=int(result.inserted_primary_key[0]),  # type: ignore[index]
+            workflow_id=workflow.id, workflow_name=workflow.name, namespace=workflow.namespace,
+            snapshot_id=snapshot_id, execution_type=execution_type, status=status,
+            begin_date=ensure_utc(begin_date), end_date=None, cause=cause,
+        )
 
     def get_workflow_execution(self, execution_id: int) -> WorkflowExecutionMeta | None:
         """Return a workflow execution."""
-        row = self.conn.execute(_wfe_query().where(t.workflow_executions.c.id == execution_id)).first()
+        row = self.conn.execute(_WFE_BY_ID, {"execution_id": execution_id}).first()
         return None if row is None else _wfe(row)
 
     def list_workflow_executions(
@@ -330,9 +357,7 @@ class MetaOps:
     ) -> None:
         """Set an execution's status and end date."""
         self.conn.execute(
-            sa.update(t.workflow_executions)
-            .where(t.workflow_executions.c.id == execution_id)
-            .values(status=status.value, end_date=end_date)
+            _UPDATE_WFE, {"execution_id": execution_id, "new_status": status.value, "new_end_date": end_date}
         )
 
     def delete_workflow_execution(self, execution_id: int) -> None:
@@ -356,12 +381,13 @@ class MetaOps:
     ) -> TaskExecutionMeta:
         """Insert a task execution."""
         result = self.conn.execute(
-            sa.insert(t.task_executions).values(
-                workflow_execution_id=workflow_execution_id, task_name=task_name,
-                sequence_number=sequence_number, try_number=try_number,
-                execution_type=execution_type.value, status=status.value, cause=cause.as_dict(),
-                begin_date=now, log_path=log_path,
-            )
+            _INSERT_TE,
+            {
+                "workflow_execution_id": workflow_execution_id, "task_name": task_name,
+                "sequence_number": sequence_number, "try_number": try_number,
+                "execution_type": execution_type.value, "status": status.value, "cause": cause.as_dict(),
+                "begin_date": now, "log_path": log_path,
+            },
         )
         return TaskExecutionMeta(
             id=int(result.inserted_primary_key[0]),  # type: ignore[index]
@@ -372,7 +398,7 @@ class MetaOps:
 
     def get_task_execution(self, task_execution_id: int) -> TaskExecutionMeta | None:
         """Return a task execution."""
-        row = self.conn.execute(sa.select(t.task_executions).where(t.task_executions.c.id == task_execution_id)).first()
+        row = self.conn.execute(_TE_BY_ID, {"task_execution_id": task_execution_id}).first()
         return None if row is None else _te(row)
 
     def list_task_executions(
@@ -403,24 +429,13 @@ class MetaOps:
 
     def latest_task_executions(self, workflow_execution_id: int) -> list[TaskExecutionMeta]:
         """Return the latest execution of each task of a workflow execution."""
-        c = t.task_executions.c
-        latest = (
-            sa.select(sa.func.max(c.id).label("latest_id"))
-            .where(c.workflow_execution_id == workflow_execution_id)
-            .group_by(c.task_name)
-            .subquery()
-        )
-        query = sa.select(t.task_executions).join(latest, c.id == latest.c.latest_id)
-        return [_te(r) for r in self.conn.execute(query)]
+        return [_te(r) for r in self.conn.execute(_LATEST_TES, {"execution_id": workflow_execution_id})]
 
     def update_task_execution(self, task_execution_id: int, **fields: Any) -> None:
         """Update some fields of a task execution."""
-        allowed = {"status", "try_number", "begin_date", "end_date", "error", "log_path"}
-        unknown = set(fields) - allowed
+        unknown = set(fields) - set(_TE_FIELDS)
         if unknown:
             raise TypeError(f"cannot update task execution fields {sorted(unknown)}")
         if "status" in fields:
             fields["status"] = TaskStatus(fields["status"]).value
-        self.conn.execute(
-            sa.update(t.task_executions).where(t.task_executions.c.id == task_execution_id).values(**fields)
-        )
+        self._update_row(t.task_executions, task_execution_id, fields)

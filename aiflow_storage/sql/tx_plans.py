@@ -10,7 +10,18 @@ import sqlalchemy as sa
 
 from aiflow_core.model.meta import WorkflowScheduleMeta, WorkflowTriggerMeta
 from aiflow_storage.sql import schema as t
+from aiflow_storage.sql.tx_base import TRIGGER_COUNTER, TxBase
 from aiflow_storage.sql.tx_meta import page as _page
+
+# Statements of the scheduler's hot path, built once (see tx_log).
+_SCHEDULE_BY_ID = sa.select(t.schedules).where(t.schedules.c.id == sa.bindparam("schedule_id"))
+_DUE_SCHEDULES = (
+    sa.select(t.schedules)
+    .where(t.schedules.c.is_paused == sa.false(), t.schedules.c.next_fire_time <= sa.bindparam("now"))
+    .order_by(t.schedules.c.next_fire_time)
+    .limit(sa.bindparam("limit"))
+)
+_SCHEDULE_FIELDS = ("is_paused", "next_fire_time", "last_fire_time")
 
 
 def _schedule(row: Any) -> WorkflowScheduleMeta:
@@ -28,10 +39,8 @@ def _trigger(row: Any) -> WorkflowTriggerMeta:
     )
 
 
-class PlanOps:
+class PlanOps(TxBase):
     """Schedules and triggers."""
-
-    conn: sa.Connection
 
     def add_schedule(
         self, workflow_id: int, expression: str, next_fire_time: dt.datetime | None, misfire_policy: str,
@@ -50,7 +59,7 @@ class PlanOps:
 
     def get_schedule(self, schedule_id: int) -> WorkflowScheduleMeta | None:
         """Return a schedule."""
-        row = self.conn.execute(sa.select(t.schedules).where(t.schedules.c.id == schedule_id)).first()
+        row = self.conn.execute(_SCHEDULE_BY_ID, {"schedule_id": schedule_id}).first()
         return None if row is None else _schedule(row)
 
     def list_schedules(self, workflow_id: int, limit: int | None, offset: int | None) -> list[WorkflowScheduleMeta]:
@@ -60,10 +69,10 @@ class PlanOps:
 
     def update_schedule(self, schedule_id: int, **fields: Any) -> None:
         """Update is_paused, next_fire_time or last_fire_time."""
-        unknown = set(fields) - {"is_paused", "next_fire_time", "last_fire_time"}
+        unknown = set(fields) - set(_SCHEDULE_FIELDS)
         if unknown:
             raise TypeError(f"cannot update schedule fields {sorted(unknown)}")
-        self.conn.execute(sa.update(t.schedules).where(t.schedules.c.id == schedule_id).values(**fields))
+        self._update_row(t.schedules, schedule_id, fields)
 
     def delete_schedules(self, schedule_ids: Sequence[int] = (), workflow_id: int | None = None) -> int:
         """Delete schedules by id or of a workflow."""
@@ -76,25 +85,14 @@ class PlanOps:
 
     def due_schedules(self, now: dt.datetime, limit: int) -> list[WorkflowScheduleMeta]:
         """Unpaused schedules due at ``now``, through the (is_paused, next_fire_time) index."""
-        query = (
-            sa.select(t.schedules)
-            .where(t.schedules.c.is_paused == sa.false(), t.schedules.c.next_fire_time <= now)
-            .order_by(t.schedules.c.next_fire_time)
-            .limit(limit)
-        )
-        return [_schedule(r) for r in self.conn.execute(query)]
-
-    def next_schedule_time(self) -> dt.datetime | None:
-        """The earliest next fire time of unpaused schedules."""
-        query = sa.select(sa.func.min(t.schedules.c.next_fire_time)).where(t.schedules.c.is_paused == sa.false())
-        value: dt.datetime | None = self.conn.execute(query).scalar_one()
-        return value
+        return [_schedule(r) for r in self.conn.execute(_DUE_SCHEDULES, {"now": now, "limit": limit})]
 
     def add_trigger(self, workflow_id: int, rule: bytes, now: dt.datetime) -> WorkflowTriggerMeta:
         """Insert a trigger."""
         result = self.conn.execute(
             sa.insert(t.triggers).values(workflow_id=workflow_id, rule=rule, is_paused=False, create_time=now)
         )
+        self._bump_counter(TRIGGER_COUNTER)
         trigger = self.get_trigger(result.inserted_primary_key[0])  # type: ignore[index]
         assert trigger is not None
         return trigger
@@ -120,6 +118,7 @@ class PlanOps:
     def update_trigger(self, trigger_id: int, is_paused: bool) -> None:
         """Pause or resume a trigger."""
         self.conn.execute(sa.update(t.triggers).where(t.triggers.c.id == trigger_id).values(is_paused=is_paused))
+        self._bump_counter(TRIGGER_COUNTER)
 
     def delete_triggers(self, trigger_ids: Sequence[int] = (), workflow_id: int | None = None) -> int:
         """Delete triggers by id or of a workflow, with their state."""
@@ -131,4 +130,5 @@ class PlanOps:
             self.conn.execute(sa.delete(t.states).where(t.states.c.scope.like(f"trigger:{trigger_id}:%")))
         if not ids:
             return 0
+        self._bump_counter(TRIGGER_COUNTER)
         return self.conn.execute(sa.delete(t.triggers).where(t.triggers.c.id.in_(ids))).rowcount

@@ -180,7 +180,7 @@ def _crash_run(
         proc = _spawn(db_url, home, batch_size)
         try:
             _wait_ready(proc)
-            time.sleep(rng.uniform(0.0, 0.6))
+            time.sleep(rng.uniform(0.0, 0.25))
         finally:
             _kill(proc)
         rounds += 1

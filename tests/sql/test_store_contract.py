@@ -38,8 +38,10 @@ def _workflow(tx: StoreTx, name: str = "wf", namespace: str = "default") -> Work
 
 def _execution(tx: StoreTx, workflow_id: int) -> int:
     snap = tx.add_snapshot(workflow_id, f"file:///snap/{workflow_id}", "sig", b"obj", T0)
+    workflow = tx.get_workflow_by_id(workflow_id)
+    assert workflow is not None
     wfe = tx.add_workflow_execution(
-        workflow_id, snap.id, ExecutionType.MANUAL, WorkflowStatus.RUNNING, T0, MANUAL
+        workflow, snap.id, ExecutionType.MANUAL, WorkflowStatus.RUNNING, T0, MANUAL
     )
     return wfe.id
 
@@ -199,7 +201,7 @@ def test_snapshots(store: SqlStore) -> None:
         assert [s.id for s in tx.list_snapshots(wf.id, None, None)] == [s3.id, s2.id, s1.id]
         assert [s.id for s in tx.list_snapshots(wf.id, 1, 1)] == [s2.id]
         tx.add_workflow_execution(
-            wf.id, s1.id, ExecutionType.MANUAL, WorkflowStatus.RUNNING, T0, None
+            wf, s1.id, ExecutionType.MANUAL, WorkflowStatus.RUNNING, T0, None
         )
         assert tx.delete_snapshot(s1.id) is False  # an execution runs from it
         assert tx.get_snapshot(s1.id) is not None
@@ -225,7 +227,7 @@ def test_workflow_executions(store: SqlStore) -> None:
         snap_a = tx.add_snapshot(a.id, "u", "s", b"o", T0)
         snap_b = tx.add_snapshot(b.id, "u", "s", b"o", T0)
         e1 = tx.add_workflow_execution(
-            a.id,
+            a,
             snap_a.id,
             ExecutionType.EVENT,
             WorkflowStatus.INIT,
@@ -233,10 +235,10 @@ def test_workflow_executions(store: SqlStore) -> None:
             cause,
         )
         e2 = tx.add_workflow_execution(
-            a.id, snap_a.id, ExecutionType.MANUAL, WorkflowStatus.RUNNING, at(1), None
+            a, snap_a.id, ExecutionType.MANUAL, WorkflowStatus.RUNNING, at(1), None
         )
         e3 = tx.add_workflow_execution(
-            b.id, snap_b.id, ExecutionType.PERIODIC, WorkflowStatus.RUNNING, at(2), MANUAL
+            b, snap_b.id, ExecutionType.PERIODIC, WorkflowStatus.RUNNING, at(2), MANUAL
         )
     with store.transaction() as tx:
         got = tx.get_workflow_execution(e1.id)
@@ -493,7 +495,7 @@ def test_event_fields_and_filters(store: SqlStore) -> None:
         assert [e.offset for e in tx.list_events(EventFilter(kinds=None), limit=2)] == [1, 2]
 
 
-# -- checkpoints, leases, outbox, timers -------------------------------------------------
+# -- checkpoints, leases, timers --------------------------------------------------------
 
 
 def test_checkpoints_and_leases(store: SqlStore) -> None:
@@ -526,30 +528,9 @@ def test_checkpoints_and_leases(store: SqlStore) -> None:
         assert tx.acquire_lease("sched", "A", at(17), 10) is True
 
 
-def test_outbox(store: SqlStore) -> None:
-    with store.transaction() as tx:
-        assert tx.pending_commands(10) == []
-        tx.add_command(5, "start", {"task": "t", "n": [1, 2]})
-        tx.add_command(3, "stop", {})
-        tx.add_command(5, "stop", {"reason": "ü"})
-    with store.transaction() as tx:
-        pending = tx.pending_commands(10)
-        assert [(c.task_execution_id, c.action, c.payload) for c in pending] == [
-            (5, "start", {"task": "t", "n": [1, 2]}),
-            (3, "stop", {}),
-            (5, "stop", {"reason": "ü"}),
-        ]
-        assert pending[0].id < pending[1].id < pending[2].id
-        assert tx.pending_commands(2) == pending[:2]
-        tx.complete_commands([pending[0].id, pending[2].id])
-        tx.complete_commands([])
-    with store.transaction() as tx:
-        assert tx.pending_commands(10) == [pending[1]]
-
-
 def test_timers(store: SqlStore) -> None:
     with store.transaction() as tx:
-        assert tx.next_timer_time() is None
+        assert tx.log_head().next_timer is None
         assert (
             tx.add_timer(at(30), EventKind.PERIODIC_TASK, "periodic:1:t:a", {"task": "t"}) is True
         )
@@ -558,7 +539,7 @@ def test_timers(store: SqlStore) -> None:
         assert tx.add_timer(at(20), EventKind.SCHEDULE_FIRE, "periodic_1:x", {}) is True
         assert tx.add_timer(at(40), EventKind.RETRY_TASK, "periodic:2:t", {}) is True
     with store.transaction() as tx:
-        assert tx.next_timer_time() == at(10)
+        assert tx.log_head().next_timer == at(10)
         assert tx.due_timers(at(5), 10) == []
         due = tx.due_timers(at(30), 10)
         assert [(x.dedup_key, x.fire_time, x.kind) for x in due] == [
@@ -569,14 +550,14 @@ def test_timers(store: SqlStore) -> None:
         assert due[0].payload == {"te": 5} and due[2].payload == {"task": "t"}
         assert tx.due_timers(at(30), 1) == due[:1]
         tx.delete_timers([due[0].id])
-        assert tx.next_timer_time() == at(20)
+        assert tx.log_head().next_timer == at(20)
         tx.delete_timers(dedup_prefix="periodic:1:")
         assert [x.dedup_key for x in tx.due_timers(at(100), 10)] == ["periodic_1:x", "periodic:2:t"]
         tx.delete_timers(dedup_prefix="periodic_")
         assert [x.dedup_key for x in tx.due_timers(at(100), 10)] == ["periodic:2:t"]
         # a deleted timer's key can be stored again
         assert tx.add_timer(at(1), EventKind.HEARTBEAT_TIMEOUT, "hb:5", {}) is True
-        assert tx.next_timer_time() == at(1)
+        assert tx.log_head().next_timer == at(1)
 
 
 # -- schedules and triggers --------------------------------------------------------------
@@ -586,7 +567,7 @@ def test_schedules(store: SqlStore) -> None:
     with store.transaction() as tx:
         wf = _workflow(tx)
         other = _workflow(tx, "other")
-        assert tx.next_schedule_time() is None
+        assert tx.log_head().next_schedule is None
         s1 = tx.add_schedule(wf.id, "cron@*/5 * * * *", at(300), "COALESCE", T0)
         s2 = tx.add_schedule(wf.id, "interval@0 0 0 30", at(30), "FIRE_ALL", T0)
         s3 = tx.add_schedule(other.id, "interval@0 0 0 10", at(10), "COALESCE", T0)
@@ -602,7 +583,7 @@ def test_schedules(store: SqlStore) -> None:
         assert tx.get_schedule(s2.id) == s2 and tx.get_schedule(10_000) is None
         assert [s.id for s in tx.list_schedules(wf.id, None, None)] == [s1.id, s2.id]
         assert [s.id for s in tx.list_schedules(wf.id, 1, 1)] == [s2.id]
-        assert tx.next_schedule_time() == at(10)
+        assert tx.log_head().next_schedule == at(10)
         assert [s.id for s in tx.due_schedules(at(30), 10)] == [s3.id, s2.id]
         assert [s.id for s in tx.due_schedules(at(30), 1)] == [s3.id]
         tx.update_schedule(s3.id, is_paused=True)
@@ -613,11 +594,11 @@ def test_schedules(store: SqlStore) -> None:
         paused = tx.get_schedule(s3.id)
         assert paused is not None and paused.is_paused is True
         assert tx.get_schedule(s2.id).next_fire_time == at(60)  # type: ignore[union-attr]
-        assert tx.next_schedule_time() == at(60)
+        assert tx.log_head().next_schedule == at(60)
         assert tx.due_schedules(at(59), 10) == []  # s3 is due but paused, s4 has no fire time
         assert [s.id for s in tx.due_schedules(at(1000), 10)] == [s2.id, s1.id]
         tx.update_schedule(s3.id, is_paused=False)
-        assert tx.next_schedule_time() == at(10)
+        assert tx.log_head().next_schedule == at(10)
         assert tx.delete_schedules([s1.id]) == 1
         assert tx.delete_schedules(workflow_id=other.id) == 2
         assert tx.get_schedule(s4.id) is None
@@ -671,10 +652,10 @@ def test_transaction_rolls_back_on_error(store: SqlStore) -> None:
         tx.add_namespace("ghost", {})
         wf = _workflow(tx, "ghost", namespace="ghost")
         tx.append_events([Event("k")], T0)
-        tx.add_command(wf.id, "start", {})
+        tx.add_timer(T0, EventKind.RETRY_TASK, f"retry:{wf.id}", {})
         raise KeyError("boom")
     with store.transaction() as tx:
         assert tx.get_namespace("ghost") is None
         assert tx.list_workflows(None, None, None) == []
-        assert tx.max_offset() == 0 and tx.pending_commands(10) == []
+        assert tx.max_offset() == 0 and tx.log_head().next_timer is None
         assert [e.offset for e in tx.append_events([Event("k")], T0)] == [1]

@@ -1,0 +1,119 @@
+"""What every part of a SQL transaction shares: the connection and the counter rows it locked.
+
+Counters are single rows of ``aiflow_counter``: the event log's last offset,
+each scheduler's checkpoint and the trigger version. A transaction locks the
+rows it needs (all in one statement where it can) and remembers their
+values; the ones it changed are written once, when it finishes. While a
+transaction holds the event counter nobody else can append events, so it
+knows where the log ends without asking.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError as SqlIntegrityError
+
+from aiflow_storage.sql import schema as t
+from aiflow_storage.sql.notify import notify
+
+#: The counter holding the last offset of the event log.
+EVENT_COUNTER = "event_offset"
+#: The counter that changes whenever a trigger is added, paused, resumed or deleted.
+TRIGGER_COUNTER = "triggers"
+
+_counter = t.counters.c
+_lock_statements: dict[int, sa.Select[Any]] = {}
+_row_updates: dict[tuple[str, tuple[str, ...]], sa.Update] = {}
+_INSERT_COUNTER = sa.insert(t.counters)
+_WRITE_COUNTER = sa.update(t.counters).where(_counter.name == sa.bindparam("counter")).values(
+    value=sa.bindparam("new_value")
+)
+
+
+def in_list(column: sa.ColumnElement[Any], count: int, prefix: str) -> sa.ColumnElement[bool]:
+    """``column IN (:prefix0, :prefix1, ...)`` with ``count`` bound parameters.
+
+    Unlike an expanding parameter, this compiles once per count and is then
+    taken from SQLAlchemy's statement cache as is.
+    """
+    return column.in_([sa.bindparam(f"{prefix}{i}") for i in range(count)])
+
+
+def in_params(values: Any, prefix: str) -> dict[str, Any]:
+    """The parameters of :func:`in_list` for ``values``."""
+    return {f"{prefix}{i}": value for i, value in enumerate(values)}
+
+
+def _lock_statement(count: int) -> sa.Select[Any]:
+    statement = _lock_statements.get(count)
+    if statement is None:
+        rows: sa.Select[Any] = sa.select(_counter.name, _counter.value)
+        statement = _lock_statements[count] = rows.where(in_list(_counter.name, count, "name")).with_for_update()
+    return statement
+
+
+class TxBase:
+    """The connection of one transaction and the counters it locked."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+        self._counters: dict[str, int] = {}
+        self._changed_counters: set[str] = set()
+        #: Events this transaction appended, in offset order (contiguous: it held the counter);
+        #: emptied when it deletes events.
+        self._tail: list[Any] = []
+
+    def _lock_counters(self, *names: str) -> None:
+        """Lock the counter rows ``names`` (creating missing ones at 0) and remember their values."""
+        missing = [n for n in names if n not in self._counters]
+        if not missing:
+            return
+        for row in self.conn.execute(_lock_statement(len(missing)), in_params(missing, "name")):
+            self._counters[row.name] = int(row.value)
+        for name in missing:
+            if name not in self._counters:
+                try:
+                    with self.conn.begin_nested():
+                        self.conn.execute(_INSERT_COUNTER, {"name": name, "value": 0})
+                except SqlIntegrityError:
+                    pass  # created concurrently: locked below all the same
+                self._lock_counters(name)
+
+    def _update_row(self, table: sa.Table, row_id: int, fields: dict[str, Any]) -> None:
+        """Update ``fields`` of the row of ``table`` whose id is ``row_id`` (a statement kept per field set)."""
+        names = tuple(sorted(fields))
+        statement = _row_updates.get((table.name, names))
+        if statement is None:
+            statement = _row_updates[(table.name, names)] = (
+                sa.update(table)
+                .where(table.c.id == sa.bindparam("row_id"))
+                .values({name: sa.bindparam(f"new_{name}") for name in names})
+            )
+        self.conn.execute(statement, {"row_id": row_id, **{f"new_{name}": fields[name] for name in names}})
+
+    def _counter(self, name: str) -> int:
+        """The value of counter ``name``, locking its row."""
+        self._lock_counters(name)
+        return self._counters[name]
+
+    def _set_counter(self, name: str, value: int) -> None:
+        """Set counter ``name`` (written when the transaction finishes)."""
+        self._lock_counters(name)
+        self._counters[name] = value
+        self._changed_counters.add(name)
+
+    def _bump_counter(self, name: str) -> None:
+        """Add one to counter ``name``."""
+        self._set_counter(name, self._counter(name) + 1)
+
+    def finish(self) -> None:
+        """Write the counters this transaction changed; called once, just before commit."""
+        if not self._changed_counters:
+            return
+        changed = sorted(self._changed_counters)
+        self.conn.execute(_WRITE_COUNTER, [{"counter": n, "new_value": self._counters[n]} for n in changed])
+        if EVENT_COUNTER in self._changed_counters:
+            notify(self.conn)
+        self._changed_counters.clear()
