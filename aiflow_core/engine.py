@@ -47,6 +47,8 @@ log = logging.getLogger("aiflow.engine")
 
 LEASE_NAME = "scheduler"
 LEASE_TTL = 30.0
+#: How long a loop woken only by tasks that started waits for their end reports, which often follow at once.
+START_REPORT_GRACE = 0.001
 
 
 def _identity(value: Any) -> Any:
@@ -332,18 +334,18 @@ class Engine(Client):
     def _step(self) -> tuple[bool, bool]:
         """One step plus the executor's in-thread work and housekeeping.
 
-        Returns whether anything happened, and whether another step may find
-        work right away (events left over, tasks just handed over, reports
-        queued); when it may not, only new events, reports or time can bring
-        work, which :meth:`SchedulerLoop.has_work` looks for more cheaply.
+        Returns whether anything happened, and whether another step would
+        find work right away (events left over, history pruned); when it
+        would not, only new events, executor reports (which wake the loop) or
+        time can bring work.
         """
         if self.executor.sends_heartbeats:
             self._check_heartbeats()
         result = self.loop.step()
         self.executor.poll()
         pruned = self.retention.run_if_due()
-        again = bool(result.more or result.commands or pruned or self.loop.reports_queued())
-        return bool(result.applied) or again, again
+        again = bool(result.more or pruned)
+        return bool(result.applied or result.commands) or again, again
 
     def run_until_idle(self, timeout: float = 60.0) -> None:
         """Step the loop in this thread until nothing can happen without more time or events.
@@ -361,8 +363,7 @@ class Engine(Client):
             if self.executor.busy():
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"tasks were still running after {timeout} s")
-                self._wake.wait(0.01)
-                self._wake.clear()
+                self._wait_for_wake(0.01)
                 continue
             if self.loop.has_work():
                 continue
@@ -385,6 +386,7 @@ class Engine(Client):
                 if not self._ensure_leader():
                     self._stop.wait(1.0)
                     continue
+                self._wake.clear()  # what woke the loop is taken up by this step
                 active, again = self._step()
                 if active:
                     interval, backoff = 0.005, 0.1
@@ -400,8 +402,7 @@ class Engine(Client):
                 wakeup = self.loop.known_next_due()
                 if wakeup is not None:
                     timeout = min(timeout, max(0.0, (wakeup - self.clock.now()).total_seconds()))
-            if self._wake.wait(timeout):
-                self._wake.clear()
+            if self._wait_for_wake(timeout):
                 interval = 0.005
                 continue
             interval = min(interval * 2, self.poll_interval)
@@ -410,6 +411,20 @@ class Engine(Client):
                     continue
             except Exception:
                 log.exception("checking for work failed")
+
+    def _wait_for_wake(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for a wake-up; False if none came.
+
+        When only reports of tasks that started running woke the loop, it
+        waits a moment more: short tasks report their end right after, and
+        one step then applies both.
+        """
+        if not self._wake.wait(timeout):
+            return False
+        self._wake.clear()
+        if self.loop.only_start_reports() and self._wake.wait(START_REPORT_GRACE):
+            self._wake.clear()
+        return True
 
     def stop(self, timeout: float | None = 30.0) -> None:
         """Stop the loop, stop running tasks and record their final statuses."""

@@ -32,6 +32,7 @@ import attrs
 
 from aiflow_core.model.clock import Clock
 from aiflow_core.model.event import Event, EventKind
+from aiflow_core.model.status import TaskStatus
 from aiflow_core.ports import Command, Store, StoreTx
 from aiflow_core.scheduler.apply import Applier
 from aiflow_core.scheduler.batch import Batch, SchedulerMemory, WorkflowCache
@@ -95,6 +96,11 @@ class SchedulerLoop:
     def reports_queued(self) -> bool:
         """True if executor reports wait for the next step."""
         return bool(self._reports)
+
+    def only_start_reports(self) -> bool:
+        """True if the queued reports (at least one) all say that a task started running."""
+        with self._reports_lock:
+            return bool(self._reports) and all(e.value == TaskStatus.RUNNING.value for e in self._reports)
 
     def _take_reports(self) -> list[Event]:
         with self._reports_lock:

@@ -5,7 +5,8 @@ each scheduler's checkpoint and the trigger version. A transaction locks the
 rows it needs (all in one statement where it can) and remembers their
 values; the ones it changed are written once, when it finishes. While a
 transaction holds the event counter nobody else can append events, so it
-knows where the log ends without asking.
+knows where the log ends without asking, and the events it appends are
+inserted together: before it next reads the event table, or when it finishes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ _counter = t.counters.c
 _lock_statements: dict[int, sa.Select[Any]] = {}
 _row_updates: dict[tuple[str, tuple[str, ...]], sa.Update] = {}
 _INSERT_COUNTER = sa.insert(t.counters)
+_INSERT_EVENTS = sa.insert(t.events)
 _WRITE_COUNTER = sa.update(t.counters).where(_counter.name == sa.bindparam("counter")).values(
     value=sa.bindparam("new_value")
 )
@@ -64,6 +66,8 @@ class TxBase:
         #: Events this transaction appended, in offset order (contiguous: it held the counter);
         #: emptied when it deletes events.
         self._tail: list[Any] = []
+        #: Rows of appended events not inserted yet.
+        self._unwritten_events: list[dict[str, Any]] = []
 
     def _lock_counters(self, *names: str) -> None:
         """Lock the counter rows ``names`` (creating missing ones at 0) and remember their values."""
@@ -108,8 +112,15 @@ class TxBase:
         """Add one to counter ``name``."""
         self._set_counter(name, self._counter(name) + 1)
 
+    def _write_events(self) -> None:
+        """Insert the appended events not inserted yet; call before reading the event table."""
+        if self._unwritten_events:
+            self.conn.execute(_INSERT_EVENTS, self._unwritten_events)
+            self._unwritten_events = []
+
     def finish(self) -> None:
-        """Write the counters this transaction changed; called once, just before commit."""
+        """Write the events and counters this transaction changed; called once, just before commit."""
+        self._write_events()
         if not self._changed_counters:
             return
         changed = sorted(self._changed_counters)

@@ -22,7 +22,6 @@ from aiflow_core.ports import EventFilter, LogHead, Timer
 from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.tx_base import EVENT_COUNTER, TRIGGER_COUNTER, TxBase, in_list, in_params
 
-_INSERT_EVENTS = sa.insert(t.events)
 _EVENTS_AFTER = (
     sa.select(t.events)
     .where(t.events.c.offset > sa.bindparam("after"))
@@ -100,7 +99,6 @@ def _filtered(query: sa.Select[Any], flt: EventFilter) -> sa.Select[Any]:
 class LogOps(TxBase):
     """Event log, condition state, checkpoints, leases and timers."""
 
-
     # -- state --
     def load_state(self, scope: str) -> dict[str, bytes]:
         """Return a scope's state values by name."""
@@ -126,13 +124,15 @@ class LogOps(TxBase):
         # Look keys up only once the counter is locked: a concurrent append of the same key
         # has committed by then, so it is found instead of violating the unique index.
         offset = self._counter(EVENT_COUNTER)
-        keys = [e.idempotency_key for e in events if e.idempotency_key]
-        existing: dict[str, Event] = {}
-        if keys:
-            by_key = sa.select(t.events).where(in_list(t.events.c.idempotency_key, len(keys), "key"))
-            existing = {r.idempotency_key: _event(r) for r in self.conn.execute(by_key, in_params(keys, "key"))}
+        keys = {e.idempotency_key for e in events if e.idempotency_key}
+        existing = {e.idempotency_key: e for e in self._tail if e.idempotency_key in keys}
+        stored_keys = [k for k in keys if k not in existing]
+        if stored_keys:
+            by_key = sa.select(t.events).where(in_list(t.events.c.idempotency_key, len(stored_keys), "key"))
+            for found in self.conn.execute(by_key, in_params(stored_keys, "key")):
+                existing[found.idempotency_key] = _event(found)
         stored: list[Event] = []
-        rows_to_insert: list[dict[str, Any]] = []
+        appended = False
         for event in events:
             if event.idempotency_key and event.idempotency_key in existing:
                 stored.append(existing[event.idempotency_key])
@@ -150,13 +150,13 @@ class LogOps(TxBase):
                 "create_time": now,
                 "idempotency_key": event.idempotency_key,
             }
-            rows_to_insert.append(row)
+            self._unwritten_events.append(row)
+            appended = True
             stored.append(_event(_RowView(row)))
             self._tail.append(stored[-1])
             if event.idempotency_key:
                 existing[event.idempotency_key] = stored[-1]
-        if rows_to_insert:
-            self.conn.execute(_INSERT_EVENTS, rows_to_insert)
+        if appended:
             self._set_counter(EVENT_COUNTER, offset)
         return stored
 
@@ -170,6 +170,7 @@ class LogOps(TxBase):
             if tail and tail[0].offset is not None and tail[0].offset <= after_offset + 1:
                 start = after_offset + 1 - tail[0].offset
                 return tail[start : start + limit]
+        self._write_events()
         return [_event(r) for r in self.conn.execute(_EVENTS_AFTER, {"after": after_offset, "limit": limit})]
 
     def list_events(self, flt: EventFilter, limit: int | None = None) -> list[Event]:
@@ -177,10 +178,12 @@ class LogOps(TxBase):
         query = _filtered(sa.select(t.events), flt).order_by(t.events.c.offset)
         if limit is not None:
             query = query.limit(limit)
+        self._write_events()
         return [_event(r) for r in self.conn.execute(query)]
 
     def count_events(self, flt: EventFilter) -> int:
         """Count events matching ``flt``."""
+        self._write_events()
         return int(self.conn.execute(_filtered(sa.select(sa.func.count()).select_from(t.events), flt)).scalar_one())
 
     def max_offset(self) -> int:
@@ -191,6 +194,7 @@ class LogOps(TxBase):
 
     def delete_events_before(self, offset: int, before: dt.datetime, limit: int) -> int:
         """Delete up to ``limit`` old events at or below ``offset``."""
+        self._write_events()
         ids = [
             r.offset
             for r in self.conn.execute(
@@ -271,6 +275,7 @@ class LogOps(TxBase):
 
     def log_head(self) -> LogHead:
         """The highest offset in the log, the earliest timer and the earliest unpaused schedule fire (one query)."""
+        self._write_events()
         row = self.conn.execute(_LOG_HEAD).one()
         return LogHead(end=int(row.end), next_timer=_utc(row.timer), next_schedule=_utc(row.schedule))
 

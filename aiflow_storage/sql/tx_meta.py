@@ -160,6 +160,7 @@ class MetaOps(TxBase):
                 f"namespace {name!r} still holds workflow {left[0].name!r}; "
                 "delete its workflows first"
             )
+        self._write_events()
         self.conn.execute(sa.delete(t.events).where(t.events.c.namespace == name))
         self._tail.clear()
         return self.conn.execute(sa.delete(t.namespaces).where(t.namespaces.c.name == name)).rowcount > 0
