@@ -442,6 +442,72 @@ def test_event_offsets_and_idempotency(store: SqlStore) -> None:
         assert [e.offset for e in tx.append_events([Event("f")], at(2))] == [6]
 
 
+def test_a_transaction_reads_the_events_it_appended(store: SqlStore) -> None:
+    with store.transaction() as tx:
+        tx.append_events([Event("old", "0")], T0)
+    with store.transaction() as tx:
+        checkpoint = tx.get_checkpoint("main")
+        assert checkpoint == 0 and tx.max_offset() == 1
+        mine = tx.append_events(
+            [Event("a", "1", context={"n": [1, 2]}, workflow_execution_id=7, idempotency_key="ka"), Event("b")], at(1)
+        )
+        assert [e.offset for e in mine] == [2, 3]
+        assert tx.read_events(checkpoint, 10)[1:] == mine  # the old event from the store, the new ones too
+        assert tx.read_events(1, 1) == mine[:1] and tx.read_events(3, 10) == []
+        # every other way of reading the log sees them as well
+        assert tx.count_events(EventFilter(kinds=None)) == 3
+        assert [e.key for e in tx.list_events(EventFilter(keys=["a", "b"], kinds=None))] == ["a", "b"]
+        assert tx.append_events([Event("again", idempotency_key="ka")], at(2)) == mine[:1]
+        assert tx.log_head().end == 3
+        more = tx.append_events([Event("c")], at(2))
+        assert [e.offset for e in tx.read_events(2, 10)] == [3, 4] and more[0].offset == 4
+    with store.transaction() as tx:
+        stored = tx.read_events(1, 10)
+        assert stored == mine + more  # what the transaction read back is what it committed
+        assert stored[0].context == {"n": [1, 2]} and stored[0].workflow_execution_id == 7
+        assert stored[0].create_time == at(1)
+
+
+def test_the_trigger_version_changes_with_every_trigger_change(store: SqlStore) -> None:
+    with store.transaction() as tx:
+        wf = _workflow(tx)
+        before = tx.triggers_version()
+        trigger = tx.add_trigger(wf.id, b"rule", T0)
+        added = tx.triggers_version()
+        assert added != before
+    with store.transaction() as tx:
+        tx.add_schedule(wf.id, "cron@* * * * *", T0, "coalesce", T0)  # not a trigger change
+        assert tx.triggers_version() == added
+        tx.update_trigger(trigger.id, is_paused=True)
+        paused = tx.triggers_version()
+        assert paused != added
+    with store.transaction() as tx:
+        assert tx.triggers_version() == paused
+        tx.add_trigger(wf.id, b"rule", T0)
+        tx.delete_triggers([trigger.id])
+        deleted = tx.triggers_version()
+        assert deleted not in (before, added, paused)
+    with store.transaction() as tx:
+        tx.delete_workflow(wf.id)  # takes its last trigger with it
+        assert tx.triggers_version() not in (before, added, paused, deleted)
+
+
+def test_log_head(store: SqlStore) -> None:
+    with store.transaction() as tx:
+        head = tx.log_head()
+        assert (head.end, head.next_timer, head.next_schedule) == (0, None, None)
+        wf = _workflow(tx)
+        tx.append_events([Event("a"), Event("b")], T0)
+        tx.add_timer(at(30), EventKind.RETRY_TASK, "retry:1", {})
+        tx.add_timer(at(20), EventKind.RETRY_TASK, "retry:2", {})
+        paused = tx.add_schedule(wf.id, "cron@* * * * *", at(5), "coalesce", T0)
+        tx.update_schedule(paused.id, is_paused=True)
+        tx.add_schedule(wf.id, "cron@* * * * *", at(60), "coalesce", T0)
+    with store.transaction() as tx:
+        head = tx.log_head()
+        assert (head.end, head.next_timer, head.next_schedule) == (2, at(20), at(60))
+
+
 def test_event_fields_and_filters(store: SqlStore) -> None:
     big_value = "é" * 1_048_576
     with store.transaction() as tx:
