@@ -477,7 +477,6 @@ class Engine(Client):
                 )
             if self._thread is None:
                 if self._ensure_leader() and not self._step()[1]:
-                    self._wake.wait(0.01)
-                    self._wake.clear()
+                    self._wait_for_wake(0.01)
             else:
                 time.sleep(0.01)

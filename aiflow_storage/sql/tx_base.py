@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
+from aiflow_core.model.event import Event
 from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.notify import notify
 
@@ -56,6 +57,14 @@ def _lock_statement(count: int) -> sa.Select[Any]:
     return statement
 
 
+def _event_row(event: Event) -> dict[str, Any]:
+    return {
+        "offset": event.offset, "key": event.key, "value": event.value, "namespace": event.namespace,
+        "sender": event.sender, "kind": event.kind.value, "workflow_execution_id": event.workflow_execution_id,
+        "context": event.context, "create_time": event.create_time, "idempotency_key": event.idempotency_key,
+    }
+
+
 class TxBase:
     """The connection of one transaction and the counters it locked."""
 
@@ -65,9 +74,9 @@ class TxBase:
         self._changed_counters: set[str] = set()
         #: Events this transaction appended, in offset order (contiguous: it held the counter);
         #: emptied when it deletes events.
-        self._tail: list[Any] = []
-        #: Rows of appended events not inserted yet.
-        self._unwritten_events: list[dict[str, Any]] = []
+        self._tail: list[Event] = []
+        #: How many events at the end of ``_tail`` are not inserted yet.
+        self._unwritten_events = 0
 
     def _lock_counters(self, *names: str) -> None:
         """Lock the counter rows ``names`` (creating missing ones at 0) and remember their values."""
@@ -115,8 +124,8 @@ class TxBase:
     def _write_events(self) -> None:
         """Insert the appended events not inserted yet; call before reading the event table."""
         if self._unwritten_events:
-            self.conn.execute(_INSERT_EVENTS, self._unwritten_events)
-            self._unwritten_events = []
+            self.conn.execute(_INSERT_EVENTS, [_event_row(e) for e in self._tail[-self._unwritten_events :]])
+            self._unwritten_events = 0
 
     def finish(self) -> None:
         """Write the events and counters this transaction changed; called once, just before commit."""

@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
@@ -132,31 +133,19 @@ class LogOps(TxBase):
             for found in self.conn.execute(by_key, in_params(stored_keys, "key")):
                 existing[found.idempotency_key] = _event(found)
         stored: list[Event] = []
-        appended = False
+        appended = 0
         for event in events:
             if event.idempotency_key and event.idempotency_key in existing:
                 stored.append(existing[event.idempotency_key])
                 continue
             offset += 1
-            row = {
-                "offset": offset,
-                "key": event.key,
-                "value": event.value,
-                "namespace": event.namespace,
-                "sender": event.sender,
-                "kind": EventKind(event.kind).value,
-                "workflow_execution_id": event.workflow_execution_id,
-                "context": event.context,
-                "create_time": now,
-                "idempotency_key": event.idempotency_key,
-            }
-            self._unwritten_events.append(row)
-            appended = True
-            stored.append(_event(_RowView(row)))
+            appended += 1
+            stored.append(attrs.evolve(event, offset=offset, create_time=now))
             self._tail.append(stored[-1])
             if event.idempotency_key:
                 existing[event.idempotency_key] = stored[-1]
         if appended:
+            self._unwritten_events += appended
             self._set_counter(EVENT_COUNTER, offset)
         return stored
 
@@ -285,10 +274,3 @@ class LogOps(TxBase):
             self.conn.execute(sa.delete(t.timers).where(t.timers.c.id.in_(list(timer_ids))))
         if dedup_prefix is not None:
             self.conn.execute(_DELETE_TIMERS_PREFIXED, {"pattern": like_prefix(dedup_prefix)})
-
-
-class _RowView:
-    """Attribute access over an inserted row dict, so inserted events convert like fetched ones."""
-
-    def __init__(self, row: dict[str, Any]) -> None:
-        self.__dict__.update(row)

@@ -75,11 +75,6 @@ _SNAPSHOT_BY_ID = sa.select(*[c for c in t.snapshots.c if c.name != "workflow_ob
 _SNAPSHOT_OBJECT = sa.select(t.snapshots.c.workflow_object).where(t.snapshots.c.id == sa.bindparam("snapshot_id"))
 _INSERT_WFE = sa.insert(t.workflow_executions)
 _WFE_BY_ID = _wfe_query().where(t.workflow_executions.c.id == sa.bindparam("execution_id"))
-_UPDATE_WFE = (
-    sa.update(t.workflow_executions)
-    .where(t.workflow_executions.c.id == sa.bindparam("execution_id"))
-    .values(status=sa.bindparam("new_status"), end_date=sa.bindparam("new_end_date"))
-)
 _INSERT_TE = sa.insert(t.task_executions)
 _TE_BY_ID = sa.select(t.task_executions).where(t.task_executions.c.id == sa.bindparam("task_execution_id"))
 _latest_ids = (
@@ -89,7 +84,7 @@ _latest_ids = (
     .subquery()
 )
 _LATEST_TES = sa.select(t.task_executions).join(_latest_ids, t.task_executions.c.id == _latest_ids.c.latest_id)
-_TE_FIELDS = ("status", "try_number", "begin_date", "end_date", "error", "log_path")
+_TE_FIELDS = frozenset({"status", "try_number", "begin_date", "end_date", "error", "log_path"})
 
 
 def _wfe(row: Any) -> WorkflowExecutionMeta:
@@ -357,9 +352,7 @@ class MetaOps(TxBase):
         self, execution_id: int, status: WorkflowStatus, end_date: dt.datetime | None
     ) -> None:
         """Set an execution's status and end date."""
-        self.conn.execute(
-            _UPDATE_WFE, {"execution_id": execution_id, "new_status": status.value, "new_end_date": end_date}
-        )
+        self._update_row(t.workflow_executions, execution_id, {"status": status.value, "end_date": end_date})
 
     def delete_workflow_execution(self, execution_id: int) -> None:
         """Delete an execution, its task executions and state."""
@@ -434,7 +427,7 @@ class MetaOps(TxBase):
 
     def update_task_execution(self, task_execution_id: int, **fields: Any) -> None:
         """Update some fields of a task execution."""
-        unknown = set(fields) - set(_TE_FIELDS)
+        unknown = set(fields) - _TE_FIELDS
         if unknown:
             raise TypeError(f"cannot update task execution fields {sorted(unknown)}")
         if "status" in fields:

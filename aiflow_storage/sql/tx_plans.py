@@ -21,7 +21,7 @@ _DUE_SCHEDULES = (
     .order_by(t.schedules.c.next_fire_time)
     .limit(sa.bindparam("limit"))
 )
-_SCHEDULE_FIELDS = ("is_paused", "next_fire_time", "last_fire_time")
+_SCHEDULE_FIELDS = frozenset({"is_paused", "next_fire_time", "last_fire_time"})
 
 
 def _schedule(row: Any) -> WorkflowScheduleMeta:
@@ -69,7 +69,7 @@ class PlanOps(TxBase):
 
     def update_schedule(self, schedule_id: int, **fields: Any) -> None:
         """Update is_paused, next_fire_time or last_fire_time."""
-        unknown = set(fields) - set(_SCHEDULE_FIELDS)
+        unknown = set(fields) - _SCHEDULE_FIELDS
         if unknown:
             raise TypeError(f"cannot update schedule fields {sorted(unknown)}")
         self._update_row(t.schedules, schedule_id, fields)
