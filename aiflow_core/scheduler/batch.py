@@ -158,18 +158,26 @@ class SchedulerMemory:
     def __init__(self) -> None:
         self.views: dict[int, ExecutionView] = {}
         self.state = StateCells()
+        #: Ids of the RUNNING executions of each namespace looked up so far.
+        self.running: dict[str, set[int]] = {}
 
     def forget_finished(self) -> None:
         """Drop views of executions that ended (nothing more happens in them)."""
         if len(self.views) > self.MAX_VIEWS:
             self.views.clear()
+            self.running.clear()
             return
         for execution_id in [i for i, v in self.views.items() if v.status.is_final]:
-            del self.views[execution_id]
+            self.not_running(self.views.pop(execution_id).meta)
+
+    def not_running(self, meta: WorkflowExecutionMeta) -> None:
+        """Note that an execution is no longer RUNNING."""
+        self.running.get(meta.namespace, set()).discard(meta.id)
 
     def clear(self) -> None:
         """Forget everything."""
         self.views.clear()
+        self.running.clear()
         self.state = StateCells()
 
 
@@ -191,7 +199,6 @@ class Batch:
         self.commands: list[Command] = []
         self.timers_added = False
         self._views: dict[int, ExecutionView | None] = {}
-        self._running: dict[str, list[int]] = {}
         self.cache: dict[str, Any] = {}
         self._status_emitted: set[int] = set()
         self._last_status_read: dict[int, int] = {}
@@ -236,23 +243,29 @@ class Batch:
         """Mark an execution FAILED because it cannot be scheduled."""
         log.error("workflow execution %s failed: %s", meta.id, reason)
         self.tx.update_workflow_execution(meta.id, WorkflowStatus.FAILED, self.now)
+        self.memory.not_running(meta)
 
     def running_in(self, namespace: str) -> list[int]:
-        """Ids of the RUNNING executions of a namespace (loaded once per batch)."""
-        ids = self._running.get(namespace)
+        """Ids of the RUNNING executions of a namespace, in order (looked up once, then kept in memory).
+
+        Only the scheduler sets executions RUNNING (:meth:`mark_running`) and
+        ends them (:meth:`SchedulerMemory.forget_finished`), so the set stays
+        true between its transactions.
+        """
+        ids = self.memory.running.get(namespace)
         if ids is None:
             executions = self.tx.list_workflow_executions(
                 None, statuses=[WorkflowStatus.RUNNING], namespace=namespace
             )
-            ids = [e.id for e in executions]
-            self._running[namespace] = ids
-        return ids
+            ids = {e.id for e in executions}
+            self.memory.running[namespace] = ids
+        return sorted(ids)
 
     def mark_running(self, view: ExecutionView) -> None:
-        """Record that an execution started running during this batch."""
-        ids = self._running.get(view.meta.namespace)
-        if ids is not None and view.id not in ids:
-            ids.append(view.id)
+        """Record that an execution started running."""
+        ids = self.memory.running.get(view.meta.namespace)
+        if ids is not None:
+            ids.add(view.id)
 
     def rule_context(self, view: ExecutionView, task_name: str, rule_index: int) -> RuleContext:
         """The context of one task rule of one execution."""

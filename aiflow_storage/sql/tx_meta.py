@@ -68,6 +68,7 @@ def _wfe_query() -> sa.Select[Any]:
 
 
 # Statements of the scheduler's hot path, built once (see tx_log).
+_NAMESPACE_BY_NAME = sa.select(t.namespaces).where(t.namespaces.c.name == sa.bindparam("name"))
 _WORKFLOW_BY_ID = sa.select(t.workflows).where(t.workflows.c.id == sa.bindparam("workflow_id"))
 _SNAPSHOT_BY_ID = sa.select(*[c for c in t.snapshots.c if c.name != "workflow_object"]).where(
     t.snapshots.c.id == sa.bindparam("snapshot_id")
@@ -132,7 +133,7 @@ class MetaOps(TxBase):
 
     def get_namespace(self, name: str) -> NamespaceMeta | None:
         """Return a namespace."""
-        row = self.conn.execute(sa.select(t.namespaces).where(t.namespaces.c.name == name)).first()
+        row = self.conn.execute(_NAMESPACE_BY_NAME, {"name": name}).first()
         return None if row is None else NamespaceMeta(name=row.name, properties=row.properties or {})
 
     def list_namespaces(self, limit: int | None, offset: int | None) -> list[NamespaceMeta]:
