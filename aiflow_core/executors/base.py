@@ -14,7 +14,7 @@ import copy
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import attrs
 
@@ -116,6 +116,15 @@ class Executor(abc.ABC):
         return False
 
 
+def _open_log(path: Path) -> IO[str]:
+    """Open a task's log for appending, making its directory only when it is missing (one system call per task)."""
+    try:
+        return open(path, "a", encoding="utf-8", buffering=1)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "a", encoding="utf-8", buffering=1)
+
+
 def run_task(
     job: TaskJob,
     operator: Operator,
@@ -130,9 +139,7 @@ def run_task(
     if not isinstance(operator, AIFlowOperator):
         return TaskStatus.FAILED, f"task {job.task_name!r} is a {type(operator).__name__}, not an AIFlowOperator"
     task = copy.copy(operator)
-    path = Path(job.log_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8", buffering=1) as log:
+    with _open_log(Path(job.log_path)) as log:
         log.write(f"*** {job.workflow_name}.{job.task_name} execution {job.sequence_number} try {job.try_number}\n")
         context = TaskExecutionContext(
             workflow_name=job.workflow_name, namespace=job.namespace,
