@@ -31,6 +31,10 @@ def task_log_path(log_dir: Path, namespace: str, workflow: str, execution_id: in
     return log_dir / namespace / workflow / str(execution_id) / f"{task}-{seq}.log"
 
 
+#: The error recorded for a task execution stopped because the engine running it shut down.
+INTERRUPTED_ERROR = "stopped: the engine running it shut down"
+
+
 def effective_status(current: TaskStatus, reported: TaskStatus) -> TaskStatus | None:
     """The status a report moves a task execution to, or None if it is stale.
 
@@ -100,9 +104,14 @@ class Applier:
         new = effective_status(te.status, TaskStatus(event.value))
         if new is None:
             return
-        if new is TaskStatus.FAILED and self._retry_later(batch, view, te, context.get("error")):
+        error = context.get("error")
+        if new is TaskStatus.FAILED and self._retry_later(batch, view, te, error):
             return
-        self._set_status(batch, view, te, new, error=context.get("error"))
+        if new is TaskStatus.STOPPED and te.status is not TaskStatus.STOPPING:
+            # No rule or user asked for this stop: the engine running the task shut down.
+            view.interrupted = True
+            error = error or INTERRUPTED_ERROR
+        self._set_status(batch, view, te, new, error=error)
 
     def _on_task_status(self, batch: Batch, event: Event) -> None:
         view = batch.view(event.workflow_execution_id) if event.workflow_execution_id else None
@@ -235,6 +244,8 @@ class Applier:
         outcome = execution_outcome(view.index, {n: te.status for n, te in view.latest.items()})
         if outcome is None:
             return
+        if outcome is WorkflowStatus.SUCCESS and view.interrupted:
+            outcome = WorkflowStatus.STOPPED  # its work did not complete
         if after_offset is not None and not batch.read_to_end:
             pending = EventFilter(
                 kinds=(EventKind.TASK_STATUS,), workflow_execution_id=view.id, begin_offset=after_offset

@@ -74,6 +74,50 @@ def test_stop_really_ends_the_work(tmp_path: Path, executor: str) -> None:
         _wait(lambda: not _alive(bash_pid), timeout=10)
 
 
+SHUTDOWN = """
+import time
+from aiflow_core.model.action import TaskAction
+from aiflow_core.model.workflow import Workflow
+from aiflow_core.operators.python import PythonOperator
+
+def spin():
+    while True:
+        time.sleep(0.05)
+
+with Workflow(name="batch") as b:
+    PythonOperator(name="spin", python_callable=spin)
+
+with Workflow(name="streaming") as s:
+    PythonOperator(name="spin", python_callable=spin)
+    on_event = PythonOperator(name="on_event", python_callable=spin)
+    on_event.action_on_event_received(TaskAction.START, "go")
+"""
+
+
+@pytest.mark.parametrize("executor", ["thread", "process"])
+def test_engine_shutdown_stops_tasks_and_never_reports_their_work_done(tmp_path: Path, executor: str) -> None:
+    workflow_file = tmp_path / "wf.py"
+    workflow_file.write_text(SHUTDOWN)
+    with _engine(tmp_path, executor) as engine:
+        engine.upload_workflows(str(workflow_file))
+        batch, streaming = engine.start_workflow_execution("batch"), engine.start_workflow_execution("streaming")
+        _wait(lambda: all(t.status is TaskStatus.RUNNING
+                          for e in (batch, streaming) for t in engine.list_task_executions(e)))
+    with _engine(tmp_path, executor) as engine:
+        for execution in (batch, streaming):
+            (spin,) = engine.list_task_executions(execution)
+            assert spin.status is TaskStatus.STOPPED
+            assert "shut down" in (spin.error or "")
+        # The batch execution did not complete its work: STOPPED, not SUCCESS.
+        assert engine.get_workflow_execution(batch).status is WorkflowStatus.STOPPED  # type: ignore[union-attr]
+        # An execution that events can still drive goes on under the next engine.
+        assert engine.get_workflow_execution(streaming).status is WorkflowStatus.RUNNING  # type: ignore[union-attr]
+        engine.send_event("go")
+        _wait(lambda: [t.task_name for t in engine.list_task_executions(streaming)] == ["spin", "on_event"])
+        engine.stop_workflow_execution(streaming)
+        engine.wait_for_workflow_execution(streaming, timeout=30)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
