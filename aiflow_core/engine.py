@@ -31,7 +31,7 @@ from aiflow_core.errors import InvalidStateError, NotFoundError
 from aiflow_core.executors import Executor, TaskJob, create_executor
 from aiflow_core.executors.base import ExecutorContext
 from aiflow_core.executors.definitions import TaskDefinitions
-from aiflow_core.model.clock import Clock
+from aiflow_core.model.clock import Clock, ReplayClock
 from aiflow_core.model.durations import parse_duration
 from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.internal.events import ENGINE_SENDER, status_report
@@ -103,7 +103,10 @@ class Engine(Client):
         poll_interval: float = 0.05,
         history_retention: object = ...,
     ) -> None:
+        if clock is not None and clock.is_fake:
+            clock = ReplayClock(clock)
         super().__init__(db_url, blob, clock=clock, config=config)
+        self._replayed_to = self.clock.now()
         self.log_dir = Path(log_dir) if log_dir is not None else self.config.log_dir
         self.executor = create_executor(
             executor or self.config.task_executor, parallelism or self.config.local_executor_parallelism
@@ -350,11 +353,43 @@ class Engine(Client):
     def run_until_idle(self, timeout: float = 60.0) -> None:
         """Step the loop in this thread until nothing can happen without more time or events.
 
+        With a fake clock that moved since the last call, every timer and
+        schedule fire on the way runs at its own instant first, as if the time
+        had passed with the engine running: an hourly schedule advanced by a
+        day runs 24 times. (Fires due before the engine was created were missed
+        while no engine ran; their schedule's misfire policy applies.)
+
         Raises TimeoutError if tasks are still running after ``timeout`` seconds.
         """
         if self._thread is not None:
             raise InvalidStateError("the engine runs in the background; run_until_idle is for stepped engines")
         deadline = time.monotonic() + timeout
+        if isinstance(self.clock, ReplayClock):
+            self._replay(self.clock, deadline, timeout)
+        self._until_idle(deadline, timeout)
+
+    def _replay(self, clock: ReplayClock, deadline: float, timeout: float) -> None:
+        """Hold ``clock`` at each due time between the last call and now, running until idle at each."""
+        start, target = self._replayed_to, clock.source.now()
+        self._replayed_to = target
+        if target <= start:
+            return
+        held: dt.datetime | None = None
+        try:
+            while True:
+                wakeup = self.loop.next_wakeup()
+                if wakeup is None or wakeup >= target:
+                    return
+                instant = max(wakeup, start)
+                if held is not None and instant <= held:
+                    return  # nothing moved on: the run at the target time takes it
+                held = instant
+                clock.hold(instant)
+                self._until_idle(deadline, timeout)
+        finally:
+            clock.release()
+
+    def _until_idle(self, deadline: float, timeout: float) -> None:
         while True:
             if not self._ensure_leader():
                 raise InvalidStateError(f"another engine holds the scheduler lease of {self!r}")

@@ -7,7 +7,7 @@ Nothing in aiflow reads the wall clock for scheduling except through a
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 @runtime_checkable
@@ -41,3 +41,40 @@ def ensure_utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=dt.timezone.utc)
     return value.astimezone(dt.timezone.utc)
+
+
+class ReplayClock:
+    """A fake clock as a stepped engine sees it: it can be held at an earlier instant.
+
+    A test that moves a fake clock forward by a day expects the engine to act
+    as if the day had passed with the engine running: the engine holds this
+    clock at each timer and schedule fire on the way, runs what is due there,
+    and then lets it follow ``source`` again. Every other attribute
+    (``advance``, ``set``, ``subscribe``) is the source clock's.
+    """
+
+    is_fake = True
+
+    def __init__(self, source: Clock) -> None:
+        self.source = source
+        self._held: dt.datetime | None = None
+
+    def now(self) -> dt.datetime:
+        """The held instant while one is held (never later than the source), else the source's time."""
+        now = self.source.now()
+        held = self._held
+        return now if held is None or held >= now else held
+
+    def hold(self, when: dt.datetime) -> None:
+        """Show ``when`` as the time until :meth:`release`."""
+        self._held = when
+
+    def release(self) -> None:
+        """Follow the source clock again."""
+        self._held = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.source, name)
+
+    def __repr__(self) -> str:
+        return f"ReplayClock({self.source!r})"

@@ -56,6 +56,60 @@ def test_daily_cron_in_a_dst_zone_runs_once_per_day_across_both_transitions(tmp_
     assert dt.date(2024, 3, 31) in local_days and dt.date(2024, 10, 27) in local_days
 
 
+def _engine(tmp_path, clock):  # type: ignore[no-untyped-def]
+    from aiflow_core import Engine
+
+    return Engine(db_url=f"sqlite:///{tmp_path / 'db.sqlite'}", executor="inline", clock=clock,
+                  log_dir=tmp_path / "logs", blob=str(tmp_path / "blob"))
+
+
+def test_a_stepped_engine_runs_every_fire_a_fake_clock_jumped_over(tmp_path) -> None:
+    from aiflow_core.testing import FakeClock
+
+    clock = FakeClock("2024-01-01T00:00:00Z")
+    workflow_file = tmp_path / "wf.py"
+    workflow_file.write_text(ONE_TASK)
+    engine = _engine(tmp_path, clock)
+    try:
+        engine.upload_workflows(str(workflow_file))
+        engine.add_workflow_schedule("cron@0 * * * *", "hourly")
+        clock.advance(dt.timedelta(days=3))
+        engine.run_until_idle()
+        begins = [e.begin_date for e in engine.list_workflow_executions("hourly")]
+        assert begins == [dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(hours=h)
+                          for h in range(1, 73)]
+        assert engine.now() == clock.now()
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize(("policy", "runs"), [("coalesce", 1), ("catch_up", 5), ("skip", 0)])
+def test_misfire_policy_decides_the_fires_missed_while_no_engine_ran(tmp_path, policy: str, runs: int) -> None:
+    from aiflow_core.testing import FakeClock
+
+    clock = FakeClock("2024-01-01T00:00:00Z")
+    workflow_file = tmp_path / "wf.py"
+    workflow_file.write_text(ONE_TASK)
+    engine = _engine(tmp_path, clock)
+    engine.upload_workflows(str(workflow_file))
+    engine.add_workflow_schedule("cron@0 * * * *", "hourly", misfire_policy=policy)
+    engine.run_until_idle()
+    engine.close()
+    clock.advance(dt.timedelta(hours=5, minutes=30))  # no engine runs: the fires of 01:00 to 05:00 are missed
+    engine = _engine(tmp_path, clock)
+    try:
+        engine.run_until_idle()
+        missed = [e.begin_date for e in engine.list_workflow_executions("hourly")]
+        assert len(missed) == runs
+        assert all(b == clock.now() for b in missed)
+        clock.advance(dt.timedelta(hours=1))  # the engine runs again: the 06:00 fire is not missed
+        engine.run_until_idle()
+        assert engine.list_workflow_executions("hourly")[-1].begin_date == dt.datetime(
+            2024, 1, 1, 6, tzinfo=dt.timezone.utc)
+        assert len(engine.list_workflow_executions("hourly")) == runs + 1
+    finally:
+        engine.close()
+
 def test_interval_schedule_fires_at_creation_plus_multiples(aiflow: WorkflowTester) -> None:
     aiflow.upload_source(ONE_TASK)
     created = aiflow.clock.now()
