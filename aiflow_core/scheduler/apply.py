@@ -82,7 +82,7 @@ class Applier:
         if event.workflow_execution_id is not None:
             targets = [event.workflow_execution_id]
         else:
-            targets = list(batch.running_in(event.namespace))
+            targets = batch.running_in(event.namespace)
         for execution_id in targets:
             view = batch.view(execution_id)
             if view is not None and view.running and view.meta.namespace == event.namespace:

@@ -62,7 +62,6 @@ def test_namespaces_isolate_events_and_refuse_deletion_while_holding_workflows(a
         engine.delete_namespace("team_b", force=True)
 
 
-
 def test_events_without_an_execution_reach_exactly_the_running_executions(aiflow: WorkflowTester) -> None:
     # The scheduler keeps the running executions of a namespace in memory between its transactions:
     # one started after the first lookup must be reached, one that ended must not.
@@ -77,6 +76,7 @@ def test_events_without_an_execution_reach_exactly_the_running_executions(aiflow
     aiflow.send("go")
     assert [len(aiflow.history(e)) for e in (first, second, third)] == [2, 3, 1]
     assert aiflow.engine.get_workflow_execution(first).status is WorkflowStatus.STOPPED
+
 
 def test_disabled_workflow_starts_nothing_new_and_records_why(aiflow: WorkflowTester) -> None:
     engine = aiflow.engine

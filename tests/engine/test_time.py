@@ -110,6 +110,7 @@ def test_misfire_policy_decides_the_fires_missed_while_no_engine_ran(tmp_path, p
     finally:
         engine.close()
 
+
 def test_interval_schedule_fires_at_creation_plus_multiples(aiflow: WorkflowTester) -> None:
     aiflow.upload_source(ONE_TASK)
     created = aiflow.clock.now()
