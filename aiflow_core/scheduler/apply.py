@@ -108,9 +108,7 @@ class Applier:
         if new is TaskStatus.FAILED and self._retry_later(batch, view, te, error):
             return
         if new is TaskStatus.STOPPED and te.status is not TaskStatus.STOPPING:
-            # No rule or user asked for this stop: the engine running the task shut down.
-            view.interrupted = True
-            error = error or INTERRUPTED_ERROR
+            error = INTERRUPTED_ERROR  # no rule or user asked for this stop: the engine running it shut down
         self._set_status(batch, view, te, new, error=error)
 
     def _on_task_status(self, batch: Batch, event: Event) -> None:
@@ -244,8 +242,8 @@ class Applier:
         outcome = execution_outcome(view.index, {n: te.status for n, te in view.latest.items()})
         if outcome is None:
             return
-        if outcome is WorkflowStatus.SUCCESS and view.interrupted:
-            outcome = WorkflowStatus.STOPPED  # its work did not complete
+        if outcome is WorkflowStatus.SUCCESS and any(te.error == INTERRUPTED_ERROR for te in view.latest.values()):
+            outcome = WorkflowStatus.STOPPED  # the latest run of a task was cut short: its work did not complete
         if after_offset is not None and not batch.read_to_end:
             pending = EventFilter(
                 kinds=(EventKind.TASK_STATUS,), workflow_execution_id=view.id, begin_offset=after_offset

@@ -59,8 +59,6 @@ class ExecutionView:
         self.latest = latest
         self.status = meta.status
         self.has_periodic_tasks = any(task.config.periodic_expression for task in workflow.tasks.values())
-        #: True once a task run was stopped without a rule or user asking (its engine shut down).
-        self.interrupted = False
 
     @property
     def id(self) -> int:
