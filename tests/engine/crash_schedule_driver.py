@@ -2,8 +2,9 @@
 
 Usage: ``python crash_schedule_driver.py DB_URL HOURS``. Steps a fake clock
 from 2024-01-01T00:00Z fire by fire up to HOURS later, running the engine
-until idle at each instant. Killed and restarted at random moments by the
-test; every run resumes from what the database holds.
+until idle at each instant. Prints ``ready`` once the engine is built and
+``DONE`` at the end. Killed and restarted at random moments by the test;
+every run resumes from what the database holds.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def main() -> None:
     home = Path(db_url.removeprefix("sqlite:///")).parent
     clock = FakeClock(START)
     engine = Engine(db_url=db_url, blob=str(home / "blob"), executor="inline", clock=clock, history_retention=None)
+    print("ready", flush=True)
     target = START + dt.timedelta(hours=hours)
     while True:
         engine.run_until_idle()

@@ -38,19 +38,26 @@ def _prepare(tmp_path: Path) -> str:
     return db_url
 
 
-def _run(db_url: str, kill_after: float | None) -> bool:
-    """Run the driver; kill it after ``kill_after`` seconds. True if it finished on its own."""
+def _run(db_url: str, kill_after: float | None) -> tuple[bool, float]:
+    """Run the driver; kill it ``kill_after`` seconds after it is ready.
+
+    Returns whether it finished on its own and how long it worked once ready.
+    """
     process = subprocess.Popen(
         [sys.executable, str(DRIVER), db_url, str(HOURS)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        ready = time.monotonic()
+        assert line.strip() == "ready", (line, process.stderr.read() if process.stderr else "")
         out, err = process.communicate(timeout=kill_after if kill_after is not None else 120)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-        return False
+        return False, time.monotonic() - ready
     assert process.returncode == 0, err[-3000:]
-    return "DONE" in out
+    return "DONE" in out, time.monotonic() - ready
 
 
 def _history(db_url: str) -> tuple[list[dt.datetime], list[str]]:
@@ -67,7 +74,8 @@ def test_sigkill_during_fires_and_triggers_never_loses_or_doubles(tmp_path: Path
     reference = tmp_path / "reference"
     reference.mkdir()
     reference_url = _prepare(reference)
-    assert _run(reference_url, None)
+    finished, work = _run(reference_url, None)
+    assert finished
     expected_fires, expected_triggers = _history(reference_url)
     assert len(expected_fires) == HOURS
     assert len(expected_triggers) == TRIGGER_EVENTS
@@ -78,11 +86,13 @@ def test_sigkill_during_fires_and_triggers_never_loses_or_doubles(tmp_path: Path
     rng = random.Random(20261122)
     kills = 0
     started = time.monotonic()
+    # Each run works at most an eighth of what the whole work took uninterrupted, so at least
+    # five kills land before the work is done, however fast the machine.
     while kills < 20:
-        if _run(crashed_url, rng.uniform(0.2, 1.0)):
+        if _run(crashed_url, rng.uniform(0.02, 0.12) * work)[0]:
             break
         kills += 1
-    while not _run(crashed_url, None):
+    while not _run(crashed_url, None)[0]:
         pass
     assert kills >= 5, f"the engine finished before enough kills ({kills}); make the work longer"
     fires, triggers = _history(crashed_url)
