@@ -95,7 +95,7 @@ class Applier:
         if view is None:
             return
         te_id = context.get("task_execution_id")
-        te = next((t for t in view.latest.values() if t.id == te_id), None)
+        te = view.find_latest(te_id)
         if te is None and isinstance(te_id, int):
             # An execution superseded by a newer sequence (RESTART) still gets its final status.
             te = batch.tx.get_task_execution(te_id)
@@ -145,8 +145,8 @@ class Applier:
         view = batch.view(event.workflow_execution_id) if event.workflow_execution_id else None
         if view is None or view.status.is_final:
             return
-        for task_name in list(view.latest):
-            self.stop_task(batch, view, task_name)
+        for te in view.latest_runs():
+            self.stop_task(batch, view, te.task_name)
         self._finish(batch, view, WorkflowStatus.STOPPED)
 
     def _on_task_command(self, batch: Batch, event: Event) -> None:
@@ -188,7 +188,7 @@ class Applier:
         te_id = (event.context or {}).get("task_execution_id")
         if view is None:
             return
-        te = next((t for t in view.latest.values() if t.id == te_id), None)
+        te = view.find_latest(te_id)
         if te is None or te.status is not TaskStatus.RETRYING:
             return
         batch.tx.update_task_execution(te.id, status=TaskStatus.FAILED, end_date=batch.now)
@@ -237,12 +237,13 @@ class Applier:
         events that announce them; the outcome waits until every status event
         of the execution has been processed, so no rule misses one.
         """
-        if not view.running or batch.status_event_follows(view.id, after_offset):
+        if not view.running or not view.all_final or batch.status_event_follows(view.id, after_offset):
             return
-        outcome = execution_outcome(view.index, {n: te.status for n, te in view.latest.items()})
+        runs = view.latest_runs()
+        outcome = execution_outcome(view.index, {te.task_name: te.status for te in runs})
         if outcome is None:
             return
-        if outcome is WorkflowStatus.SUCCESS and any(te.error == INTERRUPTED_ERROR for te in view.latest.values()):
+        if outcome is WorkflowStatus.SUCCESS and any(te.error == INTERRUPTED_ERROR for te in runs):
             outcome = WorkflowStatus.STOPPED  # the latest run of a task was cut short: its work did not complete
         if after_offset is not None and not batch.read_to_end:
             pending = EventFilter(
@@ -263,7 +264,7 @@ class Applier:
         self, batch: Batch, view: ExecutionView, task_name: str, cause: StartCause, execution_type: ExecutionType
     ) -> TaskExecutionMeta | None:
         """Start a new execution of a task unless one is alive."""
-        latest = view.latest.get(task_name)
+        latest = view.latest(task_name)
         if latest is not None and latest.status.is_alive:
             return None
         sequence = 1 if latest is None else latest.sequence_number + 1
@@ -280,7 +281,7 @@ class Applier:
             view.id, task_name, sequence, try_number, execution_type, TaskStatus.QUEUED, cause,
             batch.now, log_path=str(path),
         )
-        view.latest[task_name] = te
+        view.record(te)
         self._emit_status(batch, view, te, TaskStatus.QUEUED)
         task = view.workflow.tasks[task_name]
         batch.commands.append(
@@ -297,7 +298,7 @@ class Applier:
 
     def stop_task(self, batch: Batch, view: ExecutionView, task_name: str) -> None:
         """Stop the alive execution of a task; nothing happens when none is alive."""
-        te = view.latest.get(task_name)
+        te = view.latest(task_name)
         if te is None or not te.status.is_alive:
             return
         retrying = te.status is TaskStatus.RETRYING
@@ -347,8 +348,7 @@ class Applier:
             fields["error"] = str(error)
         batch.tx.update_task_execution(te.id, **fields)
         updated = TaskExecutionMeta(**{**_as_dict(te), **fields})
-        if view.latest.get(te.task_name) is not None and view.latest[te.task_name].id == te.id:
-            view.latest[te.task_name] = updated
+        view.update(updated)
         self._emit_status(batch, view, updated, status)
 
     def _emit_status(self, batch: Batch, view: ExecutionView, te: TaskExecutionMeta, status: TaskStatus) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from typing import Any
 
 from aiflow_core import serialization
@@ -51,14 +51,18 @@ class ExecutionView:
 
     def __init__(
         self, meta: WorkflowExecutionMeta, workflow: Workflow, index: RuleIndex,
-        latest: dict[str, TaskExecutionMeta],
+        latest: Iterable[TaskExecutionMeta] = (),
     ) -> None:
         self.meta = meta
         self.workflow = workflow
         self.index = index
-        self.latest = latest
         self.status = meta.status
         self.has_periodic_tasks = any(task.config.periodic_expression for task in workflow.tasks.values())
+        self._latest: dict[str, TaskExecutionMeta] = {}
+        self._task_of_run: dict[int, str] = {}
+        self._alive = 0
+        for te in latest:
+            self.record(te)
 
     @property
     def id(self) -> int:
@@ -72,8 +76,41 @@ class ExecutionView:
 
     def task_status(self, task_name: str) -> TaskStatus | None:
         """Latest status of a task, or None if it never ran."""
-        te = self.latest.get(task_name)
+        te = self._latest.get(task_name)
         return None if te is None else te.status
+
+    def latest(self, task_name: str) -> TaskExecutionMeta | None:
+        """The latest execution of a task, or None if it never ran."""
+        return self._latest.get(task_name)
+
+    def latest_runs(self) -> list[TaskExecutionMeta]:
+        """The latest execution of every task that ran."""
+        return list(self._latest.values())
+
+    def find_latest(self, task_execution_id: object) -> TaskExecutionMeta | None:
+        """The task execution with this id if it is the latest of its task."""
+        task_name = self._task_of_run.get(task_execution_id) if isinstance(task_execution_id, int) else None
+        return None if task_name is None else self._latest[task_name]
+
+    def record(self, te: TaskExecutionMeta) -> None:
+        """Note the newest execution of a task (it becomes the task's latest)."""
+        current = self._latest.get(te.task_name)
+        if current is not None:
+            del self._task_of_run[current.id]
+            self._alive -= not current.status.is_final
+        self._latest[te.task_name] = te
+        self._task_of_run[te.id] = te.task_name
+        self._alive += not te.status.is_final
+
+    def update(self, te: TaskExecutionMeta) -> None:
+        """Note a changed task execution; only the latest of its task is kept."""
+        if te.id in self._task_of_run:
+            self.record(te)
+
+    @property
+    def all_final(self) -> bool:
+        """True if the latest execution of every task that ran has a final status."""
+        return self._alive == 0
 
 
 class _LazyCell(MutableMapping[str, Any]):
@@ -234,7 +271,7 @@ class Batch:
             self.on_rule_error(f"cannot load the workflow of execution {meta.id}", exc)
             self.fail_execution(meta, f"snapshot could not be loaded: {exc}")
             return None
-        latest = {} if new else {te.task_name: te for te in self.tx.latest_task_executions(meta.id)}
+        latest = () if new else self.tx.latest_task_executions(meta.id)
         view = ExecutionView(meta, workflow, index, latest)
         self.memory.views[meta.id] = view
         return view
