@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from aiflow_core.model.event import Event
 from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.notify import notify
+from aiflow_storage.sql.prepared import Prepared
 
 #: The counter holding the last offset of the event log.
 EVENT_COUNTER = "event_offset"
@@ -26,12 +27,12 @@ EVENT_COUNTER = "event_offset"
 TRIGGER_COUNTER = "triggers"
 
 _counter = t.counters.c
-_lock_statements: dict[int, sa.Select[Any]] = {}
-_row_updates: dict[tuple[str, tuple[str, ...]], sa.Update] = {}
+_lock_statements: dict[int, Prepared] = {}
+_row_updates: dict[tuple[str, tuple[str, ...]], Prepared] = {}
 _INSERT_COUNTER = sa.insert(t.counters)
-_INSERT_EVENTS = sa.insert(t.events)
-_WRITE_COUNTER = sa.update(t.counters).where(_counter.name == sa.bindparam("counter")).values(
-    value=sa.bindparam("new_value")
+_INSERT_EVENTS = Prepared(sa.insert(t.events))
+_WRITE_COUNTER = Prepared(
+    sa.update(t.counters).where(_counter.name == sa.bindparam("counter")).values(value=sa.bindparam("new_value"))
 )
 
 
@@ -49,11 +50,13 @@ def in_params(values: Any, prefix: str) -> dict[str, Any]:
     return {f"{prefix}{i}": value for i, value in enumerate(values)}
 
 
-def _lock_statement(count: int) -> sa.Select[Any]:
+def _lock_statement(count: int) -> Prepared:
     statement = _lock_statements.get(count)
     if statement is None:
         rows: sa.Select[Any] = sa.select(_counter.name, _counter.value)
-        statement = _lock_statements[count] = rows.where(in_list(_counter.name, count, "name")).with_for_update()
+        statement = _lock_statements[count] = Prepared(
+            rows.where(in_list(_counter.name, count, "name")).with_for_update()
+        )
     return statement
 
 
@@ -83,8 +86,8 @@ class TxBase:
         missing = [n for n in names if n not in self._counters]
         if not missing:
             return
-        for row in self.conn.execute(_lock_statement(len(missing)), in_params(missing, "name")):
-            self._counters[row.name] = int(row.value)
+        for name, value in _lock_statement(len(missing)).execute(self.conn, in_params(missing, "name")):
+            self._counters[name] = int(value)
         for name in missing:
             if name not in self._counters:
                 try:
@@ -99,12 +102,12 @@ class TxBase:
         names = tuple(sorted(fields))
         statement = _row_updates.get((table.name, names))
         if statement is None:
-            statement = _row_updates[(table.name, names)] = (
+            statement = _row_updates[(table.name, names)] = Prepared(
                 sa.update(table)
                 .where(table.c.id == sa.bindparam("row_id"))
                 .values({name: sa.bindparam(f"new_{name}") for name in names})
             )
-        self.conn.execute(statement, {"row_id": row_id, **{f"new_{name}": fields[name] for name in names}})
+        statement.execute(self.conn, {"row_id": row_id, **{f"new_{name}": fields[name] for name in names}})
 
     def _counter(self, name: str) -> int:
         """The value of counter ``name``, locking its row."""
@@ -124,7 +127,7 @@ class TxBase:
     def _write_events(self) -> None:
         """Insert the appended events not inserted yet; call before reading the event table."""
         if self._unwritten_events:
-            self.conn.execute(_INSERT_EVENTS, [_event_row(e) for e in self._tail[-self._unwritten_events :]])
+            _INSERT_EVENTS.executemany(self.conn, [_event_row(e) for e in self._tail[-self._unwritten_events :]])
             self._unwritten_events = 0
 
     def finish(self) -> None:
@@ -133,7 +136,7 @@ class TxBase:
         if not self._changed_counters:
             return
         changed = sorted(self._changed_counters)
-        self.conn.execute(_WRITE_COUNTER, [{"counter": n, "new_value": self._counters[n]} for n in changed])
+        _WRITE_COUNTER.executemany(self.conn, [{"counter": n, "new_value": self._counters[n]} for n in changed])
         if EVENT_COUNTER in self._changed_counters:
             notify(self.conn)
         self._changed_counters.clear()

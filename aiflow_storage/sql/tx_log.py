@@ -21,9 +21,10 @@ from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from aiflow_core.model.event import Event, EventKind
 from aiflow_core.ports import EventFilter, LogHead, Timer
 from aiflow_storage.sql import schema as t
+from aiflow_storage.sql.prepared import Prepared
 from aiflow_storage.sql.tx_base import EVENT_COUNTER, TRIGGER_COUNTER, TxBase, in_list, in_params
 
-_EVENTS_AFTER = (
+_EVENTS_AFTER = Prepared(
     sa.select(t.events)
     .where(t.events.c.offset > sa.bindparam("after"))
     .order_by(t.events.c.offset)
@@ -35,7 +36,7 @@ _DELETE_STATE = sa.delete(t.states).where(
     t.states.c.scope == sa.bindparam("scope"), t.states.c.name == sa.bindparam("state_name")
 )
 _INSERT_STATE = sa.insert(t.states)
-_DUE_TIMERS = (
+_DUE_TIMERS = Prepared(
     sa.select(t.timers)
     .where(t.timers.c.fire_time <= sa.bindparam("now"))
     .order_by(t.timers.c.fire_time, t.timers.c.id)
@@ -44,14 +45,30 @@ _DUE_TIMERS = (
 _TIMER_BY_KEY = sa.select(t.timers.c.id).where(t.timers.c.dedup_key == sa.bindparam("dedup_key"))
 _INSERT_TIMER = sa.insert(t.timers)
 _DELETE_TIMERS_PREFIXED = sa.delete(t.timers).where(t.timers.c.dedup_key.like(sa.bindparam("pattern"), escape="/"))
-_LOG_HEAD = sa.select(
-    sa.select(sa.func.coalesce(sa.func.max(t.events.c.offset), 0)).scalar_subquery().label("end"),
-    sa.select(sa.func.min(t.timers.c.fire_time)).scalar_subquery().label("timer"),
-    sa.select(sa.func.min(t.schedules.c.next_fire_time))
-    .where(t.schedules.c.is_paused == sa.false())
-    .scalar_subquery()
-    .label("schedule"),
+_LOG_HEAD = Prepared(
+    sa.select(
+        sa.select(sa.func.coalesce(sa.func.max(t.events.c.offset), 0)).scalar_subquery().label("end"),
+        sa.select(sa.func.min(t.timers.c.fire_time)).scalar_subquery().label("timer"),
+        sa.select(sa.func.min(t.schedules.c.next_fire_time))
+        .where(t.schedules.c.is_paused == sa.false())
+        .scalar_subquery()
+        .label("schedule"),
+    )
 )
+
+#: Idempotency keys looked up per statement; one statement is kept per count up to this.
+_KEYS_PER_LOOKUP = 50
+_by_keys: dict[int, Prepared] = {}
+
+
+def _events_by_keys(count: int) -> Prepared:
+    """The events whose idempotency key is one of ``count`` parameters ``key0``, ``key1``, ..."""
+    statement = _by_keys.get(count)
+    if statement is None:
+        statement = _by_keys[count] = Prepared(
+            sa.select(t.events).where(in_list(t.events.c.idempotency_key, count, "key"))
+        )
+    return statement
 
 
 def like_prefix(prefix: str) -> str:
@@ -128,9 +145,9 @@ class LogOps(TxBase):
         keys = {e.idempotency_key for e in events if e.idempotency_key}
         existing = {e.idempotency_key: e for e in self._tail if e.idempotency_key in keys}
         stored_keys = [k for k in keys if k not in existing]
-        if stored_keys:
-            by_key = sa.select(t.events).where(in_list(t.events.c.idempotency_key, len(stored_keys), "key"))
-            for found in self.conn.execute(by_key, in_params(stored_keys, "key")):
+        for start in range(0, len(stored_keys), _KEYS_PER_LOOKUP):
+            chunk = stored_keys[start : start + _KEYS_PER_LOOKUP]
+            for found in _events_by_keys(len(chunk)).execute(self.conn, in_params(chunk, "key")):
                 existing[found.idempotency_key] = _event(found)
         stored: list[Event] = []
         appended = 0
@@ -160,7 +177,7 @@ class LogOps(TxBase):
                 start = after_offset + 1 - tail[0].offset
                 return tail[start : start + limit]
         self._write_events()
-        return [_event(r) for r in self.conn.execute(_EVENTS_AFTER, {"after": after_offset, "limit": limit})]
+        return [_event(r) for r in _EVENTS_AFTER.execute(self.conn, {"after": after_offset, "limit": limit})]
 
     def list_events(self, flt: EventFilter, limit: int | None = None) -> list[Event]:
         """Return events matching ``flt``."""
@@ -259,13 +276,13 @@ class LogOps(TxBase):
                 id=r.id, fire_time=r.fire_time, kind=EventKind(r.kind), dedup_key=r.dedup_key,
                 payload=r.payload or {},
             )
-            for r in self.conn.execute(_DUE_TIMERS, {"now": now, "limit": limit})
+            for r in _DUE_TIMERS.execute(self.conn, {"now": now, "limit": limit})
         ]
 
     def log_head(self) -> LogHead:
         """The highest offset in the log, the earliest timer and the earliest unpaused schedule fire (one query)."""
         self._write_events()
-        row = self.conn.execute(_LOG_HEAD).one()
+        (row,) = _LOG_HEAD.execute(self.conn)
         return LogHead(end=int(row.end), next_timer=_utc(row.timer), next_schedule=_utc(row.schedule))
 
     def delete_timers(self, timer_ids: Sequence[int] = (), dedup_prefix: str | None = None) -> None:

@@ -22,6 +22,7 @@ from aiflow_core.model.meta import (
 )
 from aiflow_core.model.status import TaskStatus, WorkflowStatus
 from aiflow_storage.sql import schema as t
+from aiflow_storage.sql.prepared import Prepared, PreparedInsert
 from aiflow_storage.sql.tx_base import TRIGGER_COUNTER, TxBase
 
 
@@ -69,14 +70,14 @@ def _wfe_query() -> sa.Select[Any]:
 
 # Statements of the scheduler's hot path, built once (see tx_log).
 _NAMESPACE_BY_NAME = sa.select(t.namespaces).where(t.namespaces.c.name == sa.bindparam("name"))
-_WORKFLOW_BY_ID = sa.select(t.workflows).where(t.workflows.c.id == sa.bindparam("workflow_id"))
+_WORKFLOW_BY_ID = Prepared(sa.select(t.workflows).where(t.workflows.c.id == sa.bindparam("workflow_id")))
 _SNAPSHOT_BY_ID = sa.select(*[c for c in t.snapshots.c if c.name != "workflow_object"]).where(
     t.snapshots.c.id == sa.bindparam("snapshot_id")
 )
 _SNAPSHOT_OBJECT = sa.select(t.snapshots.c.workflow_object).where(t.snapshots.c.id == sa.bindparam("snapshot_id"))
-_INSERT_WFE = sa.insert(t.workflow_executions)
+_INSERT_WFE = PreparedInsert(t.workflow_executions)
 _WFE_BY_ID = _wfe_query().where(t.workflow_executions.c.id == sa.bindparam("execution_id"))
-_INSERT_TE = sa.insert(t.task_executions)
+_INSERT_TE = PreparedInsert(t.task_executions)
 _TE_BY_ID = sa.select(t.task_executions).where(t.task_executions.c.id == sa.bindparam("task_execution_id"))
 _latest_ids = (
     sa.select(sa.func.max(t.task_executions.c.id).label("latest_id"))
@@ -198,7 +199,7 @@ class MetaOps(TxBase):
 
     def get_workflow_by_id(self, workflow_id: int) -> WorkflowMeta | None:
         """Return a workflow by id."""
-        row = self.conn.execute(_WORKFLOW_BY_ID, {"workflow_id": workflow_id}).first()
+        row = next(iter(_WORKFLOW_BY_ID.execute(self.conn, {"workflow_id": workflow_id})), None)
         return None if row is None else _workflow(row)
 
     def list_workflows(self, namespace: str | None, limit: int | None, offset: int | None) -> list[WorkflowMeta]:
@@ -300,15 +301,16 @@ class MetaOps(TxBase):
         cause: StartCause | None,
     ) -> WorkflowExecutionMeta:
         """Insert a workflow execution of ``workflow``."""
-        result = self.conn.execute(
-            _INSERT_WFE,
+        execution_id = _INSERT_WFE.insert(
+            self.conn,
             {
                 "workflow_id": workflow.id, "snapshot_id": snapshot_id, "execution_type": execution_type.value,
-                "status": status.value, "begin_date": begin_date, "cause": cause.as_dict() if cause else None,
+                "status": status.value, "begin_date": begin_date, "end_date": None,
+                "cause": cause.as_dict() if cause else None,
             },
         )
         return WorkflowExecutionMeta(
-            id=int(result.inserted_primary_key[0]),  # type: ignore[index]
+            id=execution_id,
             workflow_id=workflow.id, workflow_name=workflow.name, namespace=workflow.namespace,
             snapshot_id=snapshot_id, execution_type=execution_type, status=status,
             begin_date=ensure_utc(begin_date), end_date=None, cause=cause,
@@ -375,17 +377,17 @@ class MetaOps(TxBase):
         log_path: str | None = None,
     ) -> TaskExecutionMeta:
         """Insert a task execution."""
-        result = self.conn.execute(
-            _INSERT_TE,
+        task_execution_id = _INSERT_TE.insert(
+            self.conn,
             {
                 "workflow_execution_id": workflow_execution_id, "task_name": task_name,
                 "sequence_number": sequence_number, "try_number": try_number,
                 "execution_type": execution_type.value, "status": status.value, "cause": cause.as_dict(),
-                "begin_date": now, "log_path": log_path,
+                "begin_date": now, "end_date": None, "error": None, "log_path": log_path,
             },
         )
         return TaskExecutionMeta(
-            id=int(result.inserted_primary_key[0]),  # type: ignore[index]
+            id=task_execution_id,
             workflow_execution_id=workflow_execution_id, task_name=task_name, sequence_number=sequence_number,
             try_number=try_number, execution_type=execution_type, status=status, cause=cause,
             begin_date=ensure_utc(now), log_path=log_path,

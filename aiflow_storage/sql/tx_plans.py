@@ -10,12 +10,13 @@ import sqlalchemy as sa
 
 from aiflow_core.model.meta import WorkflowScheduleMeta, WorkflowTriggerMeta
 from aiflow_storage.sql import schema as t
+from aiflow_storage.sql.prepared import Prepared
 from aiflow_storage.sql.tx_base import TRIGGER_COUNTER, TxBase
 from aiflow_storage.sql.tx_meta import page as _page
 
 # Statements of the scheduler's hot path, built once (see tx_log).
 _SCHEDULE_BY_ID = sa.select(t.schedules).where(t.schedules.c.id == sa.bindparam("schedule_id"))
-_DUE_SCHEDULES = (
+_DUE_SCHEDULES = Prepared(
     sa.select(t.schedules)
     .where(t.schedules.c.is_paused == sa.false(), t.schedules.c.next_fire_time <= sa.bindparam("now"))
     .order_by(t.schedules.c.next_fire_time)
@@ -85,7 +86,7 @@ class PlanOps(TxBase):
 
     def due_schedules(self, now: dt.datetime, limit: int) -> list[WorkflowScheduleMeta]:
         """Unpaused schedules due at ``now``, through the (is_paused, next_fire_time) index."""
-        return [_schedule(r) for r in self.conn.execute(_DUE_SCHEDULES, {"now": now, "limit": limit})]
+        return [_schedule(r) for r in _DUE_SCHEDULES.execute(self.conn, {"now": now, "limit": limit})]
 
     def add_trigger(self, workflow_id: int, rule: bytes, now: dt.datetime) -> WorkflowTriggerMeta:
         """Insert a trigger."""
