@@ -120,6 +120,9 @@ class Engine(Client):
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = threading.Event()
         self._stop = threading.Event()
+        #: Notified (and its count raised) whenever a step ends workflow executions.
+        self._ended = threading.Condition()
+        self._ended_count = 0
         self._thread: threading.Thread | None = None
         self._lease_until = 0.0
         self._leader = False
@@ -345,6 +348,10 @@ class Engine(Client):
         if self.executor.sends_heartbeats:
             self._check_heartbeats()
         result = self.loop.step()
+        if result.ended:
+            with self._ended:
+                self._ended_count += 1
+                self._ended.notify_all()
         self.executor.poll()
         pruned = self.retention.run_if_due()
         again = bool(result.more or pruned)
@@ -501,6 +508,7 @@ class Engine(Client):
         """
         deadline = time.monotonic() + timeout
         while True:
+            ended_count = self._ended_count
             execution = self.get_workflow_execution(workflow_execution_id)
             if execution is None:
                 raise NotFoundError("workflow execution", workflow_execution_id)
@@ -514,4 +522,7 @@ class Engine(Client):
                 if self._ensure_leader() and not self._step()[1]:
                     self._wait_for_wake(0.01)
             else:
-                time.sleep(0.01)
+                # Woken as soon as the loop ends an execution; the timeout covers ends it does not see.
+                with self._ended:
+                    if self._ended_count == ended_count:
+                        self._ended.wait(0.02)

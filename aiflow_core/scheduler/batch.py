@@ -198,14 +198,16 @@ class SchedulerMemory:
         #: Ids of the RUNNING executions of each namespace looked up so far.
         self.running: dict[str, set[int]] = {}
 
-    def forget_finished(self) -> None:
-        """Drop views of executions that ended (nothing more happens in them)."""
+    def forget_finished(self) -> list[int]:
+        """Drop views of executions that ended (nothing more happens in them); return their ids."""
+        ended = [i for i, v in self.views.items() if v.status.is_final]
         if len(self.views) > self.MAX_VIEWS:
             self.views.clear()
             self.running.clear()
-            return
-        for execution_id in [i for i, v in self.views.items() if v.status.is_final]:
+            return ended
+        for execution_id in ended:
             self.not_running(self.views.pop(execution_id).meta)
+        return ended
 
     def not_running(self, meta: WorkflowExecutionMeta) -> None:
         """Note that an execution is no longer RUNNING."""

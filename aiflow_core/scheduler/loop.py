@@ -47,11 +47,12 @@ Dispatch = Callable[[StoreTx, list[Command]], Callable[[], None]]
 
 @attrs.frozen(kw_only=True)
 class StepResult:
-    """What one step did: events applied, and whether more are waiting."""
+    """What one step did: events applied, whether more are waiting, the executions that ended."""
 
     applied: int
     more: bool
     commands: int
+    ended: tuple[int, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -165,11 +166,11 @@ class SchedulerLoop:
             raise
         if batch.timers_added:
             self._next_timer = None
-        self.memory.forget_finished()
+        ended = self.memory.forget_finished()
         self._checkpoint = last
         if submit is not None:
             submit()
-        return StepResult(applied=applied, more=more, commands=len(batch.commands))
+        return StepResult(applied=applied, more=more, commands=len(batch.commands), ended=tuple(ended))
 
     # -- events that cannot be applied --
     def _note_failure(self, exc: BaseException) -> None:
