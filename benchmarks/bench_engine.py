@@ -8,7 +8,9 @@ Writes ``engine.json`` and ``engine.md``.
   previous one), on the thread and on the process executor (parallelism 10).
   The tasks do nothing, so the ideal time is zero and the overhead per task is
   the wall time from ``start_workflow_execution`` to the final status divided
-  by the number of tasks. Targets: < 1 ms/task (thread), < 5 ms/task (process).
+  by the number of tasks: the median of five executions (one with --quick) in
+  the same engine, as one run on a noisy machine can be far off. Targets:
+  < 1 ms/task (thread), < 5 ms/task (process).
 * Event-to-task-start latency: a task started by an event records
   ``time.time()`` when it runs; the event is sent in-process
   (``engine.send_event``, target p50 < 5 ms) or by another process through
@@ -25,6 +27,7 @@ multiples of it.
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -87,8 +90,8 @@ with Workflow(name="on_event") as w:
 
 
 # -- throughput --
-def overhead(executor: str, shape: str, n: int, baseline_ms: float) -> dict[str, Any]:
-    """Per-task scheduling overhead of one fan-out or chain execution."""
+def overhead(executor: str, shape: str, n: int, repeats: int, baseline_ms: float) -> dict[str, Any]:
+    """Per-task scheduling overhead of a fan-out or chain execution: the median of ``repeats`` executions."""
     from aiflow_core import Engine
 
     with temp_home(f"{executor}-{shape}") as home:
@@ -103,20 +106,25 @@ def overhead(executor: str, shape: str, n: int, baseline_ms: float) -> dict[str,
             warm_id = engine.start_workflow_execution("warm")
             engine.wait_for_workflow_execution(warm_id, timeout=300)
             warm_s = time.perf_counter() - start
-            start = time.perf_counter()
-            execution_id = engine.start_workflow_execution("wf")
-            result = engine.wait_for_workflow_execution(execution_id, timeout=600)
-            wall = time.perf_counter() - start
-            ran = len(engine.list_task_executions(execution_id))
-        if result.status.value != "SUCCESS" or ran != tasks:
-            raise RuntimeError(f"{shape} on {executor}: {result.status.value}, {ran}/{tasks} tasks ran")
+            walls = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                execution_id = engine.start_workflow_execution("wf")
+                result = engine.wait_for_workflow_execution(execution_id, timeout=600)
+                walls.append(time.perf_counter() - start)
+                ran = len(engine.list_task_executions(execution_id))
+                if result.status.value != "SUCCESS" or ran != tasks:
+                    raise RuntimeError(f"{shape} on {executor}: {result.status.value}, {ran}/{tasks} tasks ran")
+    wall = statistics.median(walls)
     per_task_ms = wall / tasks * 1000
-    log(f"{shape} of {tasks} on {executor}: {wall:.2f} s, {per_task_ms:.2f} ms/task")
+    log(f"{shape} of {tasks} on {executor}: median {wall:.2f} s of {repeats} runs "
+        f"({', '.join(f'{w:.2f}' for w in walls)}), {per_task_ms:.2f} ms/task")
     return {
         "executor": executor,
         "shape": shape,
         "tasks": tasks,
         "warmup_s": warm_s,
+        "runs_s": walls,
         "wall_s": wall,
         "ideal_s": 0.0,
         "overhead_ms_per_task": per_task_ms,
@@ -281,7 +289,7 @@ def markdown(results: dict[str, Any]) -> str:
         "",
     ]
     lines += table(
-        ["shape", "executor", "tasks", "wall s", "ms/task", "x commit", "target", "result"],
+        ["shape", "executor", "tasks", "median wall s", "ms/task", "x commit", "target", "result"],
         [
             [r["shape"], r["executor"], r["tasks"], f"{r['wall_s']:.2f}",
              f"{r['overhead_ms_per_task']:.2f}", f"{r['overhead_in_commits']:.1f}",
@@ -319,8 +327,9 @@ def main(argv: list[str] | None = None) -> int:
         results["baseline_commits"] = commits
         results["baseline_commit_ms"] = base = sqlite_commit_ms(home / "baseline.db", commits)
     log(f"baseline: INSERT + COMMIT {base:.3f} ms")
+    repeats = 1 if quick else 5
     results["overhead"] = [
-        overhead(executor, shape, n, base)
+        overhead(executor, shape, n, repeats, base)
         for executor in ("thread", "process")
         for shape, n in (("fan-out", fan), ("chain", chain))
     ]
