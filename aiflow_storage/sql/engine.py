@@ -67,8 +67,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: sa.Connection) -> None:
-    mode = "DEFERRED" if conn.get_execution_options().get("aiflow_readonly") else "IMMEDIATE"
-    conn.exec_driver_sql(f"BEGIN {mode}")
+    readonly = conn.get_execution_options().get("aiflow_readonly")
+    conn.connection.cursor().execute("BEGIN DEFERRED" if readonly else "BEGIN IMMEDIATE")
 
 
 def create_engine(url: str, **options: Any) -> sa.Engine:
