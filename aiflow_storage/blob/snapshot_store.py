@@ -64,17 +64,18 @@ def _check_digest(digest: str) -> str:
     return digest
 
 
-def _copy_tree(source: Path, dest: Path) -> None:
-    """Copy ``source`` into the existing ``dest`` with writable modes."""
-    for dirpath, _, filenames in os.walk(source):
-        rel = os.path.relpath(dirpath, source)
-        target = dest if rel == "." else dest / rel
-        target.mkdir(exist_ok=True)
-        for name in filenames:
-            src = os.path.join(dirpath, name)
-            out = target / name
-            shutil.copyfile(src, out)
-            os.chmod(out, 0o755 if os.stat(src).st_mode & stat.S_IXUSR else 0o644)
+def _copy_tree(source: str, dest: str) -> None:
+    """Copy ``source`` into the existing ``dest`` with writable modes (new files are writable already)."""
+    with os.scandir(source) as entries:
+        for entry in entries:
+            out = os.path.join(dest, entry.name)
+            if entry.is_dir(follow_symlinks=False):
+                os.mkdir(out)
+                _copy_tree(entry.path, out)
+                continue
+            shutil.copyfile(entry.path, out)
+            if entry.stat().st_mode & stat.S_IXUSR:
+                os.chmod(out, 0o755)
 
 
 class SnapshotStore:
@@ -157,18 +158,14 @@ class SnapshotStore:
             return target
         tree = self.materialize(uri, digest)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(
-            tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-        )
+        tmp = tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
         try:
-            _copy_tree(tree, tmp)
-            try:
-                os.rename(tmp, target)
-            except OSError:
-                if not target.is_dir():
-                    raise
-        finally:
+            _copy_tree(str(tree), tmp)
+            os.rename(tmp, target)
+        except BaseException:
             force_rmtree(tmp)
+            if not target.is_dir():
+                raise
         return target
 
     def _thread_lock(self, digest: str) -> threading.Lock:
