@@ -407,7 +407,7 @@ class Engine(Client):
                     raise TimeoutError(f"tasks were still running after {timeout} s")
                 self._wait_for_wake(0.01)
                 continue
-            if self.loop.has_work():
+            if self.loop.has_work_after_step():
                 continue
             return
 

@@ -244,6 +244,21 @@ class SchedulerLoop:
             head = tx.log_head()
         return head.end > self._checkpoint or _due(head.next_timer, now) or _due(head.next_schedule, now)
 
+    def has_work_after_step(self) -> bool:
+        """Like :meth:`has_work`, right after a step that left nothing to do; asks the store only if needed.
+
+        Such a step read the log to its end and knows when its timers and
+        schedules are next due, so only queued reports, a due time or a
+        due time it does not know (it just added timers) can mean more work;
+        events other processes append after it are found by the next call.
+        """
+        if self.reports_queued():
+            return True
+        known = self.known_next_due()
+        if known is None:
+            return self.has_work()
+        return known <= self.clock.now()
+
     def known_next_due(self) -> dt.datetime | None:
         """The earliest due time as the last step looked it up (no query); None when not known."""
         if self._next_timer is None or self._next_schedule is None:
