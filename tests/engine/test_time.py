@@ -232,3 +232,16 @@ def test_retries(aiflow: WorkflowTester, retries: int) -> None:
         assert len(downstream) == 1 and downstream[0].status is TaskStatus.SUCCESS
         assert aiflow.engine.get_workflow_execution(execution).status is WorkflowStatus.FAILED
     assert "RuntimeError: attempt 1 fails" in aiflow.log(execution, "flaky")
+
+
+def test_retries_due_at_once_run_in_the_same_run_until_idle(aiflow: WorkflowTester) -> None:
+    # The retry timers are due the moment they are set: the engine must not call itself idle
+    # before running them, although no step looked them up in the store yet.
+    aiflow.upload_source(RETRY.format(retries=2).replace("retry_delay=30", "retry_delay=0"))
+    execution = aiflow.start("retry_2")
+    aiflow.run_until_idle()
+    flaky = aiflow.history(execution, "flaky")
+    assert [(r.attempt, r.status) for r in flaky] == [
+        (1, TaskStatus.FAILED), (2, TaskStatus.FAILED), (3, TaskStatus.SUCCESS)
+    ]
+    assert aiflow.engine.get_workflow_execution(execution).status is WorkflowStatus.SUCCESS
