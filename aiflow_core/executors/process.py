@@ -217,11 +217,16 @@ class ProcessExecutor(Executor):
             return bool(self._queue or self._busy)
 
     def close(self, timeout: float | None = None) -> None:
-        """Stop running tasks and end every worker."""
+        """Stop running tasks, report the queued ones stopped, and end every worker."""
         with self._lock:
             self._closed = True
             running = list(self._busy)
             workers = list(self._workers)
+            queued = list(self._queue)
+            self._queue.clear()
+        assert self._reporter is not None
+        for job in queued:
+            self._reporter(job, TaskStatus.STOPPED, None)
         for te_id in running:
             self.stop_task(te_id)
         for worker in workers:

@@ -56,6 +56,7 @@ class ThreadExecutor(Executor):
         self._cancelled: set[int] = set()
         self._running: dict[int, _Running] = {}
         self._pending = 0
+        self._closed = False
         self._threads: list[threading.Thread] = []
         self._reporter: Reporter | None = None
         self._runtime_factory: RuntimeFactory | None = None
@@ -112,7 +113,7 @@ class ThreadExecutor(Executor):
             return False
         te_id = job.task_execution_id
         with self._lock:
-            cancelled = te_id in self._cancelled
+            cancelled = te_id in self._cancelled or self._closed  # not started before the close: never started
             running = _Running(job, threading.get_ident())
             if not cancelled:
                 self._running[te_id] = running
@@ -160,8 +161,9 @@ class ThreadExecutor(Executor):
         self.stop_task(running.job.task_execution_id)
 
     def close(self, timeout: float | None = None) -> None:
-        """Stop running tasks and end the worker threads."""
+        """Stop running tasks, report the queued ones stopped, and end the worker threads."""
         with self._lock:
+            self._closed = True
             ids = list(self._running)
         for te_id in ids:
             self.stop_task(te_id)

@@ -101,8 +101,8 @@ def test_engine_shutdown_stops_tasks_and_never_reports_their_work_done(tmp_path:
     with _engine(tmp_path, executor) as engine:
         engine.upload_workflows(str(workflow_file))
         batch, streaming = engine.start_workflow_execution("batch"), engine.start_workflow_execution("streaming")
-        _wait(lambda: all(t.status is TaskStatus.RUNNING
-                          for e in (batch, streaming) for t in engine.list_task_executions(e)))
+        _wait(lambda: [t.status for e in (batch, streaming) for t in engine.list_task_executions(e)]
+              == [TaskStatus.RUNNING, TaskStatus.RUNNING])
     with _engine(tmp_path, executor) as engine:
         for execution in (batch, streaming):
             (spin,) = engine.list_task_executions(execution)
@@ -116,6 +116,25 @@ def test_engine_shutdown_stops_tasks_and_never_reports_their_work_done(tmp_path:
         _wait(lambda: [t.task_name for t in engine.list_task_executions(streaming)] == ["spin", "on_event"])
         engine.stop_workflow_execution(streaming)
         engine.wait_for_workflow_execution(streaming, timeout=30)
+
+
+@pytest.mark.parametrize("executor", ["thread", "process"])
+def test_engine_shutdown_stops_tasks_still_waiting_for_a_worker(tmp_path: Path, executor: str) -> None:
+    workflow_file = tmp_path / "wf.py"
+    workflow_file.write_text(SHUTDOWN)
+    with Engine(db_url=f"sqlite:///{tmp_path / 'db.sqlite'}", executor=executor, parallelism=1) as engine:
+        engine.upload_workflows(str(workflow_file))
+        executions = [engine.start_workflow_execution("batch") for _ in range(2)]
+        # One worker: one spin runs, the other waits for it.
+        _wait(lambda: sorted(t.status.value for e in executions for t in engine.list_task_executions(e))
+              == ["QUEUED", "RUNNING"])
+    with _engine(tmp_path, executor) as engine:
+        runs = [t for e in executions for t in engine.list_task_executions(e)]
+        assert [t.status for t in runs] == [TaskStatus.STOPPED, TaskStatus.STOPPED]
+        assert all("shut down" in (t.error or "") for t in runs)
+        assert [engine.get_workflow_execution(e).status for e in executions] == [  # type: ignore[union-attr]
+            WorkflowStatus.STOPPED, WorkflowStatus.STOPPED
+        ]
 
 
 def _alive(pid: int) -> bool:
