@@ -419,8 +419,8 @@ def _latest_fires(
     until: dt.datetime,
     start: dt.datetime,
     count: int,
-) -> list[dt.datetime]:
-    """Return the last ``count`` fires in ``(after, until]``, oldest first.
+) -> tuple[list[dt.datetime], dt.datetime]:
+    """Return the last ``count`` fires in ``(after, until]``, oldest first, and the first fire after ``until``.
 
     Looks back from ``until`` over windows that double in length, so the cost
     depends on ``count``, not on how long ago ``after`` was.
@@ -428,9 +428,13 @@ def _latest_fires(
     window = _FIRST_WINDOW
     while True:
         begin = max(after, until - window)
-        fires = expr.fires_between(begin, until, start=start)
+        fires: list[dt.datetime] = []
+        for fire in expr._iter_fires(begin, start):
+            if fire > until:
+                break
+            fires.append(fire)
         if len(fires) >= count or begin == after:
-            return fires[-count:]
+            return fires[-count:], fire
         window *= 2
 
 
@@ -476,11 +480,10 @@ def due_fires(
     begin = _utc(created, "created")
     current = _utc(now, "now")
     reference = begin if last_fire is None else max(_utc(last_fire, "last_fire"), begin)
-    upcoming = expr.next_fire(max(current, reference), start=begin)
     if current <= reference:
-        return [], upcoming
+        return [], expr.next_fire(reference, start=begin)
     count = max_catch_up if chosen is MisfirePolicy.CATCH_UP else 1
-    fires = _latest_fires(expr, reference, current, begin, count)
+    fires, upcoming = _latest_fires(expr, reference, current, begin, count)
     if chosen is MisfirePolicy.SKIP:
         fires = [fire for fire in fires if current - fire <= grace]
     return fires, upcoming
