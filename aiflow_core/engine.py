@@ -371,9 +371,10 @@ class Engine(Client):
         if self._thread is not None:
             raise InvalidStateError("the engine runs in the background; run_until_idle is for stepped engines")
         deadline = time.monotonic() + timeout
-        if isinstance(self.clock, ReplayClock):
-            self._replay(self.clock, deadline, timeout)
-        self._until_idle(deadline, timeout)
+        with self.store.pinned():
+            if isinstance(self.clock, ReplayClock):
+                self._replay(self.clock, deadline, timeout)
+            self._until_idle(deadline, timeout)
 
     def _replay(self, clock: ReplayClock, deadline: float, timeout: float) -> None:
         """Hold ``clock`` at each due time between the last call and now, running until idle at each."""
@@ -421,6 +422,10 @@ class Engine(Client):
         return self
 
     def _run(self) -> None:
+        with self.store.pinned():
+            self._loop()
+
+    def _loop(self) -> None:
         interval = 0.005
         backoff = 0.1
         while not self._stop.is_set():

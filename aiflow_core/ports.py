@@ -11,6 +11,7 @@ The store never reads a clock: callers pass ``now``.
 from __future__ import annotations
 
 import abc
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -418,6 +419,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Release connections."""
+
+    def pinned(self) -> AbstractContextManager[None]:
+        """Within the block, this thread's transactions share one connection (re-entrant).
+
+        For a thread that runs many short transactions back to back, such as
+        the scheduler loop; stores without connections to reuse do nothing.
+        """
+        return contextlib.nullcontext()
 
     def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call ``callback`` when another process appends events; returns the unsubscribe function.

@@ -37,20 +37,51 @@ class SqlStore(Store):
         self.dialect = self.engine.dialect.name
         self._schema_checked = False
         self._lock = threading.Lock()
+        self._pinned = threading.local()
 
     def __repr__(self) -> str:
         return f"SqlStore({mask_url(self.url)!r})"
 
     @contextmanager
     def transaction(self, readonly: bool = False) -> Iterator[StoreTx]:
-        """Open a transaction; commits at the end of the block, rolls back on error."""
-        with self.engine.connect() as conn:
-            if readonly:
-                conn = conn.execution_options(aiflow_readonly=True)
-            with conn.begin():
-                tx = SqlTx(conn)
+        """Open a transaction; commits at the end of the block, rolls back on error.
+
+        Inside :meth:`pinned` the thread's kept connection is used, else one
+        from the pool.
+        """
+        pinned: sa.Connection | None = getattr(self._pinned, "conn", None)
+        if pinned is None:
+            with self.engine.connect() as conn, self._begin(conn, readonly) as tx:
                 yield tx
-                tx.finish()
+            return
+        if pinned.invalidated or pinned.closed:
+            pinned.close()
+            pinned = self._pinned.conn = self.engine.connect()
+        with self._begin(pinned, readonly) as tx:
+            yield tx
+
+    @staticmethod
+    @contextmanager
+    def _begin(conn: sa.Connection, readonly: bool) -> Iterator[SqlTx]:
+        # Set both ways: a kept connection carries its options from one transaction to the next.
+        conn.execution_options(aiflow_readonly=readonly)
+        with conn.begin():
+            tx = SqlTx(conn)
+            yield tx
+            tx.finish()
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Within the block, this thread's transactions share one connection (re-entrant)."""
+        if getattr(self._pinned, "conn", None) is not None:
+            yield
+            return
+        self._pinned.conn = self.engine.connect()
+        try:
+            yield
+        finally:
+            conn, self._pinned.conn = self._pinned.conn, None
+            conn.close()
 
     def schema_version(self) -> int:
         """The stored schema version (0 when the database holds no aiflow schema)."""
