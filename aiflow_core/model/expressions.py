@@ -203,16 +203,30 @@ class ScheduleExpression(abc.ABC):
         lower, upper = _utc(after, "after"), _utc(until, "until")
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise InvalidArgumentError(f"limit must be a non-negative int or None, got {limit!r}")
-        fires: list[dt.datetime] = []
         if upper <= lower or limit == 0:
-            return fires
-        for fire in self._iter_fires(lower, self._start(start)):
+            return []
+        return self._walk(lower, upper, self._start(start), limit)[0]
+
+    def fires_until(
+        self, after: dt.datetime, until: dt.datetime, *, start: dt.datetime | None = None
+    ) -> tuple[list[dt.datetime], dt.datetime]:
+        """Return the fire instants in ``(after, until]``, oldest first, and the first fire after ``until``."""
+        fires, following = self._walk(_utc(after, "after"), _utc(until, "until"), self._start(start), None)
+        assert following is not None  # without a limit the walk ends at a fire after ``until``
+        return fires, following
+
+    def _walk(
+        self, lower: dt.datetime, upper: dt.datetime, start: dt.datetime | None, limit: int | None
+    ) -> tuple[list[dt.datetime], dt.datetime | None]:
+        """The fires in ``(lower, upper]`` (at most ``limit``) and the fire after them if the walk reached it."""
+        fires: list[dt.datetime] = []
+        for fire in self._iter_fires(lower, start):
             if fire > upper:
-                break
+                return fires, fire
             fires.append(fire)
             if len(fires) == limit:
                 break
-        return fires
+        return fires, None
 
     @staticmethod
     def _start(start: dt.datetime | None) -> dt.datetime | None:
@@ -428,13 +442,9 @@ def _latest_fires(
     window = _FIRST_WINDOW
     while True:
         begin = max(after, until - window)
-        fires: list[dt.datetime] = []
-        for fire in expr._iter_fires(begin, start):
-            if fire > until:
-                break
-            fires.append(fire)
+        fires, following = expr.fires_until(begin, until, start=start)
         if len(fires) >= count or begin == after:
-            return fires[-count:], fire
+            return fires[-count:], following
         window *= 2
 
 

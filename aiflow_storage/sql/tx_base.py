@@ -11,6 +11,7 @@ inserted together: before it next reads the event table, or when it finishes.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,8 +28,6 @@ EVENT_COUNTER = "event_offset"
 TRIGGER_COUNTER = "triggers"
 
 _counter = t.counters.c
-_lock_statements: dict[int, Prepared] = {}
-_row_updates: dict[tuple[str, tuple[str, ...]], Prepared] = {}
 _INSERT_COUNTER = sa.insert(t.counters)
 _INSERT_EVENTS = Prepared(sa.insert(t.events))
 _WRITE_COUNTER = Prepared(
@@ -50,14 +49,19 @@ def in_params(values: Any, prefix: str) -> dict[str, Any]:
     return {f"{prefix}{i}": value for i, value in enumerate(values)}
 
 
+@functools.cache
 def _lock_statement(count: int) -> Prepared:
-    statement = _lock_statements.get(count)
-    if statement is None:
-        rows: sa.Select[Any] = sa.select(_counter.name, _counter.value)
-        statement = _lock_statements[count] = Prepared(
-            rows.where(in_list(_counter.name, count, "name")).with_for_update()
-        )
-    return statement
+    rows: sa.Select[Any] = sa.select(_counter.name, _counter.value)
+    return Prepared(rows.where(in_list(_counter.name, count, "name")).with_for_update())
+
+
+@functools.cache
+def _row_update(table: sa.Table, names: tuple[str, ...]) -> Prepared:
+    return Prepared(
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("row_id"))
+        .values({name: sa.bindparam(f"new_{name}") for name in names})
+    )
 
 
 def _event_row(event: Event) -> dict[str, Any]:
@@ -100,14 +104,9 @@ class TxBase:
     def _update_row(self, table: sa.Table, row_id: int, fields: dict[str, Any]) -> None:
         """Update ``fields`` of the row of ``table`` whose id is ``row_id`` (a statement kept per field set)."""
         names = tuple(sorted(fields))
-        statement = _row_updates.get((table.name, names))
-        if statement is None:
-            statement = _row_updates[(table.name, names)] = Prepared(
-                sa.update(table)
-                .where(table.c.id == sa.bindparam("row_id"))
-                .values({name: sa.bindparam(f"new_{name}") for name in names})
-            )
-        statement.execute(self.conn, {"row_id": row_id, **{f"new_{name}": fields[name] for name in names}})
+        _row_update(table, names).execute(
+            self.conn, {"row_id": row_id, **{f"new_{name}": fields[name] for name in names}}
+        )
 
     def _counter(self, name: str) -> int:
         """The value of counter ``name``, locking its row."""

@@ -11,6 +11,7 @@ append, so the events it appended itself are read back from memory.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,17 +59,12 @@ _LOG_HEAD = Prepared(
 
 #: Idempotency keys looked up per statement; one statement is kept per count up to this.
 _KEYS_PER_LOOKUP = 50
-_by_keys: dict[int, Prepared] = {}
 
 
+@functools.cache
 def _events_by_keys(count: int) -> Prepared:
     """The events whose idempotency key is one of ``count`` parameters ``key0``, ``key1``, ..."""
-    statement = _by_keys.get(count)
-    if statement is None:
-        statement = _by_keys[count] = Prepared(
-            sa.select(t.events).where(in_list(t.events.c.idempotency_key, count, "key"))
-        )
-    return statement
+    return Prepared(sa.select(t.events).where(in_list(t.events.c.idempotency_key, count, "key")))
 
 
 def like_prefix(prefix: str) -> str:
