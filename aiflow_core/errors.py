@@ -7,6 +7,14 @@ matches its meaning, so callers can catch either ``LookupError`` or
 
 from __future__ import annotations
 
+#: The name aiflow is installed by (``pip install aiflow-engine``); it imports as ``aiflow_core``, ``aiflow_storage``.
+DISTRIBUTION = "aiflow-engine"
+
+
+def install_hint(extra: str) -> str:
+    """The command that installs aiflow with one of its extras, e.g. ``pip install 'aiflow-engine[postgres]'``."""
+    return f"pip install '{DISTRIBUTION}[{extra}]'"
+
 
 class AIFlowError(Exception):
     """Base class of every error raised by aiflow."""

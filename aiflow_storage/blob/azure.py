@@ -13,7 +13,7 @@ Configuration:
 ``credential``         ``default`` to use azure-identity's default credential chain
 
 One way of authenticating is required; the manager never falls back to
-anonymous access. Needs ``pip install 'aiflow[azure]'``.
+anonymous access. Needs ``pip install 'aiflow-engine[azure]'``.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from fsspec.asyn import AsyncFileSystem
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
+from aiflow_core.errors import install_hint
 from aiflow_storage.blob.errors import MissingExtraError
 from aiflow_storage.blob.paths import install
 from aiflow_storage.blob.persistence import DataPersistence, protocol_of
@@ -64,7 +65,7 @@ def require_extra(protocol: str) -> None:
     except ImportError:
         raise MissingExtraError(
             f"the {protocol!r} blob backend needs the package {module!r}, which is not "
-            f"installed; install it with: pip install 'aiflow[{extra}]'"
+            f"installed; install it with: {install_hint(extra)}"
         ) from None
 
 

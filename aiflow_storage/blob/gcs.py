@@ -12,7 +12,7 @@ Configuration:
 
 gcsfs on its own falls back to anonymous access when no credential is
 found; this manager never lets it (``token: anon`` is refused). Needs
-``pip install 'aiflow[gcs]'``.
+``pip install 'aiflow-engine[gcs]'``.
 """
 
 from __future__ import annotations

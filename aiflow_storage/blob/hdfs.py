@@ -9,7 +9,7 @@ Configuration keys are those of the original AIFlow ``HDFSBlobManager``:
 Optional: ``data_proxy`` (a mapping of data-node addresses to reachable
 ones, for clusters behind a proxy or in containers). Kerberos is not
 configured by this manager; use :class:`FsspecBlobManager` with fsspec's
-``webhdfs`` storage options for it. Needs ``pip install 'aiflow[hdfs]'``.
+``webhdfs`` storage options for it. Needs ``pip install 'aiflow-engine[hdfs]'``.
 """
 
 from __future__ import annotations

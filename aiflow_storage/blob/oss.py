@@ -16,7 +16,7 @@ boto's V4 signing, so the defaults are ``addressing_style: virtual`` and
 ``signature_version: s3``; the keys ``region_name``, ``addressing_style``
 and ``signature_version`` override them (an S3-protocol test server on
 ``127.0.0.1`` needs ``addressing_style: path``). Needs
-``pip install 'aiflow[oss]'``.
+``pip install 'aiflow-engine[oss]'``.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ after boto's client arguments:
 
 Without keys, boto's usual chain applies (environment, shared files,
 instance roles); a missing or refused credential is an error, never an
-anonymous retry. Needs ``pip install 'aiflow[s3]'``.
+anonymous retry. Needs ``pip install 'aiflow-engine[s3]'``.
 """
 
 from __future__ import annotations

@@ -10,12 +10,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from aiflow_core.errors import ConfigError
+from aiflow_core.errors import ConfigError, install_hint
 
 _DRIVER_HINTS = {
-    "postgresql": "pip install 'aiflow[postgres]'",
-    "mysql": "pip install 'aiflow[mysql]'",
-    "mariadb": "pip install 'aiflow[mysql]'",
+    "postgresql": install_hint("postgres"),
+    "mysql": install_hint("mysql"),
+    "mariadb": install_hint("mysql"),
 }
 _DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
 

@@ -288,4 +288,4 @@ def test_missing_extra_names_the_pip_command(module: str, config: str, extra: st
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("True ")
-    assert f"pip install 'aiflow[{extra}]'" in result.stdout
+    assert f"pip install 'aiflow-engine[{extra}]'" in result.stdout

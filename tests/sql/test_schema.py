@@ -85,8 +85,8 @@ def test_bad_urls_raise_config_error_without_password(url: str, expected: str) -
 @pytest.mark.parametrize(
     ("url", "module", "hint"),
     [
-        ("postgresql+pg8000://u:s3cr3t-pw@h/x", "pg8000", "pip install 'aiflow[postgres]'"),
-        ("mysql+mysqldb://u:s3cr3t-pw@h/x", "MySQLdb", "pip install 'aiflow[mysql]'"),
+        ("postgresql+pg8000://u:s3cr3t-pw@h/x", "pg8000", "pip install 'aiflow-engine[postgres]'"),
+        ("mysql+mysqldb://u:s3cr3t-pw@h/x", "MySQLdb", "pip install 'aiflow-engine[mysql]'"),
     ],
 )
 def test_missing_driver_names_the_extra(url: str, module: str, hint: str) -> None:
