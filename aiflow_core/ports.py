@@ -399,6 +399,8 @@ class Store(abc.ABC):
     """A metadata store: a database holding everything durable."""
 
     url: str
+    #: True if other processes reach the same data by opening :attr:`url` (tasks run by the process executor do).
+    shared: bool = True
 
     @abc.abstractmethod
     def transaction(self, readonly: bool = False) -> AbstractContextManager[StoreTx]:
