@@ -18,13 +18,15 @@ from aiflow_core.api.workflows import WorkflowOps
 from aiflow_core.config import AIFlowConfig, load_config
 from aiflow_core.model.clock import Clock, SystemClock
 from aiflow_core.ports import Store
+from aiflow_core.stores import open_store
 
 
 class Client(WorkflowOps, ExecutionOps, PlanOps, EventOps):
     """Operations on namespaces, workflows, snapshots, executions, schedules, triggers and events.
 
     ``db_url`` defaults to the configured ``metadata_backend_uri`` (a SQLite
-    file under ``$AIFLOW_HOME``); ``blob`` takes a blob manager, a
+    file under ``$AIFLOW_HOME``); ``"memory://"`` keeps everything in this
+    process (see :mod:`aiflow_core.stores`). ``blob`` takes a blob manager, a
     ``{blob_manager_class, blob_manager_config}`` dict or an fsspec URL and
     defaults to the configured one. ``store`` injects a ready store instead of
     a URL. The schema is created or upgraded on first use unless ``upgrade``
@@ -43,7 +45,7 @@ class Client(WorkflowOps, ExecutionOps, PlanOps, EventOps):
     ) -> None:
         self.config = config if config is not None else load_config()
         self.home: Path = self.config.home
-        self.db_url = db_url or self.config.metadata_backend_uri
+        self.db_url = db_url or (store.url if store is not None else self.config.metadata_backend_uri)
         self.blob_spec = blob if blob is not None else self.config.blob_manager
         self.clock = clock if clock is not None else SystemClock()
         self.timezone = self.config.timezone
@@ -51,11 +53,7 @@ class Client(WorkflowOps, ExecutionOps, PlanOps, EventOps):
             from aiflow_core import serialization
 
             serialization.configure(self.config.pickle_secret)
-        if store is None:
-            from aiflow_storage.sql import SqlStore
-
-            store = SqlStore(self.db_url)
-        self.store = store
+        self.store = store if store is not None else open_store(self.db_url)
         if upgrade:
             self.store.upgrade()
 

@@ -27,7 +27,7 @@ import attrs
 import aiflow_core
 from aiflow_core.client import Client
 from aiflow_core.config import AIFlowConfig
-from aiflow_core.errors import InvalidStateError, NotFoundError
+from aiflow_core.errors import ConfigError, InvalidStateError, NotFoundError
 from aiflow_core.executors import Executor, TaskJob, create_executor
 from aiflow_core.executors.base import ExecutorContext
 from aiflow_core.executors.definitions import TaskDefinitions
@@ -37,7 +37,7 @@ from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.internal.events import ENGINE_SENDER, status_report
 from aiflow_core.model.meta import WorkflowExecutionMeta
 from aiflow_core.model.status import TaskStatus
-from aiflow_core.ports import Command, StoreTx
+from aiflow_core.ports import Command, Store, StoreTx
 from aiflow_core.runtime.context import TaskRuntime
 from aiflow_core.scheduler.apply import START_COMMAND
 from aiflow_core.scheduler.loop import SchedulerLoop
@@ -86,7 +86,10 @@ class Engine(Client):
     scheduler lease and schedules, the others wait to take over.
     ``history_retention`` (default: the config's ``history_retention``, 30d)
     is how long finished executions, their logs and events are kept; ``None``
-    keeps everything.
+    keeps everything. ``store`` injects a ready store (e.g. one
+    :class:`~aiflow_core.testing.memory.MemoryStore` shared with a client)
+    instead of ``db_url``; a store held in memory needs an executor that runs
+    tasks in this process.
     """
 
     def __init__(
@@ -102,15 +105,21 @@ class Engine(Client):
         batch_size: int = 500,
         poll_interval: float = 0.05,
         history_retention: object = ...,
+        store: Store | None = None,
     ) -> None:
         if clock is not None and clock.is_fake:
             clock = ReplayClock(clock)
-        super().__init__(db_url, blob, clock=clock, config=config)
+        super().__init__(db_url, blob, clock=clock, config=config, store=store)
         self._replayed_to = self.clock.now()
         self.log_dir = Path(log_dir) if log_dir is not None else self.config.log_dir
         self.executor = create_executor(
             executor or self.config.task_executor, parallelism or self.config.local_executor_parallelism
         )
+        if self.executor.needs_snapshot_frame and not self.store.shared:
+            raise ConfigError(
+                f"executor {self.executor.name!r} runs tasks in other processes, which cannot reach "
+                f"{self.store!r}; use the inline or thread executor, or a SQL database such as SQLite"
+            )
         self.loop = SchedulerLoop(
             store=self.store, clock=self.clock, log_dir=self.log_dir, dispatch=self._dispatch,
             batch_size=batch_size,

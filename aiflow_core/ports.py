@@ -399,10 +399,17 @@ class Store(abc.ABC):
     """A metadata store: a database holding everything durable."""
 
     url: str
+    #: True if other processes reach the same data by opening :attr:`url` (tasks run by the process executor do).
+    shared: bool = True
 
     @abc.abstractmethod
-    def transaction(self) -> AbstractContextManager[StoreTx]:
-        """Open a transaction; it commits when the block ends and rolls back on error."""
+    def transaction(self, readonly: bool = False) -> AbstractContextManager[StoreTx]:
+        """Open a transaction; it commits when the block ends and rolls back on error.
+
+        ``readonly`` promises that the transaction only reads, which lets a
+        store start it without taking its write lock (SQLite: ``BEGIN
+        DEFERRED``); it is a hint, not a guard.
+        """
 
     @abc.abstractmethod
     def upgrade(self) -> int:

@@ -7,7 +7,9 @@ Writes ``schedules.json`` and ``schedules.md``.
   workflow, inline executor and :class:`~aiflow_core.testing.FakeClock`: the
   clock moves one minute at a time and the engine runs until idle after each
   move, so every fire is its own execution (10,080 for the week). Target:
-  under 20 s for the week (shorter runs are extrapolated). The same schedule
+  under 20 s for the week (shorter runs are extrapolated). The week is run
+  on the SQLite file and again on the memory store (``memory://``): the
+  ratio of the two is what SQL costs per simulated step. The same schedule
   is also run for at most a day in hour-long steps (the engine runs the 60
   fires of each step at their own instants), for comparison. The baseline is
   one single-row INSERT + COMMIT on SQLite with the store's settings; the
@@ -50,14 +52,17 @@ with Workflow(name="minutely") as w:
 """
 
 
-def simulate(minutes: int, step_minutes: int, baseline_ms: float) -> dict[str, Any]:
-    """Run ``minutes`` of an every-minute schedule, moving the fake clock ``step_minutes`` at a time."""
+def simulate(minutes: int, step_minutes: int, baseline_ms: float, db_url: str | None = None) -> dict[str, Any]:
+    """Run ``minutes`` of an every-minute schedule, moving the fake clock ``step_minutes`` at a time.
+
+    ``db_url`` None is the default SQLite file under the temporary home.
+    """
     from aiflow_core import Engine
     from aiflow_core.testing import FakeClock
 
     with temp_home("week") as home:
         clock = FakeClock()
-        engine = Engine(executor="inline", clock=clock)
+        engine = Engine(db_url=db_url, executor="inline", clock=clock)
         try:
             engine.upload_workflows(str(write_workflow(home, "wf.py", ONE_TASK)))
             engine.add_workflow_schedule("cron@* * * * *", "minutely")
@@ -74,9 +79,11 @@ def simulate(minutes: int, step_minutes: int, baseline_ms: float) -> dict[str, A
         raise RuntimeError(f"expected {minutes} successful executions, got {succeeded}/{len(executions)}")
     per_execution_ms = wall / minutes * 1000
     week_s = per_execution_ms * WEEK_MINUTES / 1000
-    log(f"{minutes} minutes in {step_minutes}-minute steps: {wall:.2f} s, "
+    store = "memory" if db_url == "memory://" else "sqlite"
+    log(f"{minutes} minutes in {step_minutes}-minute steps on {store}: {wall:.2f} s, "
         f"{per_execution_ms:.2f} ms/execution, a week {week_s:.1f} s")
     return {
+        "store": store,
         "step_minutes": step_minutes,
         "executions": minutes,
         "wall_s": wall,
@@ -150,10 +157,10 @@ def markdown(results: dict[str, Any]) -> str:
         "",
     ]
     lines += table(
-        ["clock step", "executions", "wall s", "ms/execution", "x commit",
+        ["store", "clock step", "executions", "wall s", "ms/execution", "x commit",
          "week s", "target", "result"],
         [
-            [f"{r['step_minutes']} min", r["executions"], f"{r['wall_s']:.2f}",
+            [r["store"], f"{r['step_minutes']} min", r["executions"], f"{r['wall_s']:.2f}",
              f"{r['ms_per_execution']:.2f}", f"{r['in_commits']:.0f}",
              f"{r['week_s']:.1f}" + ("" if r["measured_week"] else " (extrapolated)"),
              f"week < {r['target_week_s']:g} s", r["result"]]
@@ -179,7 +186,11 @@ def main(argv: list[str] | None = None) -> int:
         results["baseline_commit_ms"] = base = sqlite_commit_ms(home / "baseline.db", 200 if quick else 1000)
     log(f"baseline: INSERT + COMMIT {base:.3f} ms")
     minutes = 6 * 60 if quick else WEEK_MINUTES
-    results["simulation"] = [simulate(minutes, 1, base), simulate(min(minutes, 24 * 60), 60, base)]
+    results["simulation"] = [
+        simulate(minutes, 1, base),
+        simulate(minutes, 1, base, db_url="memory://"),
+        simulate(min(minutes, 24 * 60), 60, base),
+    ]
     results["many_schedules"] = many_schedules(2000 if quick else 10_000, 100 if quick else 300)
     write_results(args.out, "schedules", results, markdown(results))
     return 0

@@ -113,13 +113,24 @@ class _LazyDatabases(dict):  # type: ignore[type-arg]
         return self._create(kind)  # type: ignore[operator,no-any-return]
 
 
+def _database(kind: str, tmp_path: Path, server_databases: dict[str, str]) -> str:
+    if kind == "memory":
+        return "memory://"
+    if kind == "sqlite":
+        return _fresh(f"sqlite:///{tmp_path / 'aiflow.db'}")
+    return _fresh(server_databases[kind])
+
+
 @pytest.fixture(params=["sqlite", "postgres", "mysql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path, server_databases: dict[str, str]) -> Iterator[str]:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, server_databases: dict[str, str]) -> str:
     """A fresh, upgraded database URL on each backend (a private database per session on servers)."""
-    if request.param == "sqlite":
-        yield _fresh(f"sqlite:///{tmp_path / 'aiflow.db'}")
-        return
-    yield _fresh(server_databases[request.param])
+    return _database(request.param, tmp_path, server_databases)
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres", "mysql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path, server_databases: dict[str, str]) -> str:
+    """Like ``db_url``, and also ``memory://`` (a fresh memory store): every store behind the port."""
+    return _database(request.param, tmp_path, server_databases)
 
 
 @pytest.fixture

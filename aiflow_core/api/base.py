@@ -45,7 +45,7 @@ class ClientBase:
 
     @contextmanager
     def _tx(self, readonly: bool = False) -> Iterator[StoreTx]:
-        with self.store.transaction(readonly=readonly) as tx:  # type: ignore[call-arg]
+        with self.store.transaction(readonly=readonly) as tx:
             yield tx
 
     def _written(self) -> None:

@@ -240,7 +240,7 @@ class SchedulerLoop:
         if self.reports_queued():
             return True
         now = self.clock.now()
-        with self.store.transaction(readonly=True) as tx:  # type: ignore[call-arg]
+        with self.store.transaction(readonly=True) as tx:
             head = tx.log_head()
         return head.end > self._checkpoint or _due(head.next_timer, now) or _due(head.next_schedule, now)
 
@@ -267,7 +267,7 @@ class SchedulerLoop:
 
     def next_wakeup(self) -> dt.datetime | None:
         """The earliest time a timer or schedule is due."""
-        with self.store.transaction(readonly=True) as tx:  # type: ignore[call-arg]
+        with self.store.transaction(readonly=True) as tx:
             head = tx.log_head()
         times = [t for t in (head.next_timer, head.next_schedule) if t is not None]
         return min(times) if times else None

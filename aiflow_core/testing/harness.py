@@ -1,7 +1,8 @@
 """WorkflowTester: drive workflows in simulated time, in the test's own thread.
 
-The tester owns an :class:`~aiflow_core.engine.Engine` on a SQLite file with
-the inline executor and a :class:`~aiflow_core.testing.clock.FakeClock`.
+The tester owns an :class:`~aiflow_core.engine.Engine` on a SQLite file (or,
+with ``db_url="memory://"``, a memory store) with the inline executor and a
+:class:`~aiflow_core.testing.clock.FakeClock`.
 Nothing happens between calls: each call runs the engine until nothing more
 can happen without more time or more events, so tests are deterministic.
 """
@@ -44,20 +45,23 @@ class TaskRun:
 class WorkflowTester:
     """Upload, start, send events, move time and read histories of workflows under test.
 
-    ``directory`` holds the database, logs and blobs. ``start`` is the fake
-    clock's start time (default 2024-01-01T00:00:00Z). History is kept for
-    the whole test unless ``history_retention`` (e.g. ``"30d"``) is given.
+    ``directory`` holds the database, logs and blobs. ``db_url`` is the
+    database (default: a SQLite file in ``directory``); ``"memory://"``
+    keeps it in memory, which is faster but reachable only from this
+    process. ``start`` is the fake clock's start time (default
+    2024-01-01T00:00:00Z). History is kept for the whole test unless
+    ``history_retention`` (e.g. ``"30d"``) is given.
     """
 
     def __init__(
         self, directory: Path, start: dt.datetime | str | None = None, executor: str = "inline",
-        history_retention: str | None = None,
+        history_retention: str | None = None, db_url: str | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.clock = FakeClock(start)
         self.engine = Engine(
-            db_url=f"sqlite:///{self.directory / 'aiflow.db'}",
+            db_url=db_url or f"sqlite:///{self.directory / 'aiflow.db'}",
             blob=str(self.directory / "blob"),
             executor=executor,
             clock=self.clock,

@@ -1,0 +1,195 @@
+"""What every part of a memory transaction shares: the tables and the undo log.
+
+The tables are plain dictionaries (some holding dictionaries: indexes by
+parent). Every write goes through :meth:`TxBase._put` or :meth:`TxBase._pop`,
+which record the value they replace; rolling back replays that record
+backwards, so a failed transaction leaves nothing behind without copying
+any table. Stored rows are immutable (frozen metas, bytes, JSON text), so a
+row handed to a caller cannot change the store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import attrs
+
+from aiflow_core.errors import InvalidArgumentError, NotFoundError
+from aiflow_core.model.clock import ensure_utc
+from aiflow_core.model.event import Event
+from aiflow_core.model.meta import (
+    TaskExecutionMeta,
+    WorkflowExecutionMeta,
+    WorkflowMeta,
+    WorkflowScheduleMeta,
+    WorkflowTriggerMeta,
+)
+from aiflow_core.ports import Timer
+
+#: The counter holding the last offset of the event log.
+EVENT_COUNTER = "event_offset"
+#: The counter that changes whenever a trigger is added, paused, resumed or deleted.
+TRIGGER_COUNTER = "triggers"
+
+_MISSING = object()
+
+
+@attrs.define(kw_only=True)
+class Snapshot:
+    """A stored snapshot row: its meta fields and the pickled workflow."""
+
+    id: int
+    workflow_id: int
+    uri: str
+    signature: str
+    create_time: dt.datetime
+    workflow_object: bytes
+
+
+@attrs.define(kw_only=True)
+class Tables:
+    """Everything a memory store holds; one instance per store."""
+
+    #: Namespace name -> its properties as JSON text.
+    namespaces: dict[str, str] = attrs.field(factory=dict)
+    workflows: dict[int, WorkflowMeta] = attrs.field(factory=dict)
+    #: (namespace, name) -> workflow id.
+    workflow_names: dict[tuple[str, str], int] = attrs.field(factory=dict)
+    snapshots: dict[int, Snapshot] = attrs.field(factory=dict)
+    executions: dict[int, WorkflowExecutionMeta] = attrs.field(factory=dict)
+    task_executions: dict[int, TaskExecutionMeta] = attrs.field(factory=dict)
+    #: Workflow execution id -> {task execution id: None}, in insertion (id) order.
+    tasks_of: dict[int, dict[int, None]] = attrs.field(factory=dict)
+    #: State scope -> {name: value}.
+    states: dict[str, dict[str, bytes]] = attrs.field(factory=dict)
+    #: Offset -> (event without context, its context as JSON text).
+    events: dict[int, tuple[Event, str | None]] = attrs.field(factory=dict)
+    #: Idempotency key -> offset.
+    event_keys: dict[str, int] = attrs.field(factory=dict)
+    counters: dict[str, int] = attrs.field(factory=dict)
+    #: Lease name -> (owner, expiry).
+    leases: dict[str, tuple[str, dt.datetime]] = attrs.field(factory=dict)
+    #: Timer id -> (timer without payload, its payload as JSON text).
+    timers: dict[int, tuple[Timer, str]] = attrs.field(factory=dict)
+    #: Dedup key -> timer id.
+    timer_keys: dict[str, int] = attrs.field(factory=dict)
+    schedules: dict[int, WorkflowScheduleMeta] = attrs.field(factory=dict)
+    triggers: dict[int, WorkflowTriggerMeta] = attrs.field(factory=dict)
+    #: Table name -> last id given out.
+    ids: dict[str, int] = attrs.field(factory=dict)
+
+
+def to_json(value: Any, what: str) -> str:
+    """``value`` as JSON text, as a SQL store's JSON column keeps it; refuses what JSON cannot hold."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"{what} must hold only JSON values, got {value!r}: {exc}") from None
+
+
+def from_json(text: str | None) -> Any:
+    """The value of JSON text (None stays None)."""
+    return None if text is None else json.loads(text)
+
+
+def utc(value: dt.datetime | None) -> dt.datetime | None:
+    """``value`` as aware UTC, as a SQL store returns it (naive values are taken as UTC)."""
+    return None if value is None else ensure_utc(value)
+
+
+def page(rows: list[Any], limit: int | None, offset: int | None) -> list[Any]:
+    """Apply ``limit`` and ``offset`` (None or 0: not applied) to ``rows``."""
+    start = offset or 0
+    return rows[start:] if limit is None else rows[start : start + limit]
+
+
+class TxBase:
+    """The tables of one transaction and the undo log of its writes."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.t = tables
+        self._undo: list[tuple[dict[Any, Any], Hashable, object]] = []
+        #: Set when the transaction appended events (the store then tells its subscribers).
+        self.appended = False
+
+    def _put(self, table: dict[Any, Any], key: Hashable, value: object) -> None:
+        """``table[key] = value``, undoable."""
+        self._undo.append((table, key, table.get(key, _MISSING)))
+        table[key] = value
+
+    def _pop(self, table: dict[Any, Any], key: Hashable) -> Any:
+        """Remove ``key`` from ``table`` (if there) and return its value, undoable."""
+        old = table.get(key, _MISSING)
+        if old is _MISSING:
+            return None
+        self._undo.append((table, key, old))
+        del table[key]
+        return old
+
+    def _put_in(self, table: dict[Any, dict[Any, Any]], key: Hashable, inner_key: Hashable, value: object) -> None:
+        """``table[key][inner_key] = value``, creating the inner dictionary if needed, undoable."""
+        inner = table.get(key)
+        if inner is None:
+            inner = {}
+            self._put(table, key, inner)
+        self._put(inner, inner_key, value)
+
+    def _pop_in(self, table: dict[Any, dict[Any, Any]], key: Hashable, inner_key: Hashable) -> None:
+        """Remove ``table[key][inner_key]``, and the inner dictionary once empty, undoable."""
+        inner = table.get(key)
+        if inner is None:
+            return
+        self._pop(inner, inner_key)
+        if not inner:
+            self._pop(table, key)
+
+    def _delete_where(self, table: dict[Any, Any], keep: Callable[[Any, Any], bool]) -> int:
+        """Remove the rows of ``table`` for which ``keep(key, row)`` is false; returns how many."""
+        doomed = [key for key, row in table.items() if not keep(key, row)]
+        for key in doomed:
+            self._pop(table, key)
+        return len(doomed)
+
+    def _delete_scopes(self, scope_prefix: str) -> None:
+        """Delete the state of every scope that starts with ``scope_prefix``."""
+        self._delete_where(self.t.states, lambda scope, _: not scope.startswith(scope_prefix))
+
+    def _drop_event(self, offset: int) -> None:
+        """Delete the event at ``offset`` and its idempotency key."""
+        event, _ = self._pop(self.t.events, offset)
+        if event.idempotency_key is not None:
+            self._pop(self.t.event_keys, event.idempotency_key)
+
+    def _next_id(self, table: str) -> int:
+        """A new id for a row of ``table``."""
+        new = self.t.ids.get(table, 0) + 1
+        self._put(self.t.ids, table, new)
+        return new
+
+    def _counter(self, name: str) -> int:
+        return self.t.counters.get(name, 0)
+
+    def _set_counter(self, name: str, value: int) -> None:
+        self._put(self.t.counters, name, value)
+
+    def _bump_counter(self, name: str) -> None:
+        self._set_counter(name, self._counter(name) + 1)
+
+    def _workflow_row(self, workflow_id: int) -> WorkflowMeta:
+        """The workflow ``workflow_id``; NotFoundError where a SQL store's foreign key would refuse the write."""
+        workflow = self.t.workflows.get(workflow_id)
+        if workflow is None:
+            raise NotFoundError("workflow", workflow_id)
+        return workflow
+
+    def rollback(self) -> None:
+        """Undo every write of this transaction, newest first."""
+        for table, key, old in reversed(self._undo):
+            if old is _MISSING:
+                table.pop(key, None)
+            else:
+                table[key] = old
+        self._undo.clear()
