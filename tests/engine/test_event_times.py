@@ -11,11 +11,12 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from aiflow_core import Client, ops
+from aiflow_core import Client, Engine, ops
 from aiflow_core.cli.commands.events import iso_time
 from aiflow_core.model.clock import ensure_utc, local_to_utc
 from aiflow_core.model.event import Event
@@ -64,7 +65,7 @@ def test_naive_begin_time_of_list_and_count_events_is_local_time(shanghai: None,
     for begin in (moment, aware, in_new_york):
         assert [e.offset for e in client.list_events(key="k", begin_time=begin)] == [e.offset for e in later]
         assert client.count_events(key="k", begin_time=begin) == 2
-    assert first.create_time is not None and first.create_time < aware <= later[0].create_time  # type: ignore[operator]
+    assert first.create_time is not None and first.create_time < aware <= later[0].create_time
     # The same wall time read as UTC would lie eight hours later: nothing yet.
     assert client.list_events(key="k", begin_time=moment.replace(tzinfo=dt.timezone.utc)) == []
 
@@ -159,3 +160,60 @@ def test_cli_begin_time_without_offset_is_local_time(shanghai: None, sqlite_url:
     env = {"TZ": os.environ["TZ"]}
     assert [e["value"] for e in cli.json("event", "list", "k", "--begin-time", moment, **env)] == ["after"]
     assert cli("event", "count", "k", "--begin-time", moment, **env).stdout.strip() == "1"
+
+
+LISTENING_TASK = """
+import datetime
+import time
+
+from aiflow_core.model.workflow import Workflow
+from aiflow_core.notification.notification_client import AIFlowNotificationClient, ListenerProcessor
+from aiflow_core.operators.python import PythonOperator
+
+
+class Collect(ListenerProcessor):
+    def __init__(self):
+        self.values = []
+
+    def process(self, events):
+        self.values.extend(e.value for e in events)
+
+
+def listen():
+    client = AIFlowNotificationClient("localhost:50052")
+    collect = Collect()
+    registration = client.register_listener(collect, event_keys=["ping"], begin_time=datetime.datetime.now())
+    client.send_event("ready")
+    deadline = time.monotonic() + 60
+    while not collect.values and time.monotonic() < deadline:
+        time.sleep(0.01)
+    client.unregister_listener(registration)
+    client.send_event("got", ",".join(collect.values))
+
+
+with Workflow(name="listening") as w:
+    PythonOperator(name="listen", python_callable=listen)
+"""
+
+
+@pytest.mark.parametrize("executor", ["thread", "process"])
+def test_a_task_listening_from_datetime_now_receives_later_events(
+    shanghai: None, tmp_path: Path, executor: str
+) -> None:
+    workflow = tmp_path / "listening.py"
+    workflow.write_text(LISTENING_TASK)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with Engine(db_url=url, blob=str(tmp_path / "blob"), executor=executor) as engine:
+        engine.upload_workflows(str(workflow))
+        engine.send_event("ping", "too early")
+        execution = engine.start_workflow_execution("listening")
+        deadline = time.monotonic() + 60
+        while not engine.list_events(key="ready") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert engine.list_events(key="ready"), "the task never started listening"
+        engine.send_event("ping", "after")
+        final = engine.wait_for_workflow_execution(execution, timeout=60)
+        runs = engine.list_task_executions(execution)
+        assert [r.status.value for r in runs] == ["SUCCESS"], [r.error for r in runs]
+        assert final.status.value == "SUCCESS"
+        assert [e.value for e in engine.list_events(key="got")] == ["after"]
