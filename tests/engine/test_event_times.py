@@ -28,15 +28,19 @@ SHANGHAI = dt.timedelta(hours=8)
 
 
 @pytest.fixture
-def shanghai(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The process's local time zone is Asia/Shanghai for the test."""
-    monkeypatch.setenv("TZ", "Asia/Shanghai")
+def shanghai() -> Iterator[None]:
+    """The local time zone of this process (and of the processes it starts) is Asia/Shanghai."""
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Shanghai"
     time.tzset()
     try:
         assert dt.datetime.now().astimezone().utcoffset() == SHANGHAI
         yield
     finally:
-        monkeypatch.undo()
+        if saved is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = saved
         time.tzset()
 
 
