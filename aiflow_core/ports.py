@@ -159,7 +159,7 @@ class StoreTx(abc.ABC):
     def list_snapshots(
         self, workflow_id: int, limit: int | None, offset: int | None
     ) -> list[WorkflowSnapshotMeta]:
-        """Return the snapshots of a workflow, newest first."""
+        """Return the snapshots of a workflow, oldest first."""
 
     @abc.abstractmethod
     def delete_snapshot(self, snapshot_id: int) -> bool:

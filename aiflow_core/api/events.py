@@ -1,4 +1,8 @@
-"""Client operations on the event log."""
+"""Client operations on the event log.
+
+Times given here (``begin_time``, ``time_to_offset``) are taken as local time
+when naive, as in the original AIFlow; aware times are taken as they are.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,16 @@ import attrs
 
 from aiflow_core.api.base import ClientBase, check_limit_offset
 from aiflow_core.errors import InvalidArgumentError
-from aiflow_core.model.clock import ensure_utc
+from aiflow_core.model.clock import local_to_utc
 from aiflow_core.model.event import Event, EventKind, validate_event
 from aiflow_core.ports import EventFilter
+
+
+def _event_time(value: object, name: str) -> dt.datetime:
+    """``value`` as aware UTC: a naive datetime is local time."""
+    if not isinstance(value, dt.datetime):
+        raise InvalidArgumentError(f"{name} must be a datetime, got {value!r}")
+    return local_to_utc(value)
 
 
 def _filter(
@@ -22,11 +33,9 @@ def _filter(
     keys = [key] if isinstance(key, str) else (list(key) if key is not None else None)
     if begin_offset is not None and (isinstance(begin_offset, bool) or not isinstance(begin_offset, int)):
         raise InvalidArgumentError(f"begin_offset must be an integer, got {begin_offset!r}")
-    if begin_time is not None and not isinstance(begin_time, dt.datetime):
-        raise InvalidArgumentError(f"begin_time must be a datetime, got {begin_time!r}")
     return EventFilter(
         keys=keys, namespace=namespace, begin_offset=begin_offset,
-        begin_time=ensure_utc(begin_time) if begin_time else None, sender=sender,
+        begin_time=None if begin_time is None else _event_time(begin_time, "begin_time"), sender=sender,
         workflow_execution_id=workflow_execution_id,
     )
 
@@ -80,7 +89,8 @@ class EventOps(ClientBase):
         With ``include_internal`` status changes and notices (such as skipped
         starts) are included too.
 
-        ``begin_offset`` is exclusive (events after it); ``begin_time`` inclusive.
+        ``begin_offset`` is exclusive (events after it); ``begin_time``
+        inclusive, local time when naive (``datetime.now()`` is now).
         """
         check_limit_offset(limit, None)
         flt = _filter(key, namespace, begin_offset, begin_time, sender, workflow_execution_id)
@@ -97,9 +107,24 @@ class EventOps(ClientBase):
         begin_time: dt.datetime | None = None,
         sender: str | None = None,
     ) -> int:
-        """Count user events matching the filters."""
+        """Count user events matching the filters (``begin_time`` as in :meth:`list_events`)."""
         with self._tx(readonly=True) as tx:
             return tx.count_events(_filter(key, namespace, begin_offset, begin_time, sender))
+
+    def time_to_offset(self, time: dt.datetime) -> int:
+        """The offset of the last event created at or before ``time`` (0 if none).
+
+        Listening or listing after this offset yields the events created after
+        ``time``. A naive ``time`` is local time, as ``datetime.now()`` gives
+        it; an aware one is taken as it is. Every kind of event counts, as
+        offsets are shared by all of them.
+        """
+        after = _event_time(time, "time") + dt.timedelta(microseconds=1)
+        with self._tx(readonly=True) as tx:
+            first_later = tx.list_events(EventFilter(begin_time=after, kinds=None), 1)
+            if first_later and first_later[0].offset is not None:
+                return first_later[0].offset - 1
+            return tx.max_offset()
 
     def latest_offset(self) -> int:
         """The offset of the newest event in the log."""

@@ -85,7 +85,7 @@ class ExecutionOps(ClientBase):
     def list_workflow_executions(
         self, workflow_name: str, namespace: str = "default", limit: int | None = None, offset: int | None = None
     ) -> list[WorkflowExecutionMeta]:
-        """Return the executions of a workflow ordered by id."""
+        """Return the executions of a workflow, oldest first."""
         check_limit_offset(limit, offset)
         with self._tx(readonly=True) as tx:
             return tx.list_workflow_executions(self._workflow(tx, workflow_name, namespace).id, limit, offset)
@@ -134,7 +134,7 @@ class ExecutionOps(ClientBase):
     def list_task_executions(
         self, workflow_execution_id: int, limit: int | None = None, offset: int | None = None
     ) -> list[TaskExecutionMeta]:
-        """Return the task executions of a workflow execution ordered by id."""
+        """Return the task executions of a workflow execution, oldest first."""
         check_limit_offset(limit, offset)
         with self._tx(readonly=True) as tx:
             self._execution(tx, workflow_execution_id)

@@ -59,7 +59,7 @@ class PlanOps(ClientBase):
     def list_workflow_schedules(
         self, workflow_name: str, namespace: str = "default", limit: int | None = None, offset: int | None = None
     ) -> list[WorkflowScheduleMeta]:
-        """Return the schedules of a workflow."""
+        """Return the schedules of a workflow, oldest first."""
         check_limit_offset(limit, offset)
         with self._tx(readonly=True) as tx:
             return tx.list_schedules(self._workflow(tx, workflow_name, namespace).id, limit, offset)
@@ -119,7 +119,7 @@ class PlanOps(ClientBase):
     def list_workflow_triggers(
         self, workflow_name: str, namespace: str = "default", limit: int | None = None, offset: int | None = None
     ) -> list[WorkflowTriggerMeta]:
-        """Return the triggers of a workflow."""
+        """Return the triggers of a workflow, oldest first."""
         check_limit_offset(limit, offset)
         with self._tx(readonly=True) as tx:
             triggers = tx.list_triggers(self._workflow(tx, workflow_name, namespace).id, limit, offset)

@@ -121,7 +121,7 @@ class WorkflowOps(ClientBase):
     def list_workflows(
         self, namespace: str = "default", limit: int | None = None, offset: int | None = None
     ) -> list[WorkflowMeta]:
-        """Return the workflows of a namespace."""
+        """Return the workflows of a namespace, oldest first (re-uploading keeps a workflow's place)."""
         check_limit_offset(limit, offset)
         with self._tx(readonly=True) as tx:
             self._namespace_exists(tx, namespace)
@@ -173,7 +173,7 @@ class WorkflowOps(ClientBase):
     def list_workflow_snapshots(
         self, workflow_name: str, namespace: str = "default", limit: int | None = None, offset: int | None = None
     ) -> list[WorkflowSnapshotMeta]:
-        """Return the snapshots of a workflow, newest first."""
+        """Return the snapshots of a workflow, oldest first (as AIFlow pages them)."""
         check_limit_offset(limit, offset)
         with self._tx(readonly=True) as tx:
             return tx.list_snapshots(self._workflow(tx, workflow_name, namespace).id, limit, offset)

@@ -2,6 +2,12 @@
 
 Nothing in aiflow reads the wall clock for scheduling except through a
 :class:`Clock`. Times are timezone-aware UTC datetimes.
+
+Two helpers make a given datetime aware UTC, and they read a naive one
+differently: :func:`ensure_utc` takes it as UTC (schedules, clocks and the
+store, whose times are UTC throughout), :func:`local_to_utc` takes it as the
+host's local time (the event API's ``begin_time`` and ``time_to_offset``, as
+in the original AIFlow and ``datetime.timestamp()``).
 """
 
 from __future__ import annotations
@@ -40,6 +46,15 @@ def ensure_utc(value: dt.datetime) -> dt.datetime:
     """Return ``value`` as an aware UTC datetime (naive values are taken as UTC)."""
     if value.tzinfo is None:
         return value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
+def local_to_utc(value: dt.datetime) -> dt.datetime:
+    """Return ``value`` as an aware UTC datetime, taking a naive value as local time.
+
+    ``datetime.now()`` thus names the present moment whatever the host's time
+    zone; aware values keep the instant they name.
+    """
     return value.astimezone(dt.timezone.utc)
 
 

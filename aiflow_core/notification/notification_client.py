@@ -105,8 +105,10 @@ class AIFlowNotificationClient:
     ) -> ListenerRegistrationId:
         """Call ``listener_processor.process`` with new events of the namespace in a thread.
 
-        Without ``begin_time`` only events sent after registration arrive.
-        Call :meth:`unregister_listener` (or :meth:`close`) to stop it.
+        Without ``begin_time`` only events sent after registration arrive;
+        with it, events created from ``begin_time`` on (a naive ``begin_time``
+        is local time, so ``datetime.now()`` means now; an aware one is taken
+        as it is). Call :meth:`unregister_listener` (or :meth:`close`) to stop it.
         """
         keys = list(event_keys) if event_keys is not None else None
         begin_offset = 0 if begin_time is not None else self._runtime.client.latest_offset()
@@ -127,7 +129,7 @@ class AIFlowNotificationClient:
         self, key: str | Sequence[str] | None = None, begin_offset: int | None = None,
         begin_time: dt.datetime | None = None, sender: str | None = None, limit: int | None = None,
     ) -> list[Event]:
-        """Events of the task's namespace matching the filters."""
+        """Events of the task's namespace matching the filters (a naive ``begin_time`` is local time)."""
         return self._runtime.client.list_events(
             key=key, namespace=self._runtime.namespace, begin_offset=begin_offset, begin_time=begin_time,
             sender=sender, limit=limit,
@@ -142,6 +144,10 @@ class AIFlowNotificationClient:
             key=key, namespace=self._runtime.namespace, begin_offset=begin_offset, begin_time=begin_time,
             sender=sender,
         )
+
+    def time_to_offset(self, time: dt.datetime) -> int:
+        """The offset of the last event created at or before ``time`` (a naive ``time`` is local time)."""
+        return self._runtime.client.time_to_offset(time)
 
     def close(self) -> None:
         """Stop every listener of this client."""

@@ -29,7 +29,7 @@ _FUNCTIONS = (
     "list_workflow_schedules", "pause_workflow_schedule", "resume_workflow_schedule",
     "add_workflow_trigger", "delete_workflow_trigger", "delete_workflow_triggers", "get_workflow_trigger",
     "list_workflow_triggers", "pause_workflow_trigger", "resume_workflow_trigger",
-    "send_event", "list_events", "count_events",
+    "send_event", "list_events", "count_events", "time_to_offset",
 )
 
 __all__ = [*_FUNCTIONS, "get_default_client", "set_default_client"]

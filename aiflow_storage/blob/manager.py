@@ -190,6 +190,9 @@ class FsspecBlobManager(BlobManager):
 
         The copy appears under the key's base name only once complete, so a
         failed download never leaves a partial file under the final name.
+        Each download writes to its own temporary name, so several threads or
+        processes may download the same blob into the same folder at once:
+        each returns with the whole file there.
         """
         key = self.key_of(remote_file_path)
         source = self.uri_for(key)

@@ -8,8 +8,10 @@ the root, so it is refused with :class:`UnsafePathError`.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import uuid
 from pathlib import Path, PurePosixPath
 
 from aiflow_storage.blob.errors import UnsafePathError
@@ -60,13 +62,42 @@ def ensure_inside(path: Path, root: Path) -> Path:
 def install(tmp: str, dest: str) -> None:
     """Move the finished file or directory ``tmp`` to ``dest``, replacing what is there.
 
-    The old entry is removed before the rename: ext4 flushes a file's data to
-    disk when a rename replaces another file, which would make every
-    overwrite wait for the disk. Readers may briefly find no entry, but never
-    a partial one.
+    Several threads or processes may install to the same ``dest`` at once
+    (each from its own ``tmp``): every call succeeds and ``dest`` ends as one
+    complete copy. A file is renamed over the old entry in one step, so
+    ``dest`` never goes missing in between. A directory cannot be renamed
+    over a non-empty one: the old one is moved aside and removed first, so
+    readers may briefly find no entry, but never a partial one.
     """
-    if os.path.isdir(dest) and not os.path.islink(dest):
-        shutil.rmtree(dest)
-    elif os.path.lexists(dest):
-        os.unlink(dest)
-    os.replace(tmp, dest)
+    if not os.path.isdir(tmp):
+        if os.path.isdir(dest) and not os.path.islink(dest):
+            _discard(dest)
+        os.replace(tmp, dest)
+        return
+    while True:
+        if os.path.lexists(dest):
+            _discard(dest)
+        try:
+            os.replace(tmp, dest)
+            return
+        except OSError as exc:
+            # Another installer's copy arrived in between: discard it and try again.
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+                raise
+
+
+def _discard(path: str) -> None:
+    """Remove ``path`` (a file, link or tree), tolerating a concurrent remover.
+
+    The entry is first renamed to a unique name beside it, so the name
+    ``path`` is free at once and two removers never delete the same tree.
+    """
+    aside = f"{path}.{uuid.uuid4().hex}.old"
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return
+    if os.path.isdir(aside) and not os.path.islink(aside):
+        shutil.rmtree(aside)
+    else:
+        os.unlink(aside)

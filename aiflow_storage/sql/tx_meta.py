@@ -268,11 +268,11 @@ class MetaOps(TxBase):
         return None if row is None else bytes(row.workflow_object)
 
     def list_snapshots(self, workflow_id: int, limit: int | None, offset: int | None) -> list[WorkflowSnapshotMeta]:
-        """Return a workflow's snapshots, newest first."""
+        """Return a workflow's snapshots, oldest first."""
         query = (
             sa.select(*[c for c in t.snapshots.c if c.name != "workflow_object"])
             .where(t.snapshots.c.workflow_id == workflow_id)
-            .order_by(t.snapshots.c.id.desc())
+            .order_by(t.snapshots.c.id)
         )
         return [_snapshot(r) for r in self.conn.execute(page(query, limit, offset))]
 

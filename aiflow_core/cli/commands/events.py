@@ -9,20 +9,21 @@ import time
 from typing import Any
 
 from aiflow_core.cli.parser import add_output, command, group, json_object, positive_int
+from aiflow_core.model.clock import local_to_utc
 
 COLUMNS = ("offset", "namespace", "key", "value", "sender", "kind", "workflow_execution_id", "create_time")
 _POLL_SECONDS = 0.2
 
 
 def iso_time(text: str) -> dt.datetime:
-    """Parse an ISO 8601 time (``2024-05-01T12:00:00+02:00``; naive times are UTC)."""
+    """Parse an ISO 8601 time (``2024-05-01T12:00:00+02:00``; a time without offset is local time)."""
     try:
         value = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not an ISO 8601 time like 2024-05-01T12:00:00+00:00"
         ) from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+    return local_to_utc(value)
 
 
 def _filters(p: argparse.ArgumentParser, namespace_help: str, sender: bool = True) -> None:

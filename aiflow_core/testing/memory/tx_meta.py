@@ -162,8 +162,8 @@ class MetaOps(TxBase):
         return None if row is None else row.workflow_object
 
     def list_snapshots(self, workflow_id: int, limit: int | None, offset: int | None) -> list[WorkflowSnapshotMeta]:
-        """Return a workflow's snapshots, newest first."""
-        ids = sorted((s.id for s in self.t.snapshots.values() if s.workflow_id == workflow_id), reverse=True)
+        """Return a workflow's snapshots, oldest first."""
+        ids = sorted(s.id for s in self.t.snapshots.values() if s.workflow_id == workflow_id)
         return [_snapshot_meta(self.t.snapshots[i]) for i in page(ids, limit, offset)]
 
     def delete_snapshot(self, snapshot_id: int) -> bool:

@@ -176,7 +176,7 @@ class CatalogContract:
             assert tx.get_snapshot_object(s1.id) == b"\x00\x01pickle\xff"
             assert tx.get_snapshot_object(s2.id) == big
             assert tx.get_snapshot(10_000) is None and tx.get_snapshot_object(10_000) is None
-            assert [s.id for s in tx.list_snapshots(wf.id, None, None)] == [s3.id, s2.id, s1.id]
+            assert [s.id for s in tx.list_snapshots(wf.id, None, None)] == [s1.id, s2.id, s3.id]
             assert [s.id for s in tx.list_snapshots(wf.id, 1, 1)] == [s2.id]
             tx.add_workflow_execution(
                 wf, s1.id, ExecutionType.MANUAL, WorkflowStatus.RUNNING, T0, None
