@@ -422,8 +422,12 @@ class Engine(Client):
         return self
 
     def _run(self) -> None:
-        with self.store.pinned():
-            self._loop()
+        try:
+            with self.store.pinned():
+                self._loop()
+        except BaseException as exc:  # an inline task's SystemExit, say: nobody else would see it
+            log.critical("the scheduler loop ended: %s raised in its thread", type(exc).__name__, exc_info=True)
+            raise
 
     def _loop(self) -> None:
         interval = 0.005

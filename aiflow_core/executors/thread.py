@@ -142,7 +142,7 @@ class ThreadExecutor(Executor):
         try:
             self._reporter(job, TaskStatus.RUNNING, None)
             assert job.operator is not None
-            status, error = run_task(job, job.operator, self._runtime_factory(job), on_start)
+            status, error = run_task(job, job.operator, self._runtime_factory(job), on_start, isolated=True)
             with self._lock:
                 running.done = True
         except TaskStopped:
