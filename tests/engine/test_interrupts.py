@@ -64,7 +64,9 @@ def test_an_inline_task_interrupted_lets_the_exception_reach_the_caller(
 
 
 @pytest.mark.parametrize("executor", ["thread", "process"])
-@pytest.mark.parametrize(("workflow", "error"), [("interrupt", "KeyboardInterrupt: pressed"), ("leave", "SystemExit: 3")])
+@pytest.mark.parametrize(
+    ("workflow", "error"), [("interrupt", "KeyboardInterrupt: pressed"), ("leave", "SystemExit: 3")]
+)
 def test_a_task_raising_system_exit_on_a_worker_fails_and_the_worker_goes_on(
     tmp_path: Path, executor: str, workflow: str, error: str
 ) -> None:
