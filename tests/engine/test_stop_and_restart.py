@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from aiflow_core import Client, Engine, TaskStatus
+from aiflow_core.executors.thread import ThreadExecutor
 
 STUBBORN = '''
 import os
@@ -132,3 +133,26 @@ def test_a_task_stopped_just_before_the_engine_closes_is_recorded_stopped(tmp_pa
         with Client(db_url) as client:
             (spin,) = client.list_task_executions(execution)
         assert spin.status is TaskStatus.STOPPED, (attempt, spin.status, spin.error)
+
+
+def test_closing_a_thread_engine_gives_up_on_a_task_that_ignores_the_stop_after_the_grace(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = tmp_path / "runs.log"
+    (tmp_path / "wf.py").write_text(STUBBORN.format(log=str(log)))
+    db_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    try:
+        with Engine(db_url=db_url, executor=ThreadExecutor(parallelism=2, grace=0.2)) as engine:
+            engine.upload_workflows(str(tmp_path / "wf.py"))
+            execution = engine.start_workflow_execution("stubborn")
+            engine.send_event("go")
+            _wait(lambda: [w for w, _ in _notes(log)] == ["start"])
+        # The close returned while the task's thread still runs, and says so.
+        assert [w for w, _ in _notes(log)] == ["start"]
+        assert "stubborn.stubborn" in caplog.text and "runs on" in caplog.text
+        with Client(db_url) as client:
+            (run,) = client.list_task_executions(execution)
+        assert run.status is TaskStatus.STOPPED
+    finally:
+        (tmp_path / "runs.log.release0").touch()
+    _wait(lambda: [w for w, _ in _notes(log)] == ["start", "end"])
