@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from aiflow_core import Client, Engine, TaskStatus
+from aiflow_core.executors.process import ProcessExecutor
 from aiflow_core.executors.thread import ThreadExecutor
 
 STUBBORN = '''
@@ -156,3 +157,54 @@ def test_closing_a_thread_engine_gives_up_on_a_task_that_ignores_the_stop_after_
     finally:
         (tmp_path / "runs.log.release0").touch()
     _wait(lambda: [w for w, _ in _notes(log)] == ["start", "end"])
+
+
+DEAF = '''
+import os
+import signal
+import time
+from aiflow_core.model.action import TaskAction
+from aiflow_core.model.workflow import Workflow
+from aiflow_core.operators.python import PythonOperator
+
+LOG = {log!r}
+
+def deaf():
+    """Ignores SIGTERM: only the SIGKILL after the grace ends it. Notes whether the previous run still lives."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    previous = open(LOG).read().split()[-1] if os.path.exists(LOG) else None
+    alive = False
+    if previous is not None:
+        try:
+            os.kill(int(previous), 0)
+            alive = True
+        except ProcessLookupError:
+            pass
+    with open(LOG, "a") as f:
+        f.write(f"{{alive}} {{os.getpid()}}\\n")
+    while True:
+        time.sleep(0.05)
+
+with Workflow(name="deaf") as w:
+    task = PythonOperator(name="deaf", python_callable=deaf)
+    task.action_on_event_received(TaskAction.START, "go")
+    task.action_on_event_received(TaskAction.RESTART, "again")
+'''
+
+
+def test_a_restarted_process_task_that_ignores_sigterm_is_killed_before_its_next_run_starts(tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"
+    (tmp_path / "wf.py").write_text(DEAF.format(log=str(log)))
+    executor = ProcessExecutor(parallelism=2, grace=1.0)
+    with Engine(db_url=f"sqlite:///{tmp_path / 'db.sqlite'}", executor=executor) as engine:
+        engine.upload_workflows(str(tmp_path / "wf.py"))
+        execution = engine.start_workflow_execution("deaf")
+        statuses = functools.partial(_statuses, engine, execution)
+        engine.send_event("go")
+        _wait(lambda: statuses() == [TaskStatus.RUNNING] and log.exists())
+        engine.send_event("again")
+        _wait(lambda: statuses() == [TaskStatus.STOPPED, TaskStatus.RUNNING] and len(log.read_text().split()) == 4)
+        engine.stop_workflow_execution(execution)
+        engine.wait_for_workflow_execution(execution, timeout=30)
+    # The second run started after the first one's worker was gone.
+    assert [line.split()[0] for line in log.read_text().splitlines()] == ["False", "False"]
