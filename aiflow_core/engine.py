@@ -431,8 +431,12 @@ class Engine(Client):
         return self
 
     def _run(self) -> None:
-        with self.store.pinned():
-            self._loop()
+        try:
+            with self.store.pinned():
+                self._loop()
+        except BaseException as exc:  # an inline task's SystemExit, say: nobody else would see it
+            log.critical("the scheduler loop ended: %s raised in its thread", type(exc).__name__, exc_info=True)
+            raise
 
     def _loop(self) -> None:
         interval = 0.005
@@ -494,12 +498,20 @@ class Engine(Client):
         self.executor.close(timeout)
         if self._leader:
             try:
-                self.loop.step()
+                self._apply_last_reports(timeout)
                 with self.store.transaction() as tx:
                     tx.release_lease(LEASE_NAME, self.owner)
             except Exception:
                 log.exception("could not record the final task statuses")
             self._leader = False
+
+    def _apply_last_reports(self, timeout: float | None) -> None:
+        """Step until the executor's last reports (and what they lead to) are applied, within ``timeout`` s."""
+        deadline = time.monotonic() + (timeout if timeout is not None else LEASE_TTL)
+        while self.loop.step().more or self.loop.reports_queued():
+            if time.monotonic() > deadline:
+                log.warning("the engine stopped with events left to apply; the next engine applies them")
+                return
 
     def close(self) -> None:
         """Stop the engine and release its database connections."""

@@ -130,11 +130,17 @@ def run_task(
     operator: Operator,
     runtime: TaskRuntime,
     on_start: Callable[[AIFlowOperator, Any], None] | None = None,
+    *,
+    isolated: bool = False,
 ) -> tuple[TaskStatus, str | None]:
     """Run one task execution in the calling thread; returns its final status and error.
 
     Output goes to the task's log file; an exception is written there with its
     traceback and fails the task; :class:`TaskStopped` ends it as STOPPED.
+    What is not an :class:`Exception` (``KeyboardInterrupt``, ``SystemExit``,
+    a test runner's timeout) belongs to the caller's thread and propagates,
+    after the log records it, unless ``isolated``: a task on a worker thread
+    or process of its own fails with it like with any exception.
     """
     if not isinstance(operator, AIFlowOperator):
         return TaskStatus.FAILED, f"task {job.task_name!r} is a {type(operator).__name__}, not an AIFlowOperator"
@@ -158,6 +164,9 @@ def run_task(
                 return TaskStatus.STOPPED, None
             except BaseException as exc:
                 log.write("".join(traceback.format_exception(exc)))
+                if not isolated and not isinstance(exc, Exception):
+                    log.write(f"*** interrupted by {type(exc).__name__}\n")
+                    raise
                 log.write("*** failed\n")
                 return TaskStatus.FAILED, f"{type(exc).__name__}: {exc}"
         log.write("*** succeeded\n")

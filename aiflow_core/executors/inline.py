@@ -3,6 +3,11 @@
 Deterministic, for tests: ``Engine.run_until_idle()`` runs every task to its
 end before it returns. A task cannot be stopped while it runs (the scheduler
 is busy running it); queued tasks are stopped before they start.
+
+A task runs in the caller's thread, so what interrupts that thread is the
+caller's: ``KeyboardInterrupt``, ``SystemExit`` or a test runner's timeout
+raised inside a task propagates out of ``run_until_idle()`` (the task is
+recorded STOPPED), instead of failing the task and letting the caller go on.
 """
 
 from __future__ import annotations
@@ -53,9 +58,16 @@ class InlineExecutor(Executor):
             _, job = self._queue.popitem(last=False)
             assert job.operator is not None
             self._reporter(job, TaskStatus.RUNNING, None)
-            status, error = run_task(job, job.operator, self._runtime_factory(job))
+            try:
+                status, error = run_task(job, job.operator, self._runtime_factory(job))
+            except BaseException:
+                self._reporter(job, TaskStatus.STOPPED, None)  # interrupted with the caller's thread
+                raise
             self._reporter(job, status, error)
 
     def close(self, timeout: float | None = None) -> None:
-        """Forget queued tasks."""
-        self._queue.clear()
+        """Report the queued tasks stopped: they never started."""
+        while self._queue:
+            _, job = self._queue.popitem(last=False)
+            if self._reporter is not None:
+                self._reporter(job, TaskStatus.STOPPED, None)

@@ -4,8 +4,10 @@ Each worker runs one task at a time in its own session (process group).
 Python callables travel as the pickled workflow of the execution's snapshot.
 Stopping a task sends SIGTERM to its worker's process group (the task's bash
 commands included) and SIGKILL after ``grace`` seconds; the worker is then
-replaced. Workers are reused across tasks, so a task costs no interpreter
-start-up once the pool is warm.
+replaced. A new run of a task (a RESTART) starts once the worker of the run
+it replaces has ended; until then the old run shows STOPPING and the new one
+QUEUED. Workers are reused across tasks, so a task costs no interpreter
+start-up once the pool is warm. Closing waits for every worker's last report.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import attrs
 
 from aiflow_core.executors.base import Executor, ExecutorContext, Reporter, TaskJob
 from aiflow_core.executors.channel import Channel
+from aiflow_core.executors.lines import TaskLines
 from aiflow_core.model.status import TaskStatus
 
 _JOB_FIELDS = [f.name for f in attrs.fields(TaskJob) if f.name not in ("operator", "snapshot_frame")]
@@ -43,7 +46,8 @@ class _Worker:
         self.timer: threading.Timer | None = None
         self.snapshots: set[int] = set()
         self._on_message = on_message
-        threading.Thread(target=self._read, name=f"aiflow-worker-{self.process.pid}", daemon=True).start()
+        self.reader = threading.Thread(target=self._read, name=f"aiflow-worker-{self.process.pid}", daemon=True)
+        self.reader.start()
 
     def _read(self) -> None:
         while True:
@@ -76,7 +80,10 @@ class ProcessExecutor(Executor):
         self._seen: set[int] = set()
         self._idle: list[_Worker] = []
         self._workers: list[_Worker] = []
+        #: Workers whose reader has not yet handled their exit (those of ``_workers`` and the exiting ones).
+        self._unfinished: set[_Worker] = set()
         self._busy: dict[int, _Worker] = {}
+        self._lines = TaskLines()
         self._reporter: Reporter | None = None
         self._wake: Callable[[], None] = lambda: None
         self._heartbeat: Callable[[int], None] = lambda te_id: None
@@ -100,12 +107,18 @@ class ProcessExecutor(Executor):
         return True
 
     def submit(self, job: TaskJob) -> None:
-        """Queue ``job`` and start it when a worker is free."""
+        """Queue ``job``; it starts when a worker is free and no earlier run of its task still runs."""
+        assert self._reporter is not None
         with self._lock:
             if job.task_execution_id in self._seen:
                 return
             self._seen.add(job.task_execution_id)
-            self._queue.append(job)
+            closed = self._closed
+            if not closed and self._lines.admit(job):
+                self._queue.append(job)
+        if closed:
+            self._reporter(job, TaskStatus.STOPPED, None)  # submitted after the close: never started
+            return
         self._pump()
 
     def _pump(self) -> None:
@@ -118,6 +131,7 @@ class ProcessExecutor(Executor):
                 elif len(self._workers) < self.parallelism:
                     worker = _Worker({**os.environ, **self.env}, self._on_message)
                     self._workers.append(worker)
+                    self._unfinished.add(worker)
                 else:
                     return
                 job = self._queue.popleft()
@@ -175,6 +189,13 @@ class ProcessExecutor(Executor):
                 if worker.stopping and status is TaskStatus.FAILED:
                     status = TaskStatus.STOPPED
                 self._reporter(job, status, message.get("error"))
+            with self._lock:
+                after = self._lines.finished(job)
+                if after is not None and not self._closed:
+                    self._queue.append(after)
+        if message is None:
+            with self._lock:
+                self._unfinished.discard(worker)  # its last report is made
         self._pump()
 
     def _time_out(self, worker: _Worker, job: TaskJob) -> None:
@@ -195,6 +216,11 @@ class ProcessExecutor(Executor):
             queued = next((j for j in self._queue if j.task_execution_id == task_execution_id), None)
             if queued is not None:
                 self._queue.remove(queued)
+                after = self._lines.finished(queued)
+                if after is not None:
+                    self._queue.append(after)
+            else:
+                queued = self._lines.withdraw(task_execution_id)  # waiting behind an earlier run
             worker = self._busy.get(task_execution_id)
             if worker is not None:
                 if worker.stopping:
@@ -202,6 +228,7 @@ class ProcessExecutor(Executor):
                 worker.stopping = True
         if queued is not None:
             self._reporter(queued, TaskStatus.STOPPED, None)
+            self._pump()
             return
         if worker is not None:
             self._end(worker)
@@ -217,12 +244,12 @@ class ProcessExecutor(Executor):
             return bool(self._queue or self._busy)
 
     def close(self, timeout: float | None = None) -> None:
-        """Stop running tasks, report the queued ones stopped, and end every worker."""
+        """Stop running tasks, report the queued ones stopped, end every worker and wait for its last report."""
         with self._lock:
             self._closed = True
             running = list(self._busy)
             workers = list(self._workers)
-            queued = list(self._queue)
+            queued = list(self._queue) + self._lines.waiting()
             self._queue.clear()
         assert self._reporter is not None
         for job in queued:
@@ -241,3 +268,8 @@ class ProcessExecutor(Executor):
             except subprocess.TimeoutExpired:
                 worker.signal_group(signal.SIGKILL)
                 worker.process.wait()
+        with self._lock:
+            exiting = list(self._unfinished)  # workers that ended before the close included
+        for worker in exiting:
+            # The worker has exited; its reader reports the end of its task once it has read everything.
+            worker.reader.join(self.grace)

@@ -1,16 +1,26 @@
 """The thread executor: runs tasks on a pool of threads in the engine's process.
 
-Stopping a task calls its operator's ``stop`` (which ends a bash command's
-process group) and raises :class:`~aiflow_core.executors.base.TaskStopped` in
-the task's thread; Python code blocked inside a C call ends when the call
-returns. Use the process executor when work must end at once.
+Stopping a task (a STOP or RESTART, its ``execution_timeout``, closing the
+engine) calls its operator's ``stop`` (which ends a bash command's process
+group) and raises :class:`~aiflow_core.executors.base.TaskStopped` in the
+task's thread. Python cannot end a thread from outside: the exception is
+raised when the thread next runs Python code, so a call that blocks in C
+(``time.sleep``, a socket read, a long NumPy operation) ends first, and code
+that catches ``BaseException`` may ignore the stop. Until the thread really
+ends the run shows STOPPING (RUNNING for a timeout) and a new run of the same
+task waits, QUEUED. Closing waits ``grace`` seconds for such threads, then
+records their runs STOPPED, logs which ones still run, and returns; they run
+on until their code returns. Use the process executor when work must end at
+once.
 """
 
 from __future__ import annotations
 
 import ctypes
+import logging
 import queue
 import threading
+import time
 from typing import Any
 
 from aiflow_core.executors.base import (
@@ -22,8 +32,11 @@ from aiflow_core.executors.base import (
     TaskStopped,
     run_task,
 )
+from aiflow_core.executors.lines import TaskLines
 from aiflow_core.model.operator import AIFlowOperator
 from aiflow_core.model.status import TaskStatus
+
+log = logging.getLogger("aiflow.executor")
 
 
 def _raise_in_thread(thread_id: int, exc_type: type[BaseException]) -> None:
@@ -42,19 +55,26 @@ class _Running:
 
 
 class ThreadExecutor(Executor):
-    """Runs up to ``parallelism`` tasks at once on worker threads."""
+    """Runs up to ``parallelism`` tasks at once on worker threads.
+
+    ``grace`` is how long closing waits for stopped tasks' threads to end.
+    """
 
     name = "thread"
 
-    def __init__(self, parallelism: int = 10) -> None:
+    def __init__(self, parallelism: int = 10, grace: float = 5.0) -> None:
         if parallelism < 1:
             raise ValueError(f"parallelism must be at least 1, got {parallelism}")
+        if grace < 0:
+            raise ValueError(f"grace must be a number of seconds >= 0, got {grace}")
         self.parallelism = parallelism
+        self.grace = grace
         self._queue: queue.Queue[TaskJob | None] = queue.Queue()
         self._lock = threading.Lock()
         self._seen: set[int] = set()
         self._cancelled: set[int] = set()
         self._running: dict[int, _Running] = {}
+        self._lines = TaskLines()
         self._pending = 0
         self._closed = False
         self._threads: list[threading.Thread] = []
@@ -71,24 +91,38 @@ class ThreadExecutor(Executor):
             self._threads.append(thread)
 
     def submit(self, job: TaskJob) -> None:
-        """Queue ``job``."""
+        """Queue ``job``; it starts once no earlier run of its task is still running."""
         with self._lock:
             if job.task_execution_id in self._seen:
                 return
             self._seen.add(job.task_execution_id)
-            self._pending += 1
-        self._queue.put(job)
+            closed = self._closed
+            start = not closed and self._lines.admit(job)
+            if not closed:
+                self._pending += 1
+        if closed:
+            self._report(job, TaskStatus.STOPPED)  # submitted after the close: never started
+        elif start:
+            self._queue.put(job)
 
     def stop_task(self, task_execution_id: int) -> None:
         """Stop a queued or running task."""
         with self._lock:
             running = self._running.get(task_execution_id)
-            if running is None:
+            waiting = None if running is not None else self._lines.withdraw(task_execution_id)
+            if running is None and waiting is None:
                 self._cancelled.add(task_execution_id)
                 return
-            if running.stopping or running.done:
-                return
-            running.stopping = True
+            if waiting is not None:
+                self._pending -= 1
+            elif running is not None:
+                if running.stopping or running.done:
+                    return
+                running.stopping = True
+        if waiting is not None:
+            self._report(waiting, TaskStatus.STOPPED)  # it waited behind an earlier run and never started
+            return
+        assert running is not None
         if running.operator is not None:
             threading.Thread(target=running.operator.stop, args=(running.context,), daemon=True).start()
         _raise_in_thread(running.thread_id, TaskStopped)
@@ -97,6 +131,10 @@ class ThreadExecutor(Executor):
         """True while tasks are queued or running."""
         with self._lock:
             return self._pending > 0
+
+    def _report(self, job: TaskJob, status: TaskStatus, error: str | None = None) -> None:
+        assert self._reporter is not None
+        self._reporter(job, status, error)
 
     def _work(self) -> None:
         while True:
@@ -107,7 +145,6 @@ class ThreadExecutor(Executor):
                 continue
 
     def _work_one(self) -> bool:
-        assert self._reporter is not None and self._runtime_factory is not None
         job = self._queue.get()
         if job is None:
             return False
@@ -117,20 +154,25 @@ class ThreadExecutor(Executor):
             running = _Running(job, threading.get_ident())
             if not cancelled:
                 self._running[te_id] = running
+        status, error = TaskStatus.STOPPED, None
         try:
-            if cancelled:
-                self._reporter(job, TaskStatus.STOPPED, None)
-                return True
-            status, error = self._run(job, running)
-            self._reporter(job, status, error)
+            if not cancelled:
+                status, error = self._run(job, running)
         finally:
             with self._lock:
-                self._running.pop(te_id, None)
-                self._pending -= 1
+                owned = cancelled or self._running.pop(te_id, None) is running  # else the close gave up on it
+                if owned:
+                    self._pending -= 1
+                after = self._lines.finished(job)
+            if owned:
+                self._report(job, status, error)
+            if after is not None:
+                self._queue.put(after)
         return True
 
     def _run(self, job: TaskJob, running: _Running) -> tuple[TaskStatus, str | None]:
-        assert self._reporter is not None and self._runtime_factory is not None
+        assert self._runtime_factory is not None
+
         def on_start(operator: AIFlowOperator, context: Any) -> None:
             running.operator, running.context = operator, context
 
@@ -140,9 +182,9 @@ class ThreadExecutor(Executor):
             timer.daemon = True
             timer.start()
         try:
-            self._reporter(job, TaskStatus.RUNNING, None)
+            self._report(job, TaskStatus.RUNNING)
             assert job.operator is not None
-            status, error = run_task(job, job.operator, self._runtime_factory(job), on_start)
+            status, error = run_task(job, job.operator, self._runtime_factory(job), on_start, isolated=True)
             with self._lock:
                 running.done = True
         except TaskStopped:
@@ -152,7 +194,7 @@ class ThreadExecutor(Executor):
                 timer.cancel()
         if running.timed_out:
             return TaskStatus.FAILED, f"execution timed out after {job.execution_timeout:g} s"
-        if running.stopping and status is not TaskStatus.SUCCESS:
+        if running.stopping:  # even if the task caught the stop and returned: it was stopped, not done
             return TaskStatus.STOPPED, None
         return status, error
 
@@ -161,14 +203,45 @@ class ThreadExecutor(Executor):
         self.stop_task(running.job.task_execution_id)
 
     def close(self, timeout: float | None = None) -> None:
-        """Stop running tasks, report the queued ones stopped, and end the worker threads."""
+        """Stop every task and end the worker threads, waiting at most ``grace`` (or ``timeout``) seconds.
+
+        Queued runs are reported STOPPED at once. A run whose thread has not
+        ended by then is reported STOPPED too and named in a warning: its
+        thread runs on until its code returns, and its own report is dropped.
+        """
         with self._lock:
             self._closed = True
+            unstarted = self._lines.waiting()
+            while True:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not None:
+                    self._lines.finished(job)
+                    unstarted.append(job)
+            self._pending -= len(unstarted)
             ids = list(self._running)
+        for job in unstarted:
+            self._report(job, TaskStatus.STOPPED)
         for te_id in ids:
             self.stop_task(te_id)
         for _ in self._threads:
             self._queue.put(None)
+        wait = self.grace if timeout is None else min(timeout, self.grace)
+        deadline = time.monotonic() + wait
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
         self._threads.clear()
+        with self._lock:
+            stuck = list(self._running.values())
+            self._running.clear()
+            self._pending -= len(stuck)
+        for running in stuck:
+            job = running.job
+            log.warning(
+                "task execution %s (%s.%s) did not end within %g s of the close; it is recorded STOPPED, "
+                "but its thread runs on in this process until its code returns",
+                job.task_execution_id, job.workflow_name, job.task_name, wait,
+            )
+            self._report(job, TaskStatus.STOPPED)
