@@ -19,7 +19,6 @@ from alembic.migration import MigrationContext, MigrationInfo
 from alembic.script import ScriptDirectory
 
 from aiflow_core.errors import DataLossError
-from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.version import VERSION_TABLE, has_version_table, revision_id, stored_version
 
 #: The Alembic script directory shipped in the package.
@@ -83,8 +82,8 @@ def locked(engine: sa.Engine) -> Iterator[sa.Connection]:
                 conn.commit()
 
 
-def upgrade(conn: sa.Connection) -> int:
-    """Migrate the database on ``conn`` to the newest version and return it.
+def upgrade(conn: sa.Connection) -> None:
+    """Migrate the database on ``conn`` to the newest version.
 
     A database made before aiflow used Alembic (version 1 recorded in
     ``aiflow_schema``, no version table) is stamped as revision 1 first,
@@ -94,7 +93,6 @@ def upgrade(conn: sa.Connection) -> int:
     if not has_version_table(conn) and stored_version(conn) == 1:
         command.stamp(config, revision_id(1))
     command.upgrade(config, "head")
-    return t.SCHEMA_VERSION
 
 
 def downgrade(conn: sa.Connection, version: int, force: bool = False) -> int:

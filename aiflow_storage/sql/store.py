@@ -88,7 +88,7 @@ class SqlStore(Store):
     def schema_version(self) -> int:
         """The stored schema version (0 when the database holds no aiflow schema)."""
         with self.engine.connect() as conn:
-            return stored_version(conn)
+            return stored_version(conn.execution_options(aiflow_readonly=True))
 
     def check_schema(self) -> None:
         """Raise unless the schema exists and is the version this code knows."""
@@ -117,6 +117,7 @@ class SqlStore(Store):
         """
         with self._lock:
             with self.engine.connect() as conn:
+                conn.execution_options(aiflow_readonly=True)  # SQLite: no write lock to look
                 version = stored_version(conn)
                 ready = version == t.SCHEMA_VERSION and SqlTx(conn).get_namespace("default") is not None
             if version > t.SCHEMA_VERSION:
@@ -126,7 +127,10 @@ class SqlStore(Store):
                 from aiflow_storage.sql import migrate
 
                 with migrate.locked(self.engine) as conn:
-                    self._check_version(migrate.upgrade(conn))
+                    current = stored_version(conn)  # another process may have migrated it meanwhile
+                    if current > t.SCHEMA_VERSION:
+                        self._check_version(current)
+                    migrate.upgrade(conn)
                     tx = SqlTx(conn)
                     if tx.get_namespace("default") is None:
                         tx.add_namespace("default", {})

@@ -17,7 +17,7 @@ from alembic.migration import MigrationContext
 from legacy_v1 import create_v1_database
 from legacy_v1 import metadata as v1_metadata
 
-from aiflow_core import Engine, WorkflowStatus
+from aiflow_core import Client, Engine, WorkflowStatus
 from aiflow_core.errors import DataLossError, InvalidArgumentError
 from aiflow_storage.sql import SCHEMA_VERSION, SqlStore, migrate, schema
 from aiflow_storage.sql.version import VERSION_TABLE
@@ -161,13 +161,14 @@ def test_a_database_made_before_migrations_upgrades_in_place(
     assert before["aiflow_workflow_execution"] and before["aiflow_task_execution"] and before["aiflow_event"]
     assert legacy.schema_version() == 1 and VERSION_TABLE not in _tables(legacy)
 
-    with Engine(empty_url, blob=blob, executor="inline") as engine:  # first use upgrades
-        after = _dump(legacy)
-        assert after.pop("aiflow_schema") == [(1, SCHEMA_VERSION)]
-        before.pop("aiflow_schema")
-        assert after == before
-        assert legacy.schema_version() == SCHEMA_VERSION
-        assert _differences(legacy, schema.metadata) == []
+    Client(empty_url, blob=blob).close()  # first use upgrades
+    after = _dump(legacy)
+    assert after.pop("aiflow_schema") == [(1, SCHEMA_VERSION)]
+    before.pop("aiflow_schema")
+    assert after == before
+    assert legacy.schema_version() == SCHEMA_VERSION
+    assert _differences(legacy, schema.metadata) == []
+    with Engine(empty_url, blob=blob, executor="inline") as engine:
         assert engine.get_workflow_execution(first).status is WorkflowStatus.SUCCESS
         assert [e.value for e in engine.list_events("before")] == ["kept value"]
         again = engine.start_workflow_execution("kept")
