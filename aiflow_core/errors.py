@@ -66,7 +66,24 @@ class ConfigError(AIFlowError, ValueError):
 
 
 class SchemaVersionError(AIFlowError, RuntimeError):
-    """The database schema is newer than this version of aiflow understands."""
+    """The database schema is not the version this aiflow works with (newer, older, or unknown)."""
+
+
+class DataLossError(AIFlowError, RuntimeError):
+    """A schema downgrade would delete stored data, so it was refused and nothing was changed.
+
+    ``version`` is the schema version asked for; ``rows`` counts the rows it
+    would delete by table (or ``table.column`` for a dropped column).
+    """
+
+    def __init__(self, version: int, rows: dict[str, int]) -> None:
+        self.version = version
+        self.rows = dict(rows)
+        lost = ", ".join(f"{n} row{'' if n == 1 else 's'} of {name}" for name, n in self.rows.items())
+        super().__init__(
+            f"downgrading to schema version {version} would delete {lost}; nothing was changed; "
+            "force the downgrade to delete them"
+        )
 
 
 class IntegrityError(AIFlowError, ValueError):

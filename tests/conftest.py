@@ -54,7 +54,7 @@ def _fresh(url: str) -> str:
     from aiflow_storage.sql import SqlStore
 
     store = SqlStore(url)
-    store.downgrade(0)
+    store.downgrade(0, force=True)
     store.upgrade()
     store.close()
     return url

@@ -33,6 +33,7 @@ def _modules() -> list[tuple[str, Path]]:
 def test_only_the_owning_packages_import_io_libraries() -> None:
     owners = {
         "sqlalchemy": "aiflow_storage.sql",
+        "alembic": "aiflow_storage.sql",
         "fsspec": "aiflow_storage.blob",
         "s3fs": "aiflow_storage.blob",
         "adlfs": "aiflow_storage.blob",
@@ -57,6 +58,12 @@ def test_the_model_loads_no_io_library() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_importing_the_packages_loads_no_alembic() -> None:
+    code = "import sys, aiflow_core, aiflow_storage.sql\nprint('alembic' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout.strip() == "False"
 
 
 def test_the_model_imports_only_stdlib_attrs_and_croniter() -> None:

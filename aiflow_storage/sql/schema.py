@@ -1,4 +1,8 @@
-"""Tables of the aiflow database (schema version 1).
+"""Tables of the aiflow database: the schema the code works with, at :data:`SCHEMA_VERSION`.
+
+Databases get there through the Alembic revisions in ``migrations/versions``
+(revision ``"0002"`` is version 2); every change here comes with a new
+revision, and a test checks that the migrated database matches this metadata.
 
 Times are stored as naive UTC and returned as aware UTC. Column types have
 MySQL variants where MySQL's defaults are too small (second-precision
@@ -13,7 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-SCHEMA_VERSION = 1
+#: The schema version this code works with: the number of the newest revision in ``migrations/versions``.
+SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
 
@@ -53,6 +58,7 @@ def _id() -> sa.Column[int]:
     return sa.Column("id", Id, primary_key=True, autoincrement=True)
 
 
+#: Holds the schema version for releases made before the migrations (they refuse a newer database).
 schema_info = sa.Table(
     "aiflow_schema",
     metadata,
@@ -126,6 +132,7 @@ task_executions = sa.Table(
     sa.Column("error", LongText),
     sa.Column("log_path", sa.String(1024)),
     sa.Index("ix_task_execution_wfe", "workflow_execution_id", "task_name", "sequence_number"),
+    sa.Index("ix_task_execution_status", "status"),
 )
 
 states = sa.Table(

@@ -7,9 +7,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from aiflow_core.errors import SchemaVersionError
+from aiflow_core.errors import InvalidArgumentError, SchemaVersionError
 from aiflow_core.ports import Store, StoreTx
 from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.engine import create_engine, mask_url
@@ -17,6 +16,7 @@ from aiflow_storage.sql.notify import Listener
 from aiflow_storage.sql.tx_log import LogOps
 from aiflow_storage.sql.tx_meta import MetaOps
 from aiflow_storage.sql.tx_plans import PlanOps
+from aiflow_storage.sql.version import stored_version
 
 
 class SqlTx(MetaOps, LogOps, PlanOps, StoreTx):
@@ -26,9 +26,11 @@ class SqlTx(MetaOps, LogOps, PlanOps, StoreTx):
 class SqlStore(Store):
     """A :class:`~aiflow_core.ports.Store` over SQLAlchemy 2 (SQLite, PostgreSQL, MySQL/MariaDB).
 
-    ``upgrade()`` creates or upgrades the schema; opening a database whose
-    schema is newer than :data:`~aiflow_storage.sql.schema.SCHEMA_VERSION`
-    raises :class:`~aiflow_core.errors.SchemaVersionError`.
+    ``upgrade()`` creates or upgrades the schema by running the Alembic
+    migrations shipped in :mod:`aiflow_storage.sql.migrate`; opening a
+    database whose schema is newer than
+    :data:`~aiflow_storage.sql.schema.SCHEMA_VERSION` raises
+    :class:`~aiflow_core.errors.SchemaVersionError`.
     """
 
     def __init__(self, url: str, **engine_options: object) -> None:
@@ -85,20 +87,17 @@ class SqlStore(Store):
 
     def schema_version(self) -> int:
         """The stored schema version (0 when the database holds no aiflow schema)."""
-        try:
-            with self.engine.connect() as conn:
-                if not sa.inspect(conn).has_table(t.schema_info.name):
-                    return 0
-                version = conn.execute(sa.select(t.schema_info.c.version)).scalar()
-                return int(version or 0)
-        except (OperationalError, ProgrammingError):
-            return 0
+        with self.engine.connect() as conn:
+            return stored_version(conn.execution_options(aiflow_readonly=True))
 
     def check_schema(self) -> None:
         """Raise unless the schema exists and is the version this code knows."""
         if self._schema_checked:
             return
-        version = self.schema_version()
+        self._check_version(self.schema_version())
+        self._schema_checked = True
+
+    def _check_version(self, version: int) -> None:
         if version > t.SCHEMA_VERSION:
             raise SchemaVersionError(
                 f"database {mask_url(self.url)!r} has schema version {version}; this aiflow knows "
@@ -109,34 +108,55 @@ class SqlStore(Store):
                 f"database {mask_url(self.url)!r} has schema version {version}, expected "
                 f"{t.SCHEMA_VERSION}; run `aiflow db upgrade`"
             )
-        self._schema_checked = True
 
     def upgrade(self) -> int:
-        """Create or upgrade the schema to the newest version and return it."""
+        """Create or upgrade the schema to the newest version by running the migrations, and return it.
+
+        Cheap when the database is current (one read, no Alembic). Processes
+        migrating one database at once take turns under a lock.
+        """
         with self._lock:
-            version = self.schema_version()
+            with self.engine.connect() as conn:
+                conn.execution_options(aiflow_readonly=True)  # SQLite: no write lock to look
+                version = stored_version(conn)
+                ready = version == t.SCHEMA_VERSION and SqlTx(conn).get_namespace("default") is not None
             if version > t.SCHEMA_VERSION:
                 self._schema_checked = False  # a newer aiflow may have upgraded it since
-                self.check_schema()
-            if version < t.SCHEMA_VERSION:
-                t.metadata.create_all(self.engine)
-                with self.engine.begin() as conn:
-                    conn.execute(sa.delete(t.schema_info))
-                    conn.execute(sa.insert(t.schema_info).values(id=1, version=t.SCHEMA_VERSION))
-            with self.transaction() as tx:
-                if tx.get_namespace("default") is None:
-                    tx.add_namespace("default", {})
+                self._check_version(version)
+            if not ready:
+                from aiflow_storage.sql import migrate
+
+                with migrate.locked(self.engine) as conn:
+                    current = stored_version(conn)  # another process may have migrated it meanwhile
+                    if current > t.SCHEMA_VERSION:
+                        self._check_version(current)
+                    migrate.upgrade(conn)
+                    tx = SqlTx(conn)
+                    if tx.get_namespace("default") is None:
+                        tx.add_namespace("default", {})
+                    tx.finish()
             self._schema_checked = True
             return t.SCHEMA_VERSION
 
-    def downgrade(self, version: int) -> int:
-        """Downgrade to ``version``; only 0 (drop every aiflow table) is below version 1."""
-        if version < 0 or version > t.SCHEMA_VERSION:
-            raise ValueError(f"cannot downgrade to schema version {version}; expected 0..{t.SCHEMA_VERSION}")
-        if version == 0:
-            t.metadata.drop_all(self.engine)
+    def downgrade(self, version: int, force: bool = False) -> int:
+        """Downgrade the schema to ``version`` (0 drops every aiflow table), one revision at a time.
+
+        Unless ``force`` is true, raises :class:`~aiflow_core.errors.DataLossError`
+        (changing nothing) when the downgrade would delete stored rows, as going
+        to version 0 always does once the schema holds its default namespace.
+        """
+        if not 0 <= version <= t.SCHEMA_VERSION:
+            raise InvalidArgumentError(
+                f"cannot downgrade to schema version {version}; expected 0..{t.SCHEMA_VERSION}"
+            )
+        from aiflow_storage.sql import migrate
+
+        with self._lock, migrate.locked(self.engine) as conn:
             self._schema_checked = False
-        return version
+            current = stored_version(conn)
+            if current > t.SCHEMA_VERSION:
+                self._check_version(current)
+            return migrate.downgrade(conn, version, force=force)
 
     def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
         """On PostgreSQL, call ``callback`` on every commit that appended events (LISTEN/NOTIFY)."""

@@ -206,7 +206,7 @@ def _reset(db_url: str) -> None:
     from aiflow_storage.sql import SqlStore
 
     store = SqlStore(db_url)
-    store.downgrade(0)
+    store.downgrade(0, force=True)
     store.upgrade()
     store.close()
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from aiflow_core.errors import ConfigError, SchemaVersionError
 from aiflow_storage.sql import SCHEMA_VERSION, SqlStore
+from aiflow_storage.sql.version import VERSION_TABLE
 
 
 def _aiflow_tables(store: SqlStore) -> set[str]:
@@ -19,42 +20,49 @@ def _aiflow_tables(store: SqlStore) -> set[str]:
 def test_upgrade_downgrade_and_newer_schema(db_url: str) -> None:
     store = SqlStore(db_url)
     try:
-        assert store.downgrade(0) == 0
+        assert store.downgrade(0, force=True) == 0
         assert _aiflow_tables(store) == set()
         assert store.schema_version() == 0
         with pytest.raises(SchemaVersionError, match="run `aiflow db upgrade`"):
             SqlStore(db_url).check_schema()
 
-        assert store.upgrade() == SCHEMA_VERSION == 1
-        assert store.schema_version() == 1
+        assert store.upgrade() == SCHEMA_VERSION == 2
+        assert store.schema_version() == 2
         assert "aiflow_event" in _aiflow_tables(store)
         with store.transaction() as tx:
             assert [n.name for n in tx.list_namespaces(None, None)] == ["default"]
             tx.add_namespace("kept", {"a": 1})
 
         # idempotent: same version, data kept, no second default namespace
-        assert store.upgrade() == 1
-        assert SqlStore(db_url).upgrade() == 1
+        assert store.upgrade() == 2
+        assert SqlStore(db_url).upgrade() == 2
         with store.transaction() as tx:
             assert [n.name for n in tx.list_namespaces(None, None)] == ["default", "kept"]
         SqlStore(db_url).check_schema()
 
+        # a database migrated by a newer aiflow
         with store.engine.begin() as conn:
-            conn.execute(sa.text("UPDATE aiflow_schema SET version = 99"))
+            conn.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = '0099'"))
         assert store.schema_version() == 99
         with pytest.raises(SchemaVersionError) as excinfo:
             SqlStore(db_url).check_schema()
-        assert "99" in str(excinfo.value) and "up to 1" in str(excinfo.value)
+        assert "99" in str(excinfo.value) and "up to 2" in str(excinfo.value)
         # also on a store that already checked the schema before it changed
-        with pytest.raises(SchemaVersionError, match=r"version 99.*up to 1"):
-            store.upgrade()
-        with pytest.raises(SchemaVersionError, match=r"version 99.*up to 1"):
-            SqlStore(db_url).upgrade()
+        for call in (store.upgrade, SqlStore(db_url).upgrade, lambda: store.downgrade(1)):
+            with pytest.raises(SchemaVersionError, match=r"version 99.*up to 2"):
+                call()
         assert store.schema_version() == 99  # never touched
 
-        with pytest.raises(ValueError, match=r"0\.\.1"):
-            store.downgrade(2)
-        assert store.downgrade(0) == 0
+        with store.engine.begin() as conn:
+            conn.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = 'abc123'"))
+        with pytest.raises(SchemaVersionError, match=r"'abc123'.*expected one aiflow schema version such as '0002'"):
+            store.schema_version()
+
+        with store.engine.begin() as conn:
+            conn.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = '0002'"))
+        with pytest.raises(ValueError, match=r"0\.\.2"):
+            store.downgrade(3)
+        assert store.downgrade(0, force=True) == 0
         assert _aiflow_tables(store) == set()
         assert store.schema_version() == 0
     finally:
