@@ -416,8 +416,12 @@ class Store(abc.ABC):
         """Create or upgrade the schema to the newest version; returns that version."""
 
     @abc.abstractmethod
-    def downgrade(self, version: int) -> int:
-        """Downgrade the schema to ``version`` (0 drops everything); returns it."""
+    def downgrade(self, version: int, force: bool = False) -> int:
+        """Downgrade the schema to ``version`` (0 drops everything); returns it.
+
+        A downgrade that would delete stored rows raises ``DataLossError``
+        (naming what it would delete) and changes nothing, unless ``force``.
+        """
 
     @abc.abstractmethod
     def schema_version(self) -> int:

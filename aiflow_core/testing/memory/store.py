@@ -12,7 +12,9 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from aiflow_core.errors import InvalidStateError
+import attrs
+
+from aiflow_core.errors import DataLossError, InvalidStateError
 from aiflow_core.model.event import Event
 from aiflow_core.ports import Store, StoreTx
 from aiflow_core.testing.memory.tx_base import Tables
@@ -105,12 +107,15 @@ class MemoryStore(Store):
         self._version = MEMORY_SCHEMA_VERSION
         return self._version
 
-    def downgrade(self, version: int) -> int:
-        """Downgrade to ``version``; 0 forgets everything."""
+    def downgrade(self, version: int, force: bool = False) -> int:
+        """Downgrade to ``version``; 0 forgets everything (refused while rows are held, unless ``force``)."""
         if version < 0 or version > MEMORY_SCHEMA_VERSION:
             raise ValueError(f"cannot downgrade to schema version {version}; expected 0..{MEMORY_SCHEMA_VERSION}")
         if version == 0:
             with self._lock:
+                held = {name: len(rows) for name, rows in attrs.asdict(self._tables, recurse=False).items() if rows}
+                if held and not force:
+                    raise DataLossError(version, held)
                 self._tables = Tables()
                 self._version = 0
         return version
