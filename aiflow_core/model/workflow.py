@@ -10,8 +10,8 @@ from aiflow_core.errors import InvalidArgumentError, InvalidWorkflowError
 from aiflow_core.model.action import TaskAction
 from aiflow_core.model.condition import Condition
 from aiflow_core.model.internal.conditions import (
-    MeetAllCondition,
     SingleEventCondition,
+    TaskStatusAllMetCondition,
     TaskStatusCondition,
     walk_conditions,
 )
@@ -124,7 +124,7 @@ class Workflow:
             raise InvalidWorkflowError(
                 f"task {task_name!r}: upstream_task_status_dict must name at least one task"
             )
-        children: list[Condition] = []
+        children: list[TaskStatusCondition] = []
         for upstream, status in upstream_task_status_dict.items():
             if not isinstance(upstream, Operator):
                 raise InvalidWorkflowError(
@@ -137,7 +137,7 @@ class Workflow:
                     "rules may only refer to tasks of the same workflow"
                 )
             children.append(TaskStatusCondition(self.name, upstream.name, self.namespace, status))
-        self.action_on_condition(task_name, action, MeetAllCondition(conditions=children))
+        self.action_on_condition(task_name, action, TaskStatusAllMetCondition(condition_list=children))
 
     def starting_tasks(self) -> list[str]:
         """Names of the tasks that start with the execution (no START/RESTART rule)."""

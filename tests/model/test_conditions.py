@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from aiflow_core.errors import InvalidArgumentError
+from aiflow_core.model.action import TaskAction
 from aiflow_core.model.condition import Condition
 from aiflow_core.model.context import Context, RuleContext
 from aiflow_core.model.event import Event
@@ -180,3 +181,30 @@ def test_task_status_all_met_condition_reads_every_listed_task() -> None:
     assert condition.is_met(event, RuleContext({}, statuses.get, 1))
     with pytest.raises(InvalidArgumentError, match="TaskStatusCondition objects"):
         TaskStatusAllMetCondition([SingleEventCondition("a")])  # type: ignore[list-item]
+
+
+def test_the_event_judges_the_task_it_reports_on() -> None:
+    statuses = {"t1": TaskStatus.RUNNING, "t2": TaskStatus.SUCCESS}
+    condition = TaskStatusAllMetCondition([
+        TaskStatusCondition("wf", "t1", None, TaskStatus.SUCCESS),
+        TaskStatusCondition("wf", "t2", None, TaskStatus.SUCCESS),
+    ])
+    context = RuleContext({}, statuses.get, 1)
+    assert condition.is_met(Event(task_status_event_key("wf", "t1"), "SUCCESS"), context)
+    assert not condition.is_met(Event(task_status_event_key("wf", "t2"), "SUCCESS"), context)
+    assert condition.live_value(context) is False
+
+
+def test_action_on_task_status_builds_aiflows_condition() -> None:
+    with Workflow(name="workflow") as workflow:
+        task_1 = BashOperator(name="task_1", bash_command="true")
+        task_2 = BashOperator(name="task_2", bash_command="true")
+        task_3 = BashOperator(name="task_3", bash_command="true")
+        task_3.action_on_task_status(action=TaskAction.START,
+                                     upstream_task_status_dict={task_1: TaskStatus.SUCCESS,
+                                                                task_2: TaskStatus.FAILED})
+    [rule] = workflow.rules["task_3"]
+    assert isinstance(rule.condition, TaskStatusAllMetCondition)
+    assert [(c.workflow_name, c.task_name, c.namespace, c.expect_status) for c in rule.condition.condition_list] == [
+        ("workflow", "task_1", "default", TaskStatus.SUCCESS), ("workflow", "task_2", "default", TaskStatus.FAILED),
+    ]

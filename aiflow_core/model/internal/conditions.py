@@ -206,11 +206,12 @@ class MeetAnyCondition(_CompositeCondition):
 
 
 class TaskStatusAllMetCondition(Condition):
-    """Met when every task named by ``condition_list`` currently has its expected status.
+    """Met when every task named by ``condition_list`` has its expected status.
 
-    AIFlow's condition behind ``action_on_task_status``: whichever status event
-    arrives, it reads the current status of every listed task of the same
-    workflow execution.
+    AIFlow's condition behind ``action_on_task_status``. The task whose status
+    event arrives is judged by the event; the others by their current status
+    in the same workflow execution (a task that never ran, or one of another
+    workflow, does not count as met).
     """
 
     def __init__(self, condition_list: Sequence[TaskStatusCondition]) -> None:
@@ -224,10 +225,16 @@ class TaskStatusAllMetCondition(Condition):
         self.condition_list: list[TaskStatusCondition] = children  # type: ignore[assignment]
 
     def is_met(self, event: Event, context: Context) -> bool:
-        """True if every listed task's latest status is the expected one."""
+        """True if every listed task has its expected status after ``event``."""
         return all(
-            context.get_task_status(c.task_name) == c.expect_status for c in self.condition_list
+            c.is_met(event, context) if c.expects(event.key) else bool(c.live_value(context))
+            for c in self.condition_list
         )
+
+    def live_value(self, context: Context) -> bool | None:
+        """Live when every listed task's status can be read."""
+        values = [c.live_value(context) for c in self.condition_list]
+        return None if any(v is None for v in values) else all(values)
 
     def describe(self) -> str:
         """Name the tasks and statuses."""
