@@ -241,16 +241,25 @@ class TaskStatusAllMetCondition(Condition):
         return " and ".join(c.describe() for c in self.condition_list)
 
 
-def walk_conditions(condition: Condition) -> Iterator[Condition]:
-    """Yield ``condition`` and, depth first, the conditions it is made of.
+def _children(condition: Condition) -> list[Condition]:
+    """The conditions a composite is made of, recognised by AIFlow's attribute names.
 
-    Composites are recognised by AIFlow's attribute names: ``conditions``
-    (MeetAll/MeetAny) and ``condition_list`` (TaskStatusAllMet).
+    ``conditions`` (MeetAll/MeetAny) and ``condition_list`` (TaskStatusAllMet).
     """
-    yield condition
     for attribute in ("conditions", "condition_list"):
         children = getattr(condition, attribute, None)
         if isinstance(children, (list, tuple)):
-            for child in children:
-                if isinstance(child, Condition):
-                    yield from walk_conditions(child)
+            return [child for child in children if isinstance(child, Condition)]
+    return []
+
+
+def walk_conditions(condition: Condition) -> Iterator[Condition]:
+    """Yield ``condition`` and, depth first, the conditions it is made of."""
+    yield condition
+    for child in _children(condition):
+        yield from walk_conditions(child)
+
+
+def leaf_conditions(condition: Condition) -> Iterator[Condition]:
+    """Yield the conditions ``condition`` is made of that are not composites themselves."""
+    return (c for c in walk_conditions(condition) if not _children(c))
