@@ -57,6 +57,10 @@ class InvalidStateError(AIFlowError, RuntimeError):
     """The operation is not allowed in the object's current state."""
 
 
+class CommandNotFoundError(AIFlowError, FileNotFoundError):
+    """The external command of a task was found neither on ``PATH`` nor under its tool's home."""
+
+
 class WorkflowLoadError(AIFlowError, ValueError):
     """A workflow file could not be loaded (it raised on import, or defines nothing)."""
 

@@ -58,6 +58,8 @@ def load_workflows(path: str | Path) -> list[Workflow]:
             f"workflow file {str(file)!r} defines no Workflow at its top level; "
             "declare one with `with Workflow(name=...) as w:`"
         )
+    for workflow in workflows:
+        workflow.validate()
     names = [w.name for w in workflows]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -6,10 +6,11 @@ take an action on B"; events that drive rules are rounded nodes of their own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import attrs
+
+from aiflow_core.model.internal.conditions import TaskStatusCondition, leaf_conditions
 
 
 @attrs.frozen(kw_only=True)
@@ -28,15 +29,6 @@ class Graph:
     name: str
     nodes: dict[str, tuple[str, bool]]
     edges: list[Edge]
-
-
-def _leaves(condition: Any) -> Iterator[Any]:
-    children = getattr(condition, "conditions", None)
-    if isinstance(children, list):
-        for child in children:
-            yield from _leaves(child)
-    else:
-        yield condition
 
 
 def build_graph(workflow: Any) -> Graph:
@@ -61,14 +53,14 @@ def build_graph(workflow: Any) -> Graph:
         target = node(name, True)
         for index, rule in enumerate(rules):
             action = getattr(rule.action, "value", str(rule.action))
-            for leaf in _leaves(rule.condition):
-                upstream = getattr(leaf, "task_name", None)
-                status = getattr(leaf, "expect_status", None)
-                if upstream is not None and status is not None:
-                    foreign = getattr(leaf, "workflow_name", workflow.name) != workflow.name
-                    label = f"{leaf.workflow_name}.{upstream}" if foreign else upstream
+            for leaf in leaf_conditions(rule.condition):
+                if isinstance(leaf, TaskStatusCondition):
+                    foreign = leaf.workflow_name != workflow.name
+                    label = f"{leaf.workflow_name}.{leaf.task_name}" if foreign else leaf.task_name
                     source = node(label, not foreign)
-                    edges.append(Edge(source=source, target=target, label=f"#{index} {status.value}: {action}"))
+                    edges.append(
+                        Edge(source=source, target=target, label=f"#{index} {leaf.expect_status.value}: {action}")
+                    )
                     continue
                 for key in leaf.expect_event_keys:
                     edges.append(Edge(source=node(f"event {key}", False), target=target, label=f"#{index} {action}"))

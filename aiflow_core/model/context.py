@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiflow_core.model.state import State, StateDescriptor, make_state
 from aiflow_core.model.status import TaskStatus
+
+if TYPE_CHECKING:
+    from aiflow_core.model.workflow import Workflow
 
 
 class Context:
@@ -32,12 +35,18 @@ class Context:
         """The id of the execution whose rules are evaluated, or ``None`` for triggers."""
         return None
 
+    @property
+    def workflow(self) -> Workflow | None:
+        """The workflow whose rules are evaluated, when known (as AIFlow's ``context.workflow``)."""
+        return None
+
 
 class RuleContext(Context):
     """A context over a state cell and a task-status lookup.
 
     ``cell`` maps state names to values; the scheduler loads it from the store
     and writes it back in the transaction that records the decision.
+    ``workflow`` is the workflow whose rules are evaluated, when known.
     """
 
     def __init__(
@@ -45,10 +54,12 @@ class RuleContext(Context):
         cell: MutableMapping[str, Any],
         task_status: Callable[[str], TaskStatus | None] | None = None,
         workflow_execution_id: int | None = None,
+        workflow: Workflow | None = None,
     ) -> None:
         self._cell = cell
         self._task_status = task_status
         self._execution_id = workflow_execution_id
+        self._workflow = workflow
 
     def get_state(self, state_descriptor: StateDescriptor) -> State:
         """Return the state described by ``state_descriptor``."""
@@ -63,6 +74,11 @@ class RuleContext(Context):
         """The id of the execution whose rules are evaluated, or ``None``."""
         return self._execution_id
 
+    @property
+    def workflow(self) -> Workflow | None:
+        """The workflow whose rules are evaluated, or ``None``."""
+        return self._workflow
+
     def scoped(self, prefix: str) -> RuleContext:
         """Return a context whose state names are prefixed with ``prefix``.
 
@@ -70,7 +86,7 @@ class RuleContext(Context):
         using the same state name do not share it.
         """
         return RuleContext(
-            _PrefixedCell(self._cell, prefix), self._task_status, self._execution_id
+            _PrefixedCell(self._cell, prefix), self._task_status, self._execution_id, self._workflow
         )
 
 

@@ -10,9 +10,10 @@ from aiflow_core.errors import InvalidArgumentError, InvalidWorkflowError
 from aiflow_core.model.action import TaskAction
 from aiflow_core.model.condition import Condition
 from aiflow_core.model.internal.conditions import (
-    MeetAllCondition,
     SingleEventCondition,
+    TaskStatusAllMetCondition,
     TaskStatusCondition,
+    walk_conditions,
 )
 from aiflow_core.model.operator import Operator
 from aiflow_core.model.rule import TaskRule
@@ -60,8 +61,31 @@ class Workflow:
         WorkflowContextManager.push_context_managed_workflow(self)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         WorkflowContextManager.pop_context_managed_workflow()
+        if exc_type is None:
+            self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`InvalidWorkflowError` if a rule waits for the status of a task this workflow lacks.
+
+        Rules may name tasks declared later in the ``with`` block, so this runs
+        when the block closes and again when a workflow file is loaded.
+        Conditions on the tasks of other workflows are not checked.
+        """
+        for task_name, rules in self.rules.items():
+            for rule in rules:
+                for condition in walk_conditions(rule.condition):
+                    if (
+                        isinstance(condition, TaskStatusCondition)
+                        and condition.is_about(self)
+                        and condition.task_name not in self.tasks
+                    ):
+                        raise InvalidWorkflowError(
+                            f"a rule of task {task_name!r} waits for the status of task "
+                            f"{condition.task_name!r}, but workflow {self.name!r} has no such task; "
+                            f"its tasks: {sorted(self.tasks)}"
+                        )
 
     def add_task(self, task: Operator) -> None:
         """Add ``task``; task names are unique within a workflow."""
@@ -108,7 +132,7 @@ class Workflow:
             raise InvalidWorkflowError(
                 f"task {task_name!r}: upstream_task_status_dict must name at least one task"
             )
-        children: list[Condition] = []
+        children: list[TaskStatusCondition] = []
         for upstream, status in upstream_task_status_dict.items():
             if not isinstance(upstream, Operator):
                 raise InvalidWorkflowError(
@@ -120,8 +144,8 @@ class Workflow:
                     f"{upstream.name!r} of workflow {upstream.workflow.name!r}; "
                     "rules may only refer to tasks of the same workflow"
                 )
-            children.append(TaskStatusCondition(upstream.name, status, self.name))
-        self.action_on_condition(task_name, action, MeetAllCondition(children))
+            children.append(TaskStatusCondition(self.name, upstream.name, self.namespace, status))
+        self.action_on_condition(task_name, action, TaskStatusAllMetCondition(condition_list=children))
 
     def starting_tasks(self) -> list[str]:
         """Names of the tasks that start with the execution: those with no START rule.

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from aiflow_core.common.env import expand_env_var
+from aiflow_core.errors import CommandNotFoundError
 from aiflow_core.model.context import Context, TaskExecutionContext
 from aiflow_core.model.operator import AIFlowOperator
 
@@ -20,6 +23,27 @@ OWN_GROUP_ENV = "AIFLOW_TASK_OWNS_PROCESS_GROUP"
 
 class CommandFailedError(RuntimeError):
     """A command exited with a non-zero code."""
+
+
+def find_command(name: str, home_variable: str, env: Mapping[str, str]) -> str:
+    """Return the path of the command ``name``: found on ``PATH``, else ``$<home_variable>/bin/<name>``.
+
+    ``env`` is the environment the command will run with (its ``PATH`` and
+    ``home_variable``). Raises :class:`~aiflow_core.errors.CommandNotFoundError`
+    naming both places when neither has an executable ``name``.
+    """
+    on_path = shutil.which(name, path=env.get("PATH", os.defpath))
+    if on_path is not None:
+        return on_path
+    home = env.get(home_variable)
+    candidate = expand_env_var(os.path.join(home, "bin", name)) if home else None
+    if candidate is not None and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+        return candidate
+    where = candidate if candidate else f"${home_variable} is not set"
+    raise CommandNotFoundError(
+        f"cannot find the command {name!r}: not on PATH and not under ${home_variable}/bin ({where}); "
+        f"install it on PATH, set {home_variable}, or pass executable_path"
+    )
 
 
 class CommandOperator(AIFlowOperator):
@@ -39,11 +63,30 @@ class CommandOperator(AIFlowOperator):
         """The argument vector to run."""
         raise NotImplementedError(f"{type(self).__name__} must implement command(context)")
 
+    #: The command :meth:`executable` looks for (``spark-submit``, ``flink``, ...), if any.
+    tool: str | None = None
+    #: The environment variable naming the tool's home; ``$<tool_home>/bin`` is searched after ``PATH``.
+    tool_home: str | None = None
+    #: The command's path given by the user; ``None`` to find :attr:`tool`.
+    executable_path: str | None = None
+
+    def executable(self) -> str:
+        """``executable_path`` if given, else :attr:`tool` on ``PATH``, else ``$<tool_home>/bin/<tool>``."""
+        if self.executable_path:
+            return self.executable_path
+        if self.tool is None or self.tool_home is None:
+            raise NotImplementedError(f"{type(self).__name__} names no tool to find; set executable_path")
+        return find_command(self.tool, self.tool_home, self.environment())
+
+    def environment(self) -> dict[str, str]:
+        """The process environment plus ``env_vars``: what the command runs with."""
+        return {**os.environ, **self.env_vars}
+
     def start(self, context: Context) -> None:
         """Start the command."""
         log = getattr(context, "log_file", None)
         cwd = getattr(context, "working_dir", None)
-        env = {**os.environ, **self.env_vars}
+        env = self.environment()
         if isinstance(context, TaskExecutionContext):
             env.update(
                 AIFLOW_WORKFLOW_EXECUTION_ID=str(context.workflow_execution_id),

@@ -309,7 +309,7 @@ class Batch:
     def rule_context(self, view: ExecutionView, task_name: str, rule_index: int) -> RuleContext:
         """The context of one task rule of one execution."""
         cell = _LazyCell(self.state, f"wfe:{view.id}:{task_name}:{rule_index}")
-        return RuleContext(cell, view.task_status, view.id)
+        return RuleContext(cell, view.task_status, view.id, view.workflow)
 
     def add_timer(self, fire_time: dt.datetime, kind: EventKind, dedup_key: str, payload: dict[str, Any]) -> None:
         """Store a timer (see ``StoreTx.add_timer``) and note that the next due time may have moved."""

@@ -1,4 +1,4 @@
-"""Fixtures for the documentation examples: an engine per executor and a runner."""
+"""Fixtures for the documentation examples: an engine per executor, a runner, an engine on a fake clock."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from aiflow_core import Engine
+from aiflow_core import Engine, ops
+from aiflow_core.testing import FakeClock
 
 from .support import ExampleRunner
 
@@ -30,3 +31,20 @@ def engine(executor: str, tmp_path: Path) -> Iterator[Engine]:
 def runner(engine: Engine) -> ExampleRunner:
     """An :class:`ExampleRunner` over ``engine``."""
     return ExampleRunner(engine)
+
+
+@pytest.fixture
+def default_client(engine: Engine) -> Iterator[Engine]:
+    """Make ``engine`` the client of the ``aiflow_core.ops`` functions."""
+    ops.set_default_client(engine)
+    yield engine
+    ops.set_default_client(None)
+
+
+@pytest.fixture
+def fake_engine(tmp_path: Path) -> Iterator[tuple[Engine, FakeClock]]:
+    """An inline engine on a fake clock at 2024-01-01T00:00:00Z."""
+    clock = FakeClock()
+    engine = Engine(db_url=f"sqlite:///{tmp_path / 'aiflow.db'}", executor="inline", clock=clock)
+    yield engine, clock
+    engine.close()

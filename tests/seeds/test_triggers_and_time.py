@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import runpy
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from aiflow_core import Engine, ops
 from aiflow_core.model.execution_type import ExecutionType
@@ -21,14 +17,6 @@ from aiflow_core.model.status import TaskStatus, WorkflowStatus
 from aiflow_core.testing import FakeClock
 
 from .support import EXAMPLES, ExampleRunner, status_key, wait_until
-
-
-@pytest.fixture
-def default_client(engine: Engine) -> Iterator[Engine]:
-    """Make ``engine`` the client of the ``aiflow_core.ops`` functions."""
-    ops.set_default_client(engine)
-    yield engine
-    ops.set_default_client(None)
 
 
 def test_workflow_trigger_starts_workflow_2_on_event_of_workflow_1(
@@ -57,15 +45,6 @@ def test_workflow_trigger_starts_workflow_2_on_event_of_workflow_1(
     assert not trigger.is_paused
     # Triggers belong to workflow 2 only: workflow 1 ran once, by hand.
     assert len(engine.list_workflow_executions("event_trigger_workflow_1")) == 1
-
-
-@pytest.fixture
-def fake_engine(tmp_path: Path) -> Iterator[tuple[Engine, FakeClock]]:
-    """An inline engine on a fake clock at 2024-01-01T00:00:00Z."""
-    clock = FakeClock()
-    engine = Engine(db_url=f"sqlite:///{tmp_path / 'aiflow.db'}", executor="inline", clock=clock)
-    yield engine, clock
-    engine.close()
 
 
 def test_periodic_task_example(fake_engine: tuple[Engine, FakeClock]) -> None:

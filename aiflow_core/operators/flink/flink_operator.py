@@ -17,11 +17,15 @@ class FlinkOperator(CommandOperator):
     ``target`` is Flink's ``execution.target`` (``-t``); ``command_options``
     are passed through (e.g. ``-D`` settings, ``--class``);
     ``kubernetes_cluster_id`` sets ``kubernetes.cluster-id``;
-    ``executable_path`` defaults to ``flink`` on the ``PATH``. The task runs
-    as long as the ``flink`` client runs (attached mode); stopping the task
+    ``executable_path`` defaults to ``flink`` on the ``PATH``, else
+    ``$FLINK_HOME/bin/flink``. The task runs as long as the ``flink`` client
+    runs (attached mode); stopping the task
     ends the client's process group. ``stop_with_savepoint`` and
     ``jobs_info_poll_interval`` are kept for compatibility.
     """
+
+    tool = "flink"
+    tool_home = "FLINK_HOME"
 
     def __init__(
         self,
@@ -43,7 +47,7 @@ class FlinkOperator(CommandOperator):
         self.application = application
         self.target = target
         self.application_args = [str(a) for a in application_args or []]
-        self.executable_path = executable_path or "flink"
+        self.executable_path = executable_path
         self.application_mode = application_mode
         self.stop_with_savepoint = stop_with_savepoint
         self.kubernetes_cluster_id = kubernetes_cluster_id
@@ -52,7 +56,7 @@ class FlinkOperator(CommandOperator):
 
     def command(self, context: Context) -> Sequence[str]:
         """The ``flink`` command line."""
-        argv = [self.executable_path, "run-application" if self.application_mode else "run"]
+        argv = [self.executable(), "run-application" if self.application_mode else "run"]
         if self.target:
             argv += ["-t", self.target]
         if self.kubernetes_cluster_id:

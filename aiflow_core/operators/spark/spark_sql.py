@@ -11,7 +11,14 @@ from aiflow_core.operators.command import CommandOperator
 
 
 class SparkSqlOperator(CommandOperator):
-    """Runs ``spark-sql --master <master> --name <name> -e <sql>``; client mode only."""
+    """Runs ``spark-sql --master <master> --name <name> -e <sql>``; client mode only.
+
+    ``executable_path`` defaults to ``spark-sql`` on the ``PATH``, else
+    ``$SPARK_HOME/bin/spark-sql``.
+    """
+
+    tool = "spark-sql"
+    tool_home = "SPARK_HOME"
 
     def __init__(
         self,
@@ -28,8 +35,8 @@ class SparkSqlOperator(CommandOperator):
         self.sql = sql
         self.master = master
         self.application_name = application_name or name
-        self.executable_path = executable_path or "spark-sql"
+        self.executable_path = executable_path
 
     def command(self, context: Context) -> Sequence[str]:
         """The ``spark-sql`` command line."""
-        return [self.executable_path, "--master", self.master, "--name", self.application_name, "-e", self.sql]
+        return [self.executable(), "--master", self.master, "--name", self.application_name, "-e", self.sql]

@@ -18,7 +18,12 @@ class SparkSubmitOperator(CommandOperator):
     ``--deploy-mode`` and ``--name``; ``submit_options`` are passed through
     (e.g. ``--conf`` or ``--class``); ``k8s_namespace`` sets
     ``spark.kubernetes.namespace``; ``env_vars`` are added to the environment.
+    ``executable_path`` defaults to ``spark-submit`` on the ``PATH``, else
+    ``$SPARK_HOME/bin/spark-submit``.
     """
+
+    tool = "spark-submit"
+    tool_home = "SPARK_HOME"
 
     def __init__(
         self,
@@ -41,7 +46,7 @@ class SparkSubmitOperator(CommandOperator):
         super().__init__(name, env_vars=env_vars, **kwargs)
         self.application = application
         self.application_args = [str(a) for a in application_args or []]
-        self.executable_path = executable_path or "spark-submit"
+        self.executable_path = executable_path
         self.master = master
         self.deploy_mode = deploy_mode
         self.application_name = application_name or name
@@ -51,7 +56,7 @@ class SparkSubmitOperator(CommandOperator):
     def command(self, context: Context) -> Sequence[str]:
         """The ``spark-submit`` command line."""
         argv = [
-            self.executable_path, "--master", self.master, "--deploy-mode", self.deploy_mode,
+            self.executable(), "--master", self.master, "--deploy-mode", self.deploy_mode,
             "--name", self.application_name,
         ]
         if self.k8s_namespace:

@@ -1,0 +1,1 @@
+"""Small helpers that AIFlow's samples import from ``ai_flow.common`` (renamed ``aiflow_core.common``)."""
