@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import sys
 import traceback
 import types
@@ -11,6 +12,11 @@ from pathlib import Path
 
 from aiflow_core.errors import AIFlowError, WorkflowLoadError
 from aiflow_core.model.workflow import Workflow, WorkflowContextManager
+
+#: Directories of aiflow's own packages, whose frames a load error leaves out.
+_OWN_PACKAGES = tuple(
+    str(Path(__file__).resolve().parents[1] / package) + os.sep for package in ("aiflow_core", "aiflow_storage")
+)
 
 
 def load_workflows(path: str | Path) -> list[Workflow]:
@@ -21,7 +27,9 @@ def load_workflows(path: str | Path) -> list[Workflow]:
     Its directory is on ``sys.path`` while it runs. Definition errors (an
     :class:`~aiflow_core.errors.AIFlowError` such as a duplicate task name)
     propagate as they are; anything else the file raises becomes
-    :class:`~aiflow_core.errors.WorkflowLoadError` holding the traceback.
+    :class:`~aiflow_core.errors.WorkflowLoadError` naming the exception and
+    holding its traceback through the user's files (for a syntax error, the
+    offending line and a caret).
     """
     file = Path(path).expanduser().resolve()
     if not file.is_file():
@@ -40,8 +48,8 @@ def load_workflows(path: str | Path) -> list[Workflow]:
         raise
     except Exception as exc:
         raise WorkflowLoadError(
-            f"workflow file {str(file)!r} raised {type(exc).__name__} while loading:\n"
-            + "".join(traceback.format_exception(exc))
+            f"workflow file {str(file)!r} raised {type(exc).__name__} while loading: {_first_line(exc)}\n"
+            + user_traceback(exc)
         ) from exc
     finally:
         WorkflowContextManager.pop_context_managed_workflow()
@@ -65,3 +73,27 @@ def load_workflows(path: str | Path) -> list[Workflow]:
             f"workflow file {str(file)!r} defines workflow names more than once: {duplicates}"
         )
     return workflows
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message, or its type's name if it has none."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` and its causes without aiflow's own frames.
+
+    What remains points into the user's files: ``File "flow.py", line 3``
+    with the line, and for a :class:`SyntaxError` the offending line and a
+    caret under it.
+    """
+    report = traceback.TracebackException.from_exception(exc)
+    seen: set[int] = set()
+    node: traceback.TracebackException | None = report
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        kept = [frame for frame in node.stack if not str(frame.filename).startswith(_OWN_PACKAGES)]
+        node.stack = traceback.StackSummary.from_list(kept)
+        node = node.__cause__ or node.__context__
+    return "".join(report.format())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
@@ -23,7 +24,9 @@ class CliContext:
     def __init__(self, args: argparse.Namespace, out: TextIO | None = None) -> None:
         self.args = args
         self.db_url: str | None = getattr(args, "db_url", None)
-        self.verbose: bool = bool(getattr(args, "verbose", False))
+        self.verbose: bool = bool(getattr(args, "verbose", False)) or os.environ.get("AIFLOW_DEBUG", "") in (
+            "1", "true", "yes",
+        )
         self.out = out if out is not None else sys.stdout
         self._client: Client | None = None
 
