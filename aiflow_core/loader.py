@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import hashlib
 import os
 import sys
 import traceback
 import types
+from collections.abc import Sequence
 from pathlib import Path
 
 from aiflow_core.errors import AIFlowError, WorkflowLoadError
 from aiflow_core.model.workflow import Workflow, WorkflowContextManager
 
+_OWN_NAMES = ("aiflow_core", "aiflow_storage")
 #: Directories of aiflow's own packages, whose frames a load error leaves out.
-_OWN_PACKAGES = tuple(
-    str(Path(__file__).resolve().parents[1] / package) + os.sep for package in ("aiflow_core", "aiflow_storage")
-)
+_OWN_PACKAGES = tuple(str(Path(__file__).resolve().parents[1] / package) + os.sep for package in _OWN_NAMES)
 
 
 def load_workflows(path: str | Path) -> list[Workflow]:
@@ -97,3 +98,70 @@ def user_traceback(exc: BaseException) -> str:
         node.stack = traceback.StackSummary.from_list(kept)
         node = node.__cause__ or node.__context__
     return "".join(report.format())
+
+
+def local_modules(path: str | Path, artifacts: Sequence[str | Path] = ()) -> list[Path]:
+    """The modules and packages beside a workflow file that it imports, directly or through them.
+
+    A top-level import ``import helper`` or ``from helper import f`` names a
+    local module when ``helper.py`` or a package directory ``helper/`` lies
+    in the workflow file's directory (which is first on ``sys.path`` while it
+    loads). Those modules are followed in turn; a package is returned as its
+    directory. Imports of installed packages and of aiflow itself are not
+    returned, nor modules whose base name one of ``artifacts`` already has.
+    """
+    file = Path(path).expanduser().resolve()
+    root = file.parent
+    found: dict[str, Path] = {}
+    pending = [file]
+    parsed: set[Path] = set()
+    while pending:
+        source = pending.pop()
+        if source in parsed:
+            continue
+        parsed.add(source)
+        for name in _imported_names(source):
+            target = _local_target(root, name)
+            if name in found or name in _OWN_NAMES or target is None or target == file:
+                continue
+            found[name] = target
+            pending.extend(sorted(target.rglob("*.py")) if target.is_dir() else [target])
+    named = {Path(a).expanduser().resolve().name for a in artifacts}
+    return sorted(target for target in found.values() if target.name not in named)
+
+
+def imported_from(paths: Sequence[Path]) -> list[types.ModuleType]:
+    """The imported modules (in ``sys.modules``) whose files are ``paths``: module files or package directories."""
+    modules: list[types.ModuleType] = []
+    for path in paths:
+        module = sys.modules.get(path.stem if path.is_file() else path.name)
+        origin = getattr(module, "__file__", None)
+        if module is not None and origin and Path(origin).resolve() in (path, path / "__init__.py"):
+            modules.append(module)
+    return modules
+
+
+def _imported_names(source: Path) -> set[str]:
+    """The first component of every absolute import in ``source`` (nothing if it cannot be parsed)."""
+    try:
+        tree = ast.parse(source.read_bytes(), str(source))
+    except (SyntaxError, ValueError, OSError):
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _local_target(root: Path, name: str) -> Path | None:
+    """``root/name.py``, or the package directory ``root/name``, if one exists."""
+    module = root / f"{name}.py"
+    if module.is_file():
+        return module
+    package = root / name
+    if package.is_dir() and any(package.glob("*.py")):
+        return package
+    return None

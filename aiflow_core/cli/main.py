@@ -79,10 +79,10 @@ def _error_line(exc: BaseException, database: str = "") -> tuple[int, str]:
     if isinstance(exc, (AIFlowError, Aborted)):
         return EXIT_FAILED, message
     if type(exc).__module__.split(".")[0] == "sqlalchemy":
-        detail = str(getattr(exc, "orig", None) or message).strip().splitlines()
+        detail = str(getattr(exc, "orig", None) or message).strip().splitlines() or message.splitlines()
         return EXIT_FAILED, (
             f"database {database or '(configured)'} failed: {type(exc).__name__}: "
-            f"{detail[0] if detail else message.splitlines()[0]}; check that the database named by --db-url / AIFLOW_DB_URL "
+            f"{detail[0]}; check that the database named by --db-url / AIFLOW_DB_URL "
             "is reachable and initialized (aiflow db init)"
         )
     if isinstance(exc, (ValueError, LookupError, OSError, TimeoutError, RuntimeError)):

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from aiflow_core.cli.commands.workflow import note_local_modules
 from aiflow_core.cli.parser import EXIT_FAILED, EXIT_INTERRUPTED, UsageError, command
 
 _POLL_SECONDS = 0.1
@@ -44,6 +45,7 @@ def _run(args: argparse.Namespace, ctx: Any) -> int:
     ctx._client = engine  # closed (engine stopped) when the command ends
     artifacts = [f for f in (args.files or "").split(",") if f] or None
     workflows = engine.upload_workflows(args.file, artifacts)
+    note_local_modules(args.file, artifacts)
     names = [w.name for w in workflows]
     if args.workflow is not None:
         chosen = [w for w in workflows if w.name == args.workflow]
@@ -90,7 +92,9 @@ def register(sub: Any) -> None:
                 "execution still running (e.g. one with event-started tasks) is stopped and the exit code is 1.")
     p.add_argument("file", help="Python file defining workflows")
     p.add_argument("--workflow", default=None, help="which workflow of FILE to run (needed if it defines several)")
-    p.add_argument("--files", default=None, metavar="A,B", help="comma-separated files to ship with the workflow")
+    p.add_argument("--files", default=None, metavar="A,B",
+                   help="comma-separated files to ship with the workflow (the modules beside FILE that it "
+                   "imports are shipped without being named)")
     p.add_argument("--executor", default=None, help="inline, thread or process (default: task_executor of the config)")
     p.add_argument("--parallelism", type=int, default=None, help="tasks run at once by the executor")
     p.add_argument("--timeout", type=float, default=None,
