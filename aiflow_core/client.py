@@ -13,6 +13,7 @@ from typing import Any
 
 from aiflow_core.api.events import EventOps
 from aiflow_core.api.executions import ExecutionOps
+from aiflow_core.api.observe import ObserveOps
 from aiflow_core.api.plans import PlanOps
 from aiflow_core.api.workflows import WorkflowOps
 from aiflow_core.config import AIFlowConfig, load_config
@@ -20,8 +21,8 @@ from aiflow_core.model.clock import Clock, SystemClock
 from aiflow_core.ports import Store
 
 
-class Client(WorkflowOps, ExecutionOps, PlanOps, EventOps):
-    """Operations on namespaces, workflows, snapshots, executions, schedules, triggers and events.
+class Client(WorkflowOps, ExecutionOps, PlanOps, EventOps, ObserveOps):
+    """Operations on namespaces, workflows, snapshots, executions, schedules, triggers, events and logs.
 
     ``db_url`` defaults to the configured ``metadata_backend_uri`` (a SQLite
     file under ``$AIFLOW_HOME``); ``blob`` takes a blob manager, a

@@ -62,6 +62,21 @@ class CliContext:
         self.out.write(output.mask_text(text) + ("" if text.endswith("\n") else "\n"))
         self.out.flush()
 
+    def note(self, text: str) -> None:
+        """Print ``text`` on stderr (secrets in URLs masked), apart from the command's output."""
+        sys.stderr.write(output.mask_text(text).rstrip("\n") + "\n")
+        sys.stderr.flush()
+
+    def no_engine_note(self, execution: Any) -> None:
+        """Say on stderr, for an execution still INIT, that no engine serves the database and how to start one."""
+        if execution.status.value != "INIT" or self.client.serving_engine() is not None:
+            return
+        self.note(
+            f"note: no engine serves the database {self.database_label()}: workflow execution {execution.id} "
+            "stays INIT until one runs; start one with `aiflow server start -d` (same database), "
+            "or run a workflow file in the foreground with `aiflow run FILE`"
+        )
+
     def emit_list(self, records: Sequence[Any], columns: Sequence[str]) -> None:
         """Print records in the format of ``--output``."""
         self.write(output.render_list([output.to_data(r) for r in records], columns, self.fmt))

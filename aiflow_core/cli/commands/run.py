@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from aiflow_core.cli.parser import EXIT_FAILED, EXIT_INTERRUPTED, UsageError, co
 
 _POLL_SECONDS = 0.1
 _SETTLE_SECONDS = 30.0
+_PROGRESS_SECONDS = 5.0
 
 
 def _report_changes(ctx: Any, engine: Any, execution_id: int, seen: dict[int, Any]) -> None:
@@ -25,6 +27,44 @@ def _report_changes(ctx: Any, engine: Any, execution_id: int, seen: dict[int, An
             error = (te.error or "").strip().splitlines()
             line += (f": {error[-1]}" if error else "") + (f" (log: {te.log_path})" if te.log_path else "")
         ctx.write(line)
+
+
+def _report_progress(ctx: Any, engine: Any, execution_id: int) -> None:
+    """One line naming the tasks running now and for how long (nothing when none runs)."""
+    now = engine.now()
+    running = [
+        f"{te.task_name} ({format_elapsed(now - te.begin_date)})" if te.begin_date is not None else te.task_name
+        for te in engine.list_task_executions(execution_id)
+        if te.status.value == "RUNNING"
+    ]
+    if running:
+        ctx.write(f"running: {', '.join(running)}")
+
+
+def format_elapsed(elapsed: dt.timedelta) -> str:
+    """A duration as ``45s``, ``3m05s`` or ``2h07m``."""
+    seconds = max(int(elapsed.total_seconds()), 0)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def _check_no_server(ctx: Any, engine: Any, args: argparse.Namespace) -> None:
+    """Refuse --executor/--parallelism while another engine serves the database; else say it runs the tasks."""
+    from aiflow_core.errors import InvalidStateError
+
+    server = engine.serving_engine()
+    if server is None:
+        return
+    if args.executor is not None or args.parallelism is not None:
+        raise InvalidStateError(
+            f"engine {server} already serves the database {ctx.database_label()} and would run the tasks with "
+            "its own executor, ignoring --executor and --parallelism; stop it (aiflow server stop) to run them "
+            "here, or leave out those options to run on it"
+        )
+    ctx.note(f"note: engine {server} serves this database: it runs the tasks, with its executor")
 
 
 def _settle(ctx: Any, engine: Any, execution_id: int, seen: dict[int, Any]) -> Any:
@@ -56,14 +96,19 @@ def _run(args: argparse.Namespace, ctx: Any) -> int:
     else:
         chosen = workflows
     workflow = chosen[0]
+    _check_no_server(ctx, engine, args)
     engine.start()
     execution_id = engine.start_workflow_execution(workflow.name, workflow.namespace)
     ctx.write(f"started workflow execution {execution_id} of {workflow.namespace}.{workflow.name}")
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
     seen: dict[int, Any] = {}
+    next_progress = time.monotonic() + args.progress
     try:
         while True:
             _report_changes(ctx, engine, execution_id, seen)
+            if args.progress > 0 and time.monotonic() >= next_progress:
+                _report_progress(ctx, engine, execution_id)
+                next_progress = time.monotonic() + args.progress
             execution: Any = engine.get_workflow_execution(execution_id)
             if execution.status.is_final:
                 break
@@ -88,7 +133,8 @@ def register(sub: Any) -> None:
                 "Run one execution of a workflow file on an embedded engine, following its tasks.",
                 "aiflow run quickstart.py --timeout 60\naiflow run pipelines.py --workflow train --executor thread",
                 details="The workflows of FILE are uploaded, one execution starts and task statuses are printed "
-                "as they change; the exit code is 0 if the execution succeeds, 1 otherwise. With --timeout an "
+                "as they change, with a line every few seconds naming the running tasks and how long they have run; "
+                "the exit code is 0 if the execution succeeds, 1 otherwise. With --timeout an "
                 "execution still running (e.g. one with event-started tasks) is stopped and the exit code is 1.")
     p.add_argument("file", help="Python file defining workflows")
     p.add_argument("--workflow", default=None, help="which workflow of FILE to run (needed if it defines several)")
@@ -97,5 +143,8 @@ def register(sub: Any) -> None:
                    "imports are shipped without being named)")
     p.add_argument("--executor", default=None, help="inline, thread or process (default: task_executor of the config)")
     p.add_argument("--parallelism", type=int, default=None, help="tasks run at once by the executor")
+    p.add_argument("--progress", type=float, default=_PROGRESS_SECONDS, metavar="SECONDS",
+                   help="print which tasks are running and for how long every SECONDS (default: "
+                   f"{_PROGRESS_SECONDS:g}; 0: only status changes)")
     p.add_argument("--timeout", type=float, default=None,
                    help="seconds after which a still running execution is stopped (default: wait until it ends)")
