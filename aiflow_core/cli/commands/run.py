@@ -83,6 +83,7 @@ def _run(args: argparse.Namespace, ctx: Any) -> int:
         raise NotFoundError("workflow file", args.file, "check the path")
     engine = Engine(db_url=ctx.db_url, executor=args.executor, parallelism=args.parallelism)
     ctx._client = engine  # closed (engine stopped) when the command ends
+    _check_no_server(ctx, engine, args)
     artifacts = [f for f in (args.files or "").split(",") if f] or None
     workflows = engine.upload_workflows(args.file, artifacts)
     note_local_modules(args.file, artifacts)
@@ -96,7 +97,6 @@ def _run(args: argparse.Namespace, ctx: Any) -> int:
     else:
         chosen = workflows
     workflow = chosen[0]
-    _check_no_server(ctx, engine, args)
     engine.start()
     execution_id = engine.start_workflow_execution(workflow.name, workflow.namespace)
     ctx.write(f"started workflow execution {execution_id} of {workflow.namespace}.{workflow.name}")
