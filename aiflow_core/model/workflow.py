@@ -35,13 +35,21 @@ class Workflow:
 
     ``namespace`` isolates workflows and events (default ``"default"``); extra
     keyword arguments are kept as ``properties``.
+
+    An execution ends by itself once every task has run and none is alive, as
+    in AIFlow. ``keep_open=True`` keeps each execution RUNNING until it is
+    stopped instead, so that events arriving after its tasks ended still start
+    them again (executions with a periodic task always stay open).
     """
 
-    def __init__(self, name: str, namespace: str = "default", **kwargs: Any) -> None:
+    def __init__(self, name: str, namespace: str = "default", keep_open: bool = False, **kwargs: Any) -> None:
         check_name("workflow", name)
         check_name("namespace", namespace)
+        if not isinstance(keep_open, bool):
+            raise InvalidArgumentError(f"keep_open must be True or False, got {keep_open!r}")
         self.name = name
         self.namespace = namespace
+        self.keep_open = keep_open
         self.properties: dict[str, Any] = dict(kwargs)
         #: Base name of the file that defined the workflow (set when it is loaded from a file).
         self.source_file: str | None = None
@@ -116,13 +124,12 @@ class Workflow:
         self.action_on_condition(task_name, action, MeetAllCondition(children))
 
     def starting_tasks(self) -> list[str]:
-        """Names of the tasks that start with the execution (no START/RESTART rule)."""
+        """Names of the tasks that start with the execution: those with no START rule.
+
+        Tasks whose only rules STOP or RESTART them start too, as in AIFlow.
+        """
         return [
-            name
-            for name in self.tasks
-            if not any(
-                r.action in (TaskAction.START, TaskAction.RESTART) for r in self.rules.get(name, [])
-            )
+            name for name in self.tasks if not any(r.action is TaskAction.START for r in self.rules.get(name, []))
         ]
 
     def __repr__(self) -> str:

@@ -17,6 +17,7 @@ from aiflow_core.model.meta import StartCause, StartKind, TaskExecutionMeta
 from aiflow_core.model.status import TaskStatus, WorkflowStatus
 from aiflow_core.ports import Command, EventFilter
 from aiflow_core.scheduler.batch import Batch, ExecutionView
+from aiflow_core.scheduler.launch import create_execution
 from aiflow_core.scheduler.rules import RuleError, decide, execution_outcome
 from aiflow_core.scheduler.triggers import TriggerEvaluator
 
@@ -33,6 +34,15 @@ def task_log_path(log_dir: Path, namespace: str, workflow: str, execution_id: in
 
 #: The error recorded for a task execution stopped because the engine running it shut down.
 INTERRUPTED_ERROR = "stopped: the engine running it shut down"
+#: How the error of a task execution stopped by its own workflow (a rule, a periodic restart) begins.
+WORKFLOW_STOP_PREFIX = "stopped by its workflow: "
+#: The error recorded for a task execution stopped by a user (a stop of the task or of its execution).
+USER_STOP_ERROR = "stopped by a user"
+
+
+def stopped_by_workflow(te: TaskExecutionMeta) -> bool:
+    """True if ``te`` was stopped by a rule or periodic restart of its own workflow, not by a user."""
+    return te.status is TaskStatus.STOPPED and (te.error or "").startswith(WORKFLOW_STOP_PREFIX)
 
 
 def effective_status(current: TaskStatus, reported: TaskStatus) -> TaskStatus | None:
@@ -87,7 +97,7 @@ class Applier:
             view = batch.view(execution_id)
             if view is not None and view.running and view.meta.namespace == event.namespace:
                 self._evaluate_rules(batch, view, event)
-        self.triggers.evaluate(batch, event, self)
+        self._launch_triggered(batch, event)
 
     def _on_task_report(self, batch: Batch, event: Event) -> None:
         context = event.context or {}
@@ -107,8 +117,9 @@ class Applier:
         error = context.get("error")
         if new is TaskStatus.FAILED and self._retry_later(batch, view, te, error):
             return
-        if new is TaskStatus.STOPPED and te.status is not TaskStatus.STOPPING:
-            error = INTERRUPTED_ERROR  # no rule or user asked for this stop: the engine running it shut down
+        if new is TaskStatus.STOPPED:
+            # Keep why the stop was asked for; with no rule or user asking, the engine running it shut down.
+            error = te.error if te.status is TaskStatus.STOPPING else INTERRUPTED_ERROR
         self._set_status(batch, view, te, new, error=error)
 
     def _on_task_status(self, batch: Batch, event: Event) -> None:
@@ -117,7 +128,7 @@ class Applier:
             return
         if view.running:
             self._evaluate_rules(batch, view, event)
-        self.triggers.evaluate(batch, event, self)
+        self._launch_triggered(batch, event)
         self._check_outcome(batch, view, event.offset)
 
     # -- operations --
@@ -146,7 +157,7 @@ class Applier:
         if view is None or view.status.is_final:
             return
         for te in view.latest_runs():
-            self.stop_task(batch, view, te.task_name)
+            self.stop_task(batch, view, te.task_name, USER_STOP_ERROR)
         self._finish(batch, view, WorkflowStatus.STOPPED)
 
     def _on_task_command(self, batch: Batch, event: Event) -> None:
@@ -155,7 +166,7 @@ class Applier:
         if view is None or not view.running or task_name not in view.workflow.tasks:
             return
         if event.kind is EventKind.STOP_TASK:
-            self.stop_task(batch, view, task_name)
+            self.stop_task(batch, view, task_name, USER_STOP_ERROR)
             return
         cause = StartCause(kind=StartKind.MANUAL, event_offset=event.offset, event_key=event.key)
         self.start_task(batch, view, task_name, cause, ExecutionType.MANUAL)
@@ -166,7 +177,7 @@ class Applier:
         if view is None or not view.running or task_name not in view.workflow.tasks:
             return
         cause = StartCause(kind=StartKind.PERIODIC, event_offset=event.offset, event_key=event.key)
-        self.stop_task(batch, view, task_name)
+        self.stop_task(batch, view, task_name, f"{WORKFLOW_STOP_PREFIX}periodic restart @ offset {event.offset}")
         self.start_task(batch, view, task_name, cause, ExecutionType.PERIODIC)
         fired = dt.datetime.fromisoformat((event.context or {})["fire_time"])
         self._arm_periodic(batch, view, task_name, max(fired, batch.now))
@@ -201,12 +212,19 @@ class Applier:
         self._on_task_report(batch, attrs.evolve(event, value=TaskStatus.FAILED.value, context=context))
 
     def _on_schedule_fire(self, batch: Batch, event: Event) -> None:
-        from aiflow_core.scheduler.launch import launch_execution
-
         # A fire in the log was due: it starts its execution even if the schedule went since.
         workflow_id = int((event.context or {})["workflow_id"])
         cause = StartCause(kind=StartKind.SCHEDULE, event_offset=event.offset, event_key=event.key)
-        launch_execution(batch, self, workflow_id, ExecutionType.PERIODIC, cause)
+        self._launch(batch, workflow_id, ExecutionType.PERIODIC, cause)
+
+    def _launch_triggered(self, batch: Batch, event: Event) -> None:
+        for decision in self.triggers.evaluate(batch, event):
+            self._launch(batch, decision.workflow_id, ExecutionType.EVENT, decision.cause)
+
+    def _launch(self, batch: Batch, workflow_id: int, execution_type: ExecutionType, cause: StartCause) -> None:
+        view = create_execution(batch, workflow_id, execution_type, cause)
+        if view is not None:
+            self.start_execution(batch, view)
 
     # -- rules and outcomes --
     def _evaluate_rules(self, batch: Batch, view: ExecutionView, event: Event) -> None:
@@ -223,12 +241,11 @@ class Applier:
                 kind=StartKind.RULE, event_offset=event.offset, event_key=event.key,
                 rule_index=decision.rule.index, rule=decision.rule.description,
             )
-            if decision.action is TaskAction.STOP:
-                self.stop_task(batch, view, decision.task_name)
-                continue
-            if decision.action is TaskAction.RESTART:
-                self.stop_task(batch, view, decision.task_name)
-            self.start_task(batch, view, decision.task_name, cause, ExecutionType.EVENT)
+            if decision.action is not TaskAction.START:
+                reason = f"{WORKFLOW_STOP_PREFIX}{decision.action.value} by {cause.describe()}"
+                self.stop_task(batch, view, decision.task_name, reason)
+            if decision.action is not TaskAction.STOP:
+                self.start_task(batch, view, decision.task_name, cause, ExecutionType.EVENT)
 
     def _check_outcome(self, batch: Batch, view: ExecutionView, after_offset: int | None = None) -> None:
         """End the execution if nothing can happen in it any more.
@@ -240,11 +257,11 @@ class Applier:
         if not view.running or not view.all_final or batch.status_event_follows(view.id, after_offset):
             return
         runs = view.latest_runs()
-        outcome = execution_outcome(view.index, {te.task_name: te.status for te in runs})
+        # A stop by a user or by an engine shutdown (the work did not complete) ends the execution STOPPED.
+        not_by_workflow = [te.task_name for te in runs if not stopped_by_workflow(te)]
+        outcome = execution_outcome(view.index, {te.task_name: te.status for te in runs}, not_by_workflow)
         if outcome is None:
             return
-        if outcome is WorkflowStatus.SUCCESS and any(te.error == INTERRUPTED_ERROR for te in runs):
-            outcome = WorkflowStatus.STOPPED  # the latest run of a task was cut short: its work did not complete
         if after_offset is not None and not batch.read_to_end:
             pending = EventFilter(
                 kinds=(EventKind.TASK_STATUS,), workflow_execution_id=view.id, begin_offset=after_offset
@@ -296,13 +313,13 @@ class Applier:
         )
         return te
 
-    def stop_task(self, batch: Batch, view: ExecutionView, task_name: str) -> None:
-        """Stop the alive execution of a task; nothing happens when none is alive."""
+    def stop_task(self, batch: Batch, view: ExecutionView, task_name: str, reason: str) -> None:
+        """Stop the alive execution of a task, recording ``reason``; nothing happens when none is alive."""
         te = view.latest(task_name)
         if te is None or not te.status.is_alive:
             return
         retrying = te.status is TaskStatus.RETRYING
-        self._set_status(batch, view, te, TaskStatus.STOPPING)
+        self._set_status(batch, view, te, TaskStatus.STOPPING, error=reason)
         if retrying:
             # Nothing runs between attempts: report the stop at once, through the log,
             # so that the final status is applied in event order like any other.
@@ -346,6 +363,8 @@ class Applier:
             fields["end_date"] = batch.now
         if error:
             fields["error"] = str(error)
+        elif status is TaskStatus.SUCCESS and te.error is not None:
+            fields["error"] = None  # a run that was asked to stop but finished first
         batch.tx.update_task_execution(te.id, **fields)
         updated = TaskExecutionMeta(**{**_as_dict(te), **fields})
         view.update(updated)

@@ -1,19 +1,15 @@
-"""Starting workflow executions from inside the scheduler (schedules and triggers)."""
+"""Creating workflow executions from inside the scheduler (schedule fires and triggers)."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.execution_type import ExecutionType
 from aiflow_core.model.internal.events import ENGINE_SENDER
 from aiflow_core.model.meta import StartCause
 from aiflow_core.model.status import WorkflowStatus
-from aiflow_core.scheduler.batch import Batch
-
-if TYPE_CHECKING:
-    from aiflow_core.scheduler.apply import Applier
+from aiflow_core.scheduler.batch import Batch, ExecutionView
 
 log = logging.getLogger("aiflow.scheduler")
 
@@ -21,13 +17,13 @@ log = logging.getLogger("aiflow.scheduler")
 START_SKIPPED_KEY_PREFIX = "aiflow.start_skipped/"
 
 
-def launch_execution(
-    batch: Batch, applier: Applier, workflow_id: int, execution_type: ExecutionType, cause: StartCause
-) -> int | None:
-    """Create (RUNNING) and start an execution of a workflow's current snapshot.
+def create_execution(
+    batch: Batch, workflow_id: int, execution_type: ExecutionType, cause: StartCause
+) -> ExecutionView | None:
+    """Create a RUNNING execution of a workflow's current snapshot and return its view (its tasks not started).
 
-    A disabled or deleted workflow starts nothing; the skip is logged with its
-    reason. Returns the new execution's id, or None when skipped.
+    A disabled or deleted workflow gets none; the skip is logged with its
+    reason (a NOTICE event for a disabled one). Returns None when skipped.
     """
     workflow = batch.workflow_meta(workflow_id)
     if workflow is None or workflow.snapshot_id is None:
@@ -50,8 +46,4 @@ def launch_execution(
     meta = batch.tx.add_workflow_execution(
         workflow, workflow.snapshot_id, execution_type, WorkflowStatus.RUNNING, batch.now, cause
     )
-    view = batch.new_view(meta)
-    if view is None:
-        return None
-    applier.start_execution(batch, view)
-    return meta.id
+    return batch.new_view(meta)

@@ -6,7 +6,7 @@ task statuses) and applies what comes back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 import attrs
 
@@ -38,7 +38,13 @@ class RuleError:
 
 
 class RuleIndex:
-    """The rules of a workflow indexed by the event keys they expect."""
+    """The rules of a workflow indexed by the event keys they expect.
+
+    It also knows what decides when an execution of the workflow can end: its
+    periodic tasks and ``keep_open`` option keep every execution open, and for
+    each task the keys its START and RESTART rules wait for, split into status
+    keys of this workflow's own tasks and every other key.
+    """
 
     def __init__(self, workflow: Workflow) -> None:
         self.workflow = workflow
@@ -49,30 +55,53 @@ class RuleIndex:
                     tasks = self._by_key.setdefault(key, [])
                     if task_name not in tasks:
                         tasks.append(task_name)
-        self.event_driven = _can_start_without_status_events(workflow)
+        #: True if executions go on until they are stopped (a periodic task, or the workflow's ``keep_open``).
+        self.stays_open = bool(getattr(workflow, "keep_open", False)) or any(
+            task.config.periodic_expression for task in workflow.tasks.values()
+        )
+        #: Tasks with a START/RESTART rule that waits for a key other than a status of this workflow's tasks.
+        self.started_from_outside: frozenset[str] = frozenset()
+        #: For each task, the tasks of this workflow whose status changes its START/RESTART rules wait for.
+        self.started_by_status_of: dict[str, frozenset[str]] = {}
+        self._index_start_keys(workflow)
+
+    def _index_start_keys(self, workflow: Workflow) -> None:
+        outside: set[str] = set()
+        for name in workflow.tasks:
+            upstream: set[str] = set()
+            for rule in workflow.rules.get(name, []):
+                if rule.action is TaskAction.STOP:
+                    continue
+                for key in rule.condition.expect_event_keys:
+                    parsed = parse_task_status_event_key(key)
+                    if parsed is not None and parsed[0] == workflow.name and parsed[1] in workflow.tasks:
+                        upstream.add(parsed[1])
+                    else:
+                        outside.add(name)
+            self.started_by_status_of[name] = frozenset(upstream)
+        self.started_from_outside = frozenset(outside)
 
     def tasks_expecting(self, key: str) -> list[str]:
         """Names of the tasks with a rule that expects ``key``."""
         return self._by_key.get(key, [])
 
+    def can_still_start(self, never_ran: Collection[str]) -> bool:
+        """True if a task of ``never_ran`` can still start once no task is alive.
 
-def _can_start_without_status_events(workflow: Workflow) -> bool:
-    """True if a task can still start once every task has finished.
-
-    That is the case for periodic tasks and for START/RESTART rules that expect
-    an event other than a status change of this workflow's tasks.
-    """
-    for name, task in workflow.tasks.items():
-        if task.config.periodic_expression:
-            return True
-        for rule in workflow.rules.get(name, []):
-            if rule.action is TaskAction.STOP:
-                continue
-            for key in rule.condition.expect_event_keys:
-                parsed = parse_task_status_event_key(key)
-                if parsed is None or parsed[0] != workflow.name:
-                    return True
-    return False
+        Such a task can start on an event from outside the execution (a user
+        event, a status of another workflow's task), or on a status change of
+        a task that can itself still start. Status changes of tasks that have
+        ended can no longer come, so tasks waiting only for those do not keep
+        the execution open (AIFlow #367 kept it open forever).
+        """
+        can_start = {name for name in never_ran if name in self.started_from_outside}
+        waiting = set(never_ran) - can_start
+        newly = set(can_start)
+        while newly and waiting:
+            newly = {name for name in waiting if self.started_by_status_of.get(name, frozenset()) & can_start}
+            can_start |= newly
+            waiting -= newly
+        return bool(can_start)
 
 
 def decide(
@@ -105,17 +134,28 @@ def decide(
     return decisions
 
 
-def execution_outcome(index: RuleIndex, latest: Mapping[str, TaskStatus]) -> WorkflowStatus | None:
-    """The final status of an execution, or ``None`` while something can still happen.
+def execution_outcome(
+    index: RuleIndex, latest: Mapping[str, TaskStatus], stopped_by_user: Collection[str] = ()
+) -> WorkflowStatus | None:
+    """The final status of an execution, or ``None`` while it goes on.
 
-    An execution goes on while a task is not final or while a task can still
-    be started by a timer or a non-status event. Otherwise it is FAILED if the
-    latest run of any task failed, else SUCCESS.
+    As AIFlow's scheduler decides it: an execution with a periodic task (or
+    of a workflow declared with ``keep_open=True``) goes on until it is
+    stopped. Any other ends once no task is alive or retrying and every task
+    has run at least once, or the tasks that never ran can never start any
+    more. It is FAILED if the latest run of a task failed, STOPPED if the
+    latest run of a task named in ``stopped_by_user`` was stopped (a stop by
+    the workflow's own rule is not a user's), else SUCCESS.
+
+    ``latest`` maps each task that ran to the status of its latest run.
     """
-    if any(not status.is_final for status in latest.values()):
+    if index.stays_open or any(not status.is_final for status in latest.values()):
         return None
-    if index.event_driven:
+    never_ran = [name for name in index.workflow.tasks if name not in latest]
+    if never_ran and index.can_still_start(never_ran):
         return None
     if any(status is TaskStatus.FAILED for status in latest.values()):
         return WorkflowStatus.FAILED
+    if any(latest.get(name) is TaskStatus.STOPPED for name in stopped_by_user):
+        return WorkflowStatus.STOPPED
     return WorkflowStatus.SUCCESS

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import attrs
 
 from aiflow_core import serialization
 from aiflow_core.model.context import RuleContext
 from aiflow_core.model.event import Event
-from aiflow_core.model.execution_type import ExecutionType
 from aiflow_core.model.meta import StartCause, StartKind
 from aiflow_core.model.rule import WorkflowRule
 from aiflow_core.scheduler.batch import Batch
 
-if TYPE_CHECKING:
-    from aiflow_core.scheduler.apply import Applier
+
+@attrs.frozen(kw_only=True)
+class TriggerDecision:
+    """Start an execution of ``workflow_id`` because a trigger fired (``cause`` names it)."""
+
+    workflow_id: int
+    cause: StartCause
 
 
 class TriggerEvaluator:
@@ -49,12 +55,17 @@ class TriggerEvaluator:
             self._active_by_namespace[namespace] = active
         return active
 
-    def evaluate(self, batch: Batch, event: Event, applier: Applier) -> None:
-        """Start one execution for every trigger of the namespace that ``event`` satisfies."""
-        from aiflow_core.scheduler.launch import launch_execution
+    def evaluate(self, batch: Batch, event: Event) -> list[TriggerDecision]:
+        """The executions ``event`` starts: at most one per workflow.
 
+        A workflow's triggers act as one, as in AIFlow: they are evaluated in
+        the order they were added and the first that fires wins; the others
+        of that workflow are not evaluated for this event.
+        """
+        decisions: list[TriggerDecision] = []
+        started: set[int] = set()
         for trigger_id, workflow_id, rule in self._active(batch, event.namespace):
-            if not rule.condition.expects(event.key):
+            if workflow_id in started or not rule.condition.expects(event.key):
                 continue
             cell: dict[str, Any] = batch.state.cell(f"trigger:{trigger_id}:")
             try:
@@ -67,8 +78,10 @@ class TriggerEvaluator:
                 )
                 continue
             if fired:
+                started.add(workflow_id)
                 cause = StartCause(
                     kind=StartKind.TRIGGER, event_offset=event.offset, event_key=event.key,
                     rule=rule.condition.describe(),
                 )
-                launch_execution(batch, applier, workflow_id, ExecutionType.EVENT, cause)
+                decisions.append(TriggerDecision(workflow_id=workflow_id, cause=cause))
+        return decisions

@@ -81,6 +81,10 @@ class ExampleRunner:
         """Wait until the scheduler has applied every event in the log."""
         wait_until(lambda: not self.engine.loop.has_work(), "the scheduler to process every event")
 
+    def wait_for_end(self, execution_id: int) -> WorkflowExecutionMeta:
+        """Wait until an execution ends by itself and return it."""
+        return self.engine.wait_for_workflow_execution(execution_id, timeout=TIMEOUT)
+
     def stop_and_settle(self, execution_id: int) -> WorkflowExecutionMeta:
         """Stop an execution and wait until it and all its tasks have a final status."""
         self.engine.stop_workflow_execution(execution_id)

@@ -24,7 +24,7 @@ def test_sending_events_starts_task2(runner: ExampleRunner) -> None:
     assert event.value == "This is a custom message."
     # Sent from a task: scoped to that task's execution and namespace.
     assert (event.namespace, event.workflow_execution_id) == ("default", wid)
-    assert runner.stop_and_settle(wid).status is WorkflowStatus.STOPPED
+    assert runner.wait_for_end(wid).status is WorkflowStatus.SUCCESS
 
 
 @pytest.mark.parametrize("executor", ["thread", "process", "inline"])
@@ -56,4 +56,4 @@ def test_listening_events_counter(runner: ExampleRunner) -> None:
     [counted] = engine.list_events(key="counted")
     assert counted.value == "3"
     assert [e.value for e in engine.list_events(key="expect_key")] == ["0", "1", "2"]
-    assert runner.stop_and_settle(wid).status is WorkflowStatus.STOPPED
+    assert runner.wait_for_end(wid).status is WorkflowStatus.SUCCESS
