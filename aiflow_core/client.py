@@ -13,6 +13,7 @@ from typing import Any
 
 from aiflow_core.api.events import EventOps
 from aiflow_core.api.executions import ExecutionOps
+from aiflow_core.api.observe import ObserveOps
 from aiflow_core.api.plans import PlanOps
 from aiflow_core.api.workflows import WorkflowOps
 from aiflow_core.config import AIFlowConfig, load_config
@@ -21,8 +22,8 @@ from aiflow_core.ports import Store
 from aiflow_core.stores import open_store
 
 
-class Client(WorkflowOps, ExecutionOps, PlanOps, EventOps):
-    """Operations on namespaces, workflows, snapshots, executions, schedules, triggers and events.
+class Client(WorkflowOps, ExecutionOps, PlanOps, EventOps, ObserveOps):
+    """Operations on namespaces, workflows, snapshots, executions, schedules, triggers, events and logs.
 
     ``db_url`` defaults to the configured ``metadata_backend_uri`` (a SQLite
     file under ``$AIFLOW_HOME``); ``"memory://"`` keeps everything in this

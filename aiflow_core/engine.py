@@ -25,6 +25,7 @@ from typing import Any
 import attrs
 
 import aiflow_core
+from aiflow_core.api.observe import LEASE_NAME, dead_local_owner
 from aiflow_core.client import Client
 from aiflow_core.config import AIFlowConfig
 from aiflow_core.errors import ConfigError, InvalidStateError, NotFoundError
@@ -45,7 +46,6 @@ from aiflow_core.scheduler.retention import Retention
 
 log = logging.getLogger("aiflow.engine")
 
-LEASE_NAME = "scheduler"
 LEASE_TTL = 30.0
 #: How long a loop woken only by tasks that started waits for their end reports, which often follow at once.
 START_REPORT_GRACE = 0.001
@@ -53,21 +53,6 @@ START_REPORT_GRACE = 0.001
 
 def _identity(value: Any) -> Any:
     return value
-
-
-def _dead_local_owner(owner: str) -> bool:
-    """True if ``owner`` (``host:pid:token``) names a process of this host that no longer runs."""
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def _horizon(value: object) -> dt.timedelta | None:
@@ -312,7 +297,7 @@ class Engine(Client):
             acquired = tx.acquire_lease(LEASE_NAME, self.owner, self.clock.now(), LEASE_TTL)
             if not acquired:
                 holder = tx.get_lease_owner(LEASE_NAME)
-                if holder is not None and _dead_local_owner(holder):
+                if holder is not None and dead_local_owner(holder):
                     log.warning("taking over the scheduler lease of %s, whose process is gone", holder)
                     tx.release_lease(LEASE_NAME, holder)
                     acquired = tx.acquire_lease(LEASE_NAME, self.owner, self.clock.now(), LEASE_TTL)

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import hashlib
+import os
 import sys
 import traceback
 import types
+from collections.abc import Sequence
 from pathlib import Path
 
 from aiflow_core.errors import AIFlowError, WorkflowLoadError
 from aiflow_core.model.workflow import Workflow, WorkflowContextManager
+
+_OWN_NAMES = ("aiflow_core", "aiflow_storage")
+#: Directories of aiflow's own packages, whose frames a load error leaves out.
+_OWN_PACKAGES = tuple(str(Path(__file__).resolve().parents[1] / package) + os.sep for package in _OWN_NAMES)
 
 
 def load_workflows(path: str | Path) -> list[Workflow]:
@@ -21,7 +28,9 @@ def load_workflows(path: str | Path) -> list[Workflow]:
     Its directory is on ``sys.path`` while it runs. Definition errors (an
     :class:`~aiflow_core.errors.AIFlowError` such as a duplicate task name)
     propagate as they are; anything else the file raises becomes
-    :class:`~aiflow_core.errors.WorkflowLoadError` holding the traceback.
+    :class:`~aiflow_core.errors.WorkflowLoadError` naming the exception and
+    holding its traceback through the user's files (for a syntax error, the
+    offending line and a caret).
     """
     file = Path(path).expanduser().resolve()
     if not file.is_file():
@@ -40,8 +49,8 @@ def load_workflows(path: str | Path) -> list[Workflow]:
         raise
     except Exception as exc:
         raise WorkflowLoadError(
-            f"workflow file {str(file)!r} raised {type(exc).__name__} while loading:\n"
-            + "".join(traceback.format_exception(exc))
+            f"workflow file {str(file)!r} raised {type(exc).__name__} while loading: {_first_line(exc)}\n"
+            + user_traceback(exc)
         ) from exc
     finally:
         WorkflowContextManager.pop_context_managed_workflow()
@@ -67,3 +76,94 @@ def load_workflows(path: str | Path) -> list[Workflow]:
             f"workflow file {str(file)!r} defines workflow names more than once: {duplicates}"
         )
     return workflows
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message, or its type's name if it has none."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` and its causes without aiflow's own frames.
+
+    What remains points into the user's files: ``File "flow.py", line 3``
+    with the line, and for a :class:`SyntaxError` the offending line and a
+    caret under it.
+    """
+    report = traceback.TracebackException.from_exception(exc)
+    seen: set[int] = set()
+    node: traceback.TracebackException | None = report
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        kept = [frame for frame in node.stack if not str(frame.filename).startswith(_OWN_PACKAGES)]
+        node.stack = traceback.StackSummary.from_list(kept)
+        node = node.__cause__ or node.__context__
+    return "".join(report.format())
+
+
+def local_modules(path: str | Path, artifacts: Sequence[str | Path] = ()) -> list[Path]:
+    """The modules and packages beside a workflow file that it imports, directly or through them.
+
+    A top-level import ``import helper`` or ``from helper import f`` names a
+    local module when ``helper.py`` or a package directory ``helper/`` lies
+    in the workflow file's directory (which is first on ``sys.path`` while it
+    loads). Those modules are followed in turn; a package is returned as its
+    directory. Imports of installed packages and of aiflow itself are not
+    returned, nor modules whose base name one of ``artifacts`` already has.
+    """
+    file = Path(path).expanduser().resolve()
+    root = file.parent
+    found: dict[str, Path] = {}
+    pending = [file]
+    parsed: set[Path] = set()
+    while pending:
+        source = pending.pop()
+        if source in parsed:
+            continue
+        parsed.add(source)
+        for name in _imported_names(source):
+            target = _local_target(root, name)
+            if name in found or name in _OWN_NAMES or target is None or target == file:
+                continue
+            found[name] = target
+            pending.extend(sorted(target.rglob("*.py")) if target.is_dir() else [target])
+    named = {Path(a).expanduser().resolve().name for a in artifacts}
+    return sorted(target for target in found.values() if target.name not in named)
+
+
+def imported_from(paths: Sequence[Path]) -> list[types.ModuleType]:
+    """The imported modules (in ``sys.modules``) whose files are ``paths``: module files or package directories."""
+    modules: list[types.ModuleType] = []
+    for path in paths:
+        module = sys.modules.get(path.stem if path.is_file() else path.name)
+        origin = getattr(module, "__file__", None)
+        if module is not None and origin and Path(origin).resolve() in (path, path / "__init__.py"):
+            modules.append(module)
+    return modules
+
+
+def _imported_names(source: Path) -> set[str]:
+    """The first component of every absolute import in ``source`` (nothing if it cannot be parsed)."""
+    try:
+        tree = ast.parse(source.read_bytes(), str(source))
+    except (SyntaxError, ValueError, OSError):
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _local_target(root: Path, name: str) -> Path | None:
+    """``root/name.py``, or the package directory ``root/name``, if one exists."""
+    module = root / f"{name}.py"
+    if module.is_file():
+        return module
+    package = root / name
+    if package.is_dir() and any(package.glob("*.py")):
+        return package
+    return None

@@ -313,6 +313,10 @@ class StoreTx(abc.ABC):
         """The owner of lease ``name`` (expired or not), or None."""
 
     @abc.abstractmethod
+    def get_live_lease_owner(self, name: str, now: dt.datetime) -> str | None:
+        """The owner of lease ``name`` if it has not expired at ``now``, else None."""
+
+    @abc.abstractmethod
     def release_lease(self, name: str, owner: str) -> None:
         """Give up lease ``name`` if ``owner`` holds it."""
 

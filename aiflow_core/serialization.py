@@ -12,6 +12,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import threading
+import types
+from collections.abc import Iterable
 from typing import Any
 
 import cloudpickle
@@ -23,6 +26,8 @@ VERSION = 1
 _HEADER = len(MAGIC) + 1
 _TAG = 32
 _secret: bytes | None = None
+#: Serializes the process-wide by-value registrations of :func:`dumps`.
+_by_value_lock = threading.Lock()
 
 
 def configure(secret: str | bytes | None) -> None:
@@ -49,9 +54,27 @@ def _tag(payload: bytes) -> bytes:
     return hashlib.sha256(payload).digest()
 
 
-def dumps(obj: Any) -> bytes:
-    """Pickle ``obj`` (functions and classes of workflow files by value) into a frame."""
-    payload = cloudpickle.dumps(obj)
+def dumps(obj: Any, by_value: Iterable[types.ModuleType] = ()) -> bytes:
+    """Pickle ``obj`` into a frame.
+
+    Functions and classes of workflow files are pickled by value, and so are
+    those of the modules ``by_value`` (with their submodules), so unpickling
+    needs none of them importable.
+    """
+    wanted = list(by_value)
+    if not wanted:
+        payload = cloudpickle.dumps(obj)
+    else:
+        with _by_value_lock:
+            registered = cloudpickle.list_registry_pickle_by_value()
+            modules = [m for m in wanted if m.__name__ not in registered]
+            for module in modules:
+                cloudpickle.register_pickle_by_value(module)
+            try:
+                payload = cloudpickle.dumps(obj)
+            finally:
+                for module in modules:
+                    cloudpickle.unregister_pickle_by_value(module)
     return MAGIC + bytes([VERSION]) + _tag(payload) + payload
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+import types
 from pathlib import Path
 from typing import Any
 
 from aiflow_core import serialization
 from aiflow_core.api.base import ClientBase, check_id, check_limit_offset
 from aiflow_core.errors import InvalidArgumentError, InvalidStateError, InvalidWorkflowError, NotFoundError
-from aiflow_core.loader import load_workflows
+from aiflow_core.loader import imported_from, load_workflows, local_modules
 from aiflow_core.model.meta import NamespaceMeta, WorkflowMeta, WorkflowSnapshotMeta
 from aiflow_core.model.status import WorkflowStatus
 from aiflow_core.model.workflow import check_name
@@ -84,7 +85,11 @@ class WorkflowOps(ClientBase):
 
         The file runs once here; each workflow is stored as a new snapshot (the
         file plus ``artifacts``, content-addressed in the blob store, and the
-        pickled workflow). Running executions keep the snapshot they began with.
+        pickled workflow). The modules and packages beside the file that it
+        imports (see :func:`~aiflow_core.loader.local_modules`) are shipped
+        with it unless ``artifacts`` holds a file of the same name, so tasks
+        can import them wherever they run. Running executions keep the
+        snapshot they began with.
         """
         from aiflow_storage.blob import pack_snapshot
 
@@ -94,12 +99,14 @@ class WorkflowOps(ClientBase):
             if not Path(artifact).exists():
                 raise NotFoundError("artifact", str(artifact), "check the path")
         workflows = load_workflows(workflow_file_path)
+        modules = local_modules(workflow_file_path)
+        shipped = [*(artifacts or []), *map(str, local_modules(workflow_file_path, artifacts or []))]
         content = Path(workflow_file_path).read_text(encoding="utf-8")
         with self._tx(readonly=True) as tx:
             for workflow in workflows:
                 self._namespace_exists(tx, workflow.namespace)
-        frames = {w.name: _pickled(w, workflow_file_path) for w in workflows}
-        with pack_snapshot(workflow_file_path, artifacts) as archive:
+        frames = {w.name: _pickled(w, workflow_file_path, imported_from(modules)) for w in workflows}
+        with pack_snapshot(workflow_file_path, shipped) as archive:
             uri = self._snapshots.upload(archive)
             digest = archive.digest
         now = self.now()
@@ -194,10 +201,14 @@ class WorkflowOps(ClientBase):
                 tx.delete_snapshot(snapshot.id)
 
 
-def _pickled(workflow: Any, path: str) -> bytes:
-    """Pickle a workflow for storage; a task holding an unpicklable object names the workflow."""
+def _pickled(workflow: Any, path: str, by_value: list[types.ModuleType]) -> bytes:
+    """Pickle a workflow for storage; a task holding an unpicklable object names the workflow.
+
+    Functions and classes of ``by_value`` (the local modules the file imports)
+    are stored by value, so the scheduler loads the workflow without them.
+    """
     try:
-        return serialization.dumps(workflow)
+        return serialization.dumps(workflow, by_value)
     except Exception as exc:
         raise InvalidWorkflowError(
             f"workflow {workflow.name!r} of {str(path)!r} cannot be stored: {type(exc).__name__}: {exc}; "

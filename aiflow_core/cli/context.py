@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
@@ -23,7 +24,9 @@ class CliContext:
     def __init__(self, args: argparse.Namespace, out: TextIO | None = None) -> None:
         self.args = args
         self.db_url: str | None = getattr(args, "db_url", None)
-        self.verbose: bool = bool(getattr(args, "verbose", False))
+        self.verbose: bool = bool(getattr(args, "verbose", False)) or os.environ.get("AIFLOW_DEBUG", "") in (
+            "1", "true", "yes",
+        )
         self.out = out if out is not None else sys.stdout
         self._client: Client | None = None
 
@@ -58,6 +61,21 @@ class CliContext:
         """Print ``text`` (secrets in URLs masked)."""
         self.out.write(output.mask_text(text) + ("" if text.endswith("\n") else "\n"))
         self.out.flush()
+
+    def note(self, text: str) -> None:
+        """Print ``text`` on stderr (secrets in URLs masked), apart from the command's output."""
+        sys.stderr.write(output.mask_text(text).rstrip("\n") + "\n")
+        sys.stderr.flush()
+
+    def no_engine_note(self, execution: Any) -> None:
+        """Say on stderr, for an execution still INIT, that no engine serves the database and how to start one."""
+        if execution.status.value != "INIT" or self.client.serving_engine() is not None:
+            return
+        self.note(
+            f"note: no engine serves the database {self.database_label()}: workflow execution {execution.id} "
+            "stays INIT until one runs; start one with `aiflow server start -d` (same database), "
+            "or run a workflow file in the foreground with `aiflow run FILE`"
+        )
 
     def emit_list(self, records: Sequence[Any], columns: Sequence[str]) -> None:
         """Print records in the format of ``--output``."""

@@ -53,12 +53,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _message(exc: BaseException) -> str:
+    """The whole message of ``exc``, followed by those of its causes that it does not already contain."""
+    message = str(exc).strip() or type(exc).__name__
+    cause, seen = exc.__cause__, {id(exc)}
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        detail = str(cause).strip()
+        if detail and detail not in message:
+            message += f"\ncaused by {type(cause).__name__}: {detail}"
+        cause = cause.__cause__
+    return message
+
+
 def _error_line(exc: BaseException, database: str = "") -> tuple[int, str]:
-    """Return the exit code and the one-line message for ``exc``."""
+    """Return the exit code and the message for ``exc`` (its first line says what failed)."""
     from aiflow_core.cli.context import Aborted
     from aiflow_core.errors import AIFlowError, NotFoundError
 
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    message = _message(exc)
     if isinstance(exc, NotFoundError):
         return EXIT_NOT_FOUND, message
     if isinstance(exc, UsageError):
@@ -66,10 +79,10 @@ def _error_line(exc: BaseException, database: str = "") -> tuple[int, str]:
     if isinstance(exc, (AIFlowError, Aborted)):
         return EXIT_FAILED, message
     if type(exc).__module__.split(".")[0] == "sqlalchemy":
-        detail = str(getattr(exc, "orig", None) or message).strip().splitlines()
+        detail = str(getattr(exc, "orig", None) or message).strip().splitlines() or message.splitlines()
         return EXIT_FAILED, (
             f"database {database or '(configured)'} failed: {type(exc).__name__}: "
-            f"{detail[0] if detail else message}; check that the database named by --db-url / AIFLOW_DB_URL "
+            f"{detail[0]}; check that the database named by --db-url / AIFLOW_DB_URL "
             "is reachable and initialized (aiflow db init)"
         )
     if isinstance(exc, (ValueError, LookupError, OSError, TimeoutError, RuntimeError)):

@@ -43,8 +43,8 @@ def _common_options() -> argparse.ArgumentParser:
         help="database URL (default: $AIFLOW_DB_URL, else metadata_backend_uri of $AIFLOW_HOME/aiflow.yaml)",
     )
     group.add_argument(
-        "--verbose", action="store_true", default=argparse.SUPPRESS,
-        help="show the traceback of errors",
+        "-v", "--verbose", "--debug", dest="verbose", action="store_true", default=argparse.SUPPRESS,
+        help="show the full traceback of errors (also when $AIFLOW_DEBUG is set to 1)",
     )
     return common
 

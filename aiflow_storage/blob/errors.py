@@ -17,6 +17,7 @@ __all__ = [
     "BlobCredentialsError",
     "BlobError",
     "BlobNotFoundError",
+    "BlobPermissionError",
     "MissingExtraError",
     "SnapshotIntegrityError",
     "SnapshotLockTimeout",
@@ -40,6 +41,14 @@ class BlobCredentialsError(BlobError, PermissionError):
     """The store refused the configured credentials, or none could be found.
 
     aiflow never retries such a failure anonymously.
+    """
+
+
+class BlobPermissionError(BlobError, PermissionError):
+    """The operating system refused access to a local path of the store (owner or mode of a directory).
+
+    Unlike :class:`BlobCredentialsError`, no credentials are involved: the
+    user running aiflow may not write to (or read) the path the message names.
     """
 
 

@@ -114,7 +114,7 @@ class FsspecBlobManager(BlobManager):
         self._url = url.rstrip("/")
         self._local_root: Path | None = None
         if isinstance(self.persistence, FsspecPersistence) and is_local_url(url):
-            os.makedirs(self.root, exist_ok=True)
+            self._call(lambda: os.makedirs(self.root, exist_ok=True), f"creating the blob root {self.root!r}")
             self._local_root = Path(self.root)
 
     @classmethod

@@ -5,6 +5,8 @@ are sorted by their class names (walking the ``__cause__``/``__context__``
 chain), so no cloud SDK has to be imported to recognise its exceptions:
 
 * missing objects become :class:`BlobNotFoundError`;
+* a local path the operating system refuses (a ``PermissionError`` naming
+  a file) becomes :class:`BlobPermissionError` naming that path;
 * refused or missing credentials become :class:`BlobCredentialsError` at
   once: they are never retried, and never retried anonymously;
 * connection resets, timeouts and throttling are retried with exponential
@@ -20,6 +22,7 @@ message.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -31,6 +34,7 @@ from aiflow_storage.blob.errors import (
     BlobCredentialsError,
     BlobError,
     BlobNotFoundError,
+    BlobPermissionError,
 )
 from aiflow_storage.blob.redaction import scrub
 
@@ -91,11 +95,21 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
+def _refused_path(chain: list[BaseException]) -> str | None:
+    """The local path of an operating system's ``PermissionError`` in ``chain`` (cloud ones name none)."""
+    for error in chain:
+        if isinstance(error, PermissionError) and getattr(error, "filename", None):
+            return str(error.filename)
+    return None
+
+
 def classify(exc: BaseException) -> str:
-    """Return ``"credentials"``, ``"not_found"``, ``"transient"`` or ``"other"`` for ``exc``."""
+    """Return ``"credentials"``, ``"permission"``, ``"not_found"``, ``"transient"`` or ``"other"`` for ``exc``."""
     chain = _chain(exc)
     names = {cls.__name__ for e in chain for cls in type(e).__mro__}
     text = " ".join(str(e) for e in chain)
+    if not names & _CREDENTIAL_NAMES and _refused_path(chain) is not None:
+        return "permission"
     if names & _CREDENTIAL_NAMES or any(isinstance(e, PermissionError) for e in chain):
         return "credentials"
     if any(word in text for word in _CREDENTIAL_WORDS):
@@ -137,6 +151,13 @@ def _translate(exc: Exception, kind: str, what: str, secrets: Iterable[str]) -> 
     detail = scrub(f"{type(exc).__name__}: {exc}", secrets)
     if kind == "not_found":
         return BlobNotFoundError(f"{what}: no such blob or file ({detail})")
+    if kind == "permission":
+        path = scrub(str(_refused_path(_chain(exc))), secrets)
+        return BlobPermissionError(
+            f"{what}: permission denied on {path!r}: the user running aiflow may not write to or read it; "
+            f"check the owner and mode of {os.path.dirname(path) or path!r}, or configure a blob root "
+            "this user can write to"
+        )
     if kind == "credentials":
         return BlobCredentialsError(
             f"{what}: permission denied; the store refused the configured credentials "

@@ -251,6 +251,13 @@ class LogOps(TxBase):
         row = self.conn.execute(sa.select(t.leases.c.owner).where(t.leases.c.name == name)).first()
         return None if row is None else str(row.owner)
 
+    def get_live_lease_owner(self, name: str, now: dt.datetime) -> str | None:
+        """The owner of a lease that has not expired at ``now``, or None."""
+        row = self.conn.execute(
+            sa.select(t.leases.c.owner).where(t.leases.c.name == name, t.leases.c.expires > now)
+        ).first()
+        return None if row is None else str(row.owner)
+
     def release_lease(self, name: str, owner: str) -> None:
         """Give up a lease held by ``owner``."""
         self.conn.execute(sa.delete(t.leases).where(t.leases.c.name == name, t.leases.c.owner == owner))

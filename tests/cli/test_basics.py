@@ -116,7 +116,8 @@ def test_bad_input_is_one_line_with_the_right_exit_code(cli: Cli, tmp_path) -> N
     assert "ISO 8601" in cli.error("event", "list", "--begin-time", "yesterday", code=2)
     broken = tmp_path / "broken.py"
     broken.write_text("raise RuntimeError('boom')\n")
-    assert "RuntimeError" in cli.error("workflow", "upload", str(broken), code=1)
+    loading = cli("workflow", "upload", str(broken), code=1).stderr  # the user's traceback follows the line
+    assert loading.startswith("error: ") and "raised RuntimeError while loading: boom" in loading.splitlines()[0]
     unreachable = Cli("postgresql://scott:tiger-secret@127.0.0.1:1/aiflow")
     line = unreachable.error("workflow", "list", code=1)
     assert "scott:***@127.0.0.1:1" in line and "tiger-secret" not in line and "reachable" in line

@@ -26,7 +26,7 @@ def test_bash_completion_walks_groups_commands_options_and_choices(cli: Cli) -> 
     assert _complete(script, "aiflow", "workflow", "list", "-o", "") == ["table", "json", "yaml", "plain"]
     assert _complete(script, "aiflow", "--verbose", "task-execution", "show", "1", "--output", "y") == ["yaml"]
     assert _complete(script, "aiflow", "workflow", "show", "wf", "--format", "") == ["mermaid", "dot"]
-    expected = {"bash", "zsh", "-h", "--help", "--db-url", "--verbose"}
+    expected = {"bash", "zsh", "-h", "--help", "--db-url", "-v", "--verbose", "--debug"}
     assert set(_complete(script, "aiflow", "completion", "")) == expected
 
 

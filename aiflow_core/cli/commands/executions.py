@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 from aiflow_core.cli.parser import command, group, positive_int
@@ -33,7 +34,9 @@ def _workflow_execution(ctx: Any, execution_id: int) -> Any:
 
 def _we_start(args: argparse.Namespace, ctx: Any) -> int:
     execution_id = ctx.client.start_workflow_execution(args.workflow_name, args.namespace)
-    ctx.emit_one(execution_record(_workflow_execution(ctx, execution_id)))
+    execution = _workflow_execution(ctx, execution_id)
+    ctx.emit_one(execution_record(execution))
+    ctx.no_engine_note(execution)
     return 0
 
 
@@ -64,7 +67,9 @@ def _we_delete(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def _we_show(args: argparse.Namespace, ctx: Any) -> int:
-    ctx.emit_one(execution_record(_workflow_execution(ctx, args.workflow_execution_id)))
+    execution = _workflow_execution(ctx, args.workflow_execution_id)
+    ctx.emit_one(execution_record(execution))
+    ctx.no_engine_note(execution)
     return 0
 
 
@@ -93,6 +98,28 @@ def _te_show(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
+def _te_log(args: argparse.Namespace, ctx: Any) -> int:
+    from aiflow_core.cli.output import mask_text
+    from aiflow_core.errors import NotFoundError
+
+    run = ctx.client.get_task_execution(args.task_execution_id)
+    ctx.found(run, "task execution", args.task_execution_id, "task-execution")
+    offset = 0
+    while True:
+        try:
+            piece = ctx.client.read_task_execution_log(args.task_execution_id, offset)
+        except NotFoundError:
+            if not args.follow or ctx.client.get_task_execution(args.task_execution_id).status.is_final:
+                raise
+        else:
+            ctx.out.write(mask_text(piece.text))
+            ctx.out.flush()
+            offset = piece.next_offset
+            if not args.follow or piece.complete:
+                return 0
+        time.sleep(args.interval)
+
+
 def _te_list(args: argparse.Namespace, ctx: Any) -> int:
     task_executions = ctx.client.list_task_executions(args.workflow_execution_id)
     ctx.emit_list([execution_record(t) for t in task_executions], TASK_EXECUTION_COLUMNS)
@@ -102,7 +129,8 @@ def _te_list(args: argparse.Namespace, ctx: Any) -> int:
 def register_workflow_execution(sub: Any) -> None:
     """Register the ``workflow-execution`` group."""
     we = group(sub, "workflow-execution", "Workflow execution related operations.")
-    p = command(we, "start", _we_start, "Start a new execution of a workflow (an engine must be running).",
+    p = command(we, "start", _we_start, "Start a new execution of a workflow (an engine must be running; "
+                "without one it stays INIT and a note says how to start one).",
                 "aiflow workflow-execution start quickstart_workflow --namespace default",
                 output=True, namespace=True)
     p.add_argument("workflow_name", help="name of the workflow")
@@ -138,6 +166,13 @@ def register_task_execution(sub: Any) -> None:
                 "Show a task execution: status, why it started (event, rule, manual or periodic) and its log file.",
                 "aiflow task-execution show 3", output=True)
     p.add_argument("task_execution_id", type=positive_int, help="id of the task execution")
+    p = command(te, "log", _te_log, "Print the log of a task execution; with --follow, as it grows until the run ends.",
+                "aiflow task-execution log 3\naiflow task-execution log 3 --follow")
+    p.add_argument("task_execution_id", type=positive_int, help="id of the task execution")
+    p.add_argument("-f", "--follow", action="store_true",
+                   help="keep printing what the task writes until its run reaches a final status")
+    p.add_argument("--interval", type=float, default=0.5, metavar="SECONDS",
+                   help="pause between reads with --follow (default: 0.5)")
     p = command(te, "list", _te_list, "List the task executions of a workflow execution.",
                 "aiflow task-execution list 1", output=True)
     p.add_argument("workflow_execution_id", type=positive_int, help="id of the workflow execution")

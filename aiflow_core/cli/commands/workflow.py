@@ -27,7 +27,20 @@ def _upload(args: argparse.Namespace, ctx: Any) -> int:
         raise NotFoundError("workflow file", args.file, "check the path")
     artifacts = [f for f in (args.files or "").split(",") if f] or None
     ctx.emit_list([summary(w) for w in ctx.client.upload_workflows(args.file, artifacts)], COLUMNS)
+    note_local_modules(args.file, artifacts)
     return 0
+
+
+def note_local_modules(file: str, artifacts: list[str] | None) -> None:
+    """Say on stderr which modules beside ``file`` were shipped with it because it imports them."""
+    import sys
+
+    from aiflow_core.loader import local_modules
+
+    modules = local_modules(file, artifacts or [])
+    if modules:
+        names = ", ".join(m.name + ("/" if m.is_dir() else "") for m in modules)
+        sys.stderr.write(f"shipped with {Path(file).name} the local modules it imports: {names}\n")
 
 
 def _list(args: argparse.Namespace, ctx: Any) -> int:
@@ -93,7 +106,9 @@ def register(sub: Any) -> None:
     p = command(wf, "upload", _upload, "Upload every workflow defined in a Python file (a new snapshot each).",
                 "aiflow workflow upload quickstart.py --files model.pkl,data.csv", output=True)
     p.add_argument("file", help="Python file defining workflows")
-    p.add_argument("--files", default=None, metavar="A,B", help="comma-separated files to ship with the workflow")
+    p.add_argument("--files", default=None, metavar="A,B",
+                   help="comma-separated files to ship with the workflow (the modules beside FILE that it "
+                   "imports are shipped without being named)")
     command(wf, "list", _list, "List the workflows of a namespace.", "aiflow workflow list --namespace default",
             output=True, namespace=True)
     p = command(wf, "show", _show, "Show a workflow: its record, tasks and rules, or draw it with --graph.",

@@ -146,6 +146,11 @@ class LogOps(TxBase):
         held = self.t.leases.get(name)
         return None if held is None else held[0]
 
+    def get_live_lease_owner(self, name: str, now: dt.datetime) -> str | None:
+        """The owner of a lease that has not expired at ``now``, or None."""
+        held = self.t.leases.get(name)
+        return None if held is None or held[1] <= ensure_utc(now) else held[0]
+
     def release_lease(self, name: str, owner: str) -> None:
         """Give up a lease held by ``owner``."""
         held = self.t.leases.get(name)

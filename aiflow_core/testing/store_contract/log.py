@@ -251,6 +251,9 @@ class LogContract:
             assert tx.acquire_lease("sched", "A", at(5), 10) is True  # renew: now expires at(15)
             assert tx.acquire_lease("sched", "B", at(12), 10) is False
             assert tx.acquire_lease("other", "B", at(12), 10) is True  # leases are independent
+            assert tx.get_live_lease_owner("sched", at(14)) == "A"
+            assert tx.get_live_lease_owner("sched", at(15)) is None  # expired at(15): its holder may be gone
+            assert tx.get_live_lease_owner("nobody", at(1)) is None
         with store.transaction() as tx:
             assert tx.acquire_lease("sched", "B", at(15.5), 10) is True  # A's lease expired
             assert tx.acquire_lease("sched", "A", at(16), 10) is False
