@@ -3,8 +3,8 @@
 Each sample runs on a real engine and the test asserts the task history the
 sample and AIFlow's documentation describe: which tasks ran, how often, why,
 in which order, and how the execution ended. The quickstart sample is the
-documentation's (``test_quickstart.py``) and the online machine-learning one
-the tutorial's (``test_tutorial.py``). Flink and Spark run stand-in commands
+documentation's (``test_quickstart.py``); the online machine-learning sample
+runs here as AIFlow wrote it, and in its tutorial form in ``test_tutorial.py``. Flink and Spark run stand-in commands
 placed under a temporary ``$FLINK_HOME``/``$SPARK_HOME``; periodic samples run
 on a fake clock.
 """
@@ -193,3 +193,43 @@ def test_periodic_workflow_sample_starts_each_workflow_every_minute(fake_engine:
                 assert history == [("task", TaskStatus.SUCCESS)]
     finally:
         ops.set_default_client(None)
+
+
+@pytest.mark.filterwarnings("ignore:.*penalty.*:FutureWarning")
+@pytest.mark.filterwarnings("ignore:Precision is ill-defined")
+@pytest.mark.filterwarnings("ignore:Inconsistent values:UserWarning")
+def test_online_machine_learning_sample_trains_validates_deploys_and_predicts(
+    runner: ExampleRunner, tmp_path: Path, aiflow_home: Path
+) -> None:
+    from .test_tutorial import make_dataset
+
+    engine = runner.engine
+    project = tmp_path / "online_machine_learning"
+    make_dataset(project / "dataset")
+    workflow_file = project / "online_ml_workflow.py"
+    workflow_file.write_text((EXAMPLES / "sample_online_ml.py").read_text(encoding="utf-8"), encoding="utf-8")
+    # The sample's tasks check for, then make, their model directories; pre_processing and
+    # predicting start together and could race on that, so they come with the upload.
+    for name in ("trained_models", "validated_models", "deployed_models"):
+        (project / "tmp" / name).mkdir(parents=True)
+    runner.upload(workflow_file, artifacts=[str(project / "dataset"), str(project / "tmp")])
+    wid = engine.start_workflow_execution("online_machine_learning")
+
+    result = aiflow_home / "working_dir" / "default" / "online_machine_learning" / str(wid) / "tmp" / "predict_result"
+    wait_until(lambda: result.exists() and "predict result" in result.read_text(encoding="utf-8"),
+               "predicting to predict with the first deployed model")
+    runs = {te.task_name: te for te in runner.runs(wid)}
+    assert {name: te.status for name, te in runs.items()} == {
+        "pre_processing": TaskStatus.RUNNING, "predicting": TaskStatus.RUNNING,
+        "training": TaskStatus.SUCCESS, "validating": TaskStatus.SUCCESS, "deploying": TaskStatus.SUCCESS,
+    }, runner.errors(wid)
+    assert runs["pre_processing"].cause.kind is StartKind.WORKFLOW_START
+    assert runs["predicting"].cause.kind is StartKind.WORKFLOW_START
+    assert_rule_cause(runs["training"], "data_prepared")
+    assert_rule_cause(runs["validating"], status_key("online_machine_learning", "training"))
+    assert_rule_cause(runs["deploying"], "model_validated")
+    [deployed] = engine.list_events(key="model_deployed")
+    assert deployed.value is not None and deployed.value in result.read_text(encoding="utf-8")
+    # Two never-ending tasks: the execution runs until it is stopped.
+    assert runner.status(wid) is WorkflowStatus.RUNNING
+    assert runner.stop_and_settle(wid).status is WorkflowStatus.STOPPED
