@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from aiflow_core.model.event import EventKind
 from aiflow_core.model.meta import StartKind
 from aiflow_core.model.status import TaskStatus, WorkflowStatus
+from aiflow_core.ports import EventFilter
 
 from .support import EXAMPLES, ExampleRunner, assert_rule_cause, status_key, wait_until
 
@@ -108,8 +110,11 @@ def test_online_machine_learning_tutorial(runner: ExampleRunner, tmp_path: Path,
         upstream = [te for te in training if te.end_date and run.begin_date and te.end_date <= run.begin_date]
         assert upstream and upstream[-1].status is TaskStatus.SUCCESS
 
-    # deploying: once per model_validated event; it announces what it deployed.
-    validated = engine.list_events(key="model_validated")
+    # deploying: once per model_validated event sent before the stop (later ones no longer reach
+    # the execution); it announces what it deployed.
+    with engine.store.transaction(readonly=True) as tx:
+        [stop] = tx.list_events(EventFilter(kinds=(EventKind.STOP_WORKFLOW,), workflow_execution_id=wid), None)
+    validated = [e for e in engine.list_events(key="model_validated") if (e.offset or 0) < (stop.offset or 0)]
     deploying = runner.runs(wid, "deploying")
     assert len(validated) >= 1 and len(deploying) == len(validated)
     assert [te.cause.event_offset for te in deploying] == [e.offset for e in validated]
