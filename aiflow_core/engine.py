@@ -37,9 +37,8 @@ from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.internal.events import ENGINE_SENDER, status_report
 from aiflow_core.model.meta import WorkflowExecutionMeta
 from aiflow_core.model.status import TaskStatus
-from aiflow_core.ports import Command, Store, StoreTx
+from aiflow_core.ports import Command, StartTask, Store, StoreTx
 from aiflow_core.runtime.context import TaskRuntime
-from aiflow_core.scheduler.apply import START_COMMAND
 from aiflow_core.scheduler.loop import SchedulerLoop
 from aiflow_core.scheduler.retention import Retention
 
@@ -242,17 +241,15 @@ class Engine(Client):
         stops: list[int] = []
         starts: list[tuple[TaskJob, Any, Any]] = []
         for command in commands:
-            if command.action != START_COMMAND:
+            if not isinstance(command, StartTask):
                 stops.append(command.task_execution_id)
                 continue
-            payload = command.payload
             job = TaskJob(
-                task_execution_id=command.task_execution_id,
-                workflow_execution_id=payload["workflow_execution_id"], namespace=payload["namespace"],
-                workflow_name=payload["workflow_name"], task_name=payload["task_name"],
-                sequence_number=payload["sequence_number"], try_number=payload["try_number"],
-                snapshot_id=payload["snapshot_id"], log_path=payload["log_path"],
-                execution_timeout=payload.get("execution_timeout"),
+                task_execution_id=command.task_execution_id, workflow_execution_id=command.workflow_execution_id,
+                namespace=command.namespace, workflow_name=command.workflow_name, task_name=command.task_name,
+                sequence_number=command.sequence_number, try_number=command.try_number,
+                snapshot_id=command.snapshot_id, log_path=command.log_path,
+                execution_timeout=command.execution_timeout,
             )
             try:
                 workflow, _ = self.loop.workflows.get(tx, job.snapshot_id)

@@ -15,7 +15,7 @@ import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, TypeAlias
 
 import attrs
 
@@ -35,16 +35,35 @@ from aiflow_core.model.status import TaskStatus, WorkflowStatus
 
 
 @attrs.frozen(kw_only=True)
-class Command:
-    """A command to the executor: start or stop one task execution.
+class StartTask:
+    """A command to the executor: run one task execution.
 
-    Its durable record is the task execution itself, written in the
-    transaction that decided it: QUEUED for a start, STOPPING for a stop.
+    Its durable record is the QUEUED task execution written in the
+    transaction that decided it; the fields are what the hand-over needs to
+    build the executor's job without reading the execution back.
     """
 
     task_execution_id: int
-    action: str
-    payload: dict[str, Any] = attrs.field(factory=dict)
+    workflow_execution_id: int
+    namespace: str
+    workflow_name: str
+    task_name: str
+    sequence_number: int
+    try_number: int
+    snapshot_id: int
+    log_path: str
+    execution_timeout: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class StopTask:
+    """A command to the executor: stop one task execution (its record is the STOPPING status)."""
+
+    task_execution_id: int
+
+
+#: A command to the executor, carried out after the deciding transaction commits.
+Command: TypeAlias = StartTask | StopTask
 
 
 @attrs.frozen(kw_only=True)

@@ -15,17 +15,13 @@ from aiflow_core.model.execution_type import ExecutionType
 from aiflow_core.model.internal.events import ENGINE_SENDER, status_report, task_status_event_key
 from aiflow_core.model.meta import StartCause, StartKind, TaskExecutionMeta
 from aiflow_core.model.status import TaskStatus, WorkflowStatus
-from aiflow_core.ports import Command, EventFilter
+from aiflow_core.ports import EventFilter, StartTask, StopTask
 from aiflow_core.scheduler.batch import Batch, ExecutionView
 from aiflow_core.scheduler.launch import create_execution
 from aiflow_core.scheduler.rules import RuleError, decide, execution_outcome
 from aiflow_core.scheduler.triggers import TriggerEvaluator
 
 log = logging.getLogger("aiflow.scheduler")
-
-START_COMMAND = "START"
-STOP_COMMAND = "STOP"
-
 
 def task_log_path(log_dir: Path, namespace: str, workflow: str, execution_id: int, task: str, seq: int) -> Path:
     """Where the output of one task execution goes."""
@@ -302,13 +298,11 @@ class Applier:
         self._emit_status(batch, view, te, TaskStatus.QUEUED)
         task = view.workflow.tasks[task_name]
         batch.commands.append(
-            Command(
-                task_execution_id=te.id, action=START_COMMAND,
-                payload={"workflow_execution_id": view.id, "task_name": task_name,
-                         "snapshot_id": view.meta.snapshot_id, "namespace": view.meta.namespace,
-                         "workflow_name": view.meta.workflow_name, "sequence_number": sequence,
-                         "try_number": try_number, "log_path": str(path),
-                         "execution_timeout": task.config.execution_timeout},
+            StartTask(
+                task_execution_id=te.id, workflow_execution_id=view.id, namespace=view.meta.namespace,
+                workflow_name=view.meta.workflow_name, task_name=task_name, sequence_number=sequence,
+                try_number=try_number, snapshot_id=view.meta.snapshot_id, log_path=str(path),
+                execution_timeout=task.config.execution_timeout,
             )
         )
         return te
@@ -332,12 +326,7 @@ class Applier:
                 )
             )
             return
-        batch.commands.append(
-            Command(
-                task_execution_id=te.id, action=STOP_COMMAND,
-                payload={"workflow_execution_id": view.id, "task_name": task_name},
-            )
-        )
+        batch.commands.append(StopTask(task_execution_id=te.id))
 
     def _retry_later(self, batch: Batch, view: ExecutionView, te: TaskExecutionMeta, error: Any) -> bool:
         config = view.workflow.tasks[te.task_name].config
