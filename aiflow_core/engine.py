@@ -33,8 +33,7 @@ from aiflow_core.executors.base import ExecutorContext
 from aiflow_core.executors.definitions import TaskDefinitions
 from aiflow_core.model.clock import Clock, ReplayClock
 from aiflow_core.model.durations import parse_duration
-from aiflow_core.model.event import Event, EventKind
-from aiflow_core.model.internal.events import ENGINE_SENDER, status_report
+from aiflow_core.model.internal.events import HeartbeatTimeout, TaskReport
 from aiflow_core.model.meta import WorkflowExecutionMeta
 from aiflow_core.model.status import TaskStatus
 from aiflow_core.ports import Command, StartTask, Store, StoreTx
@@ -191,11 +190,11 @@ class Engine(Client):
                 elif status.is_final:
                     self._beats.pop(job.task_execution_id, None)
         self.loop.queue_report(
-            status_report(
+            TaskReport(
                 namespace=job.namespace, workflow_name=job.workflow_name,
-                execution_id=job.workflow_execution_id, task_execution_id=job.task_execution_id,
+                workflow_execution_id=job.workflow_execution_id, task_execution_id=job.task_execution_id,
                 task_name=job.task_name, sequence_number=job.sequence_number, status=status, error=error,
-            )
+            ).to_event()
         )
         self.wake()
 
@@ -219,12 +218,11 @@ class Engine(Client):
         for job in silent:
             log.error("task execution %s sent no heartbeat for %s; failing it", job.task_execution_id, limit)
             self.loop.queue_report(
-                Event(
-                    job.task_name, TaskStatus.FAILED.value, namespace=job.namespace, sender=ENGINE_SENDER,
-                    kind=EventKind.HEARTBEAT_TIMEOUT, workflow_execution_id=job.workflow_execution_id,
-                    context={"task_execution_id": job.task_execution_id, "task_name": job.task_name,
-                             "error": f"no heartbeat for {limit.total_seconds():g} s"},
-                )
+                HeartbeatTimeout(
+                    namespace=job.namespace, workflow_execution_id=job.workflow_execution_id,
+                    task_execution_id=job.task_execution_id, task_name=job.task_name,
+                    error=f"no heartbeat for {limit.total_seconds():g} s",
+                ).to_event()
             )
             self.executor.stop_task(job.task_execution_id)
 
@@ -334,12 +332,12 @@ class Engine(Client):
                 continue
             lost = TaskStatus.STOPPED if te.status is TaskStatus.STOPPING else TaskStatus.FAILED
             self.loop.queue_report(
-                status_report(
+                TaskReport(
                     namespace=execution.namespace, workflow_name=execution.workflow_name,
-                    execution_id=execution.id, task_execution_id=te.id, task_name=te.task_name,
+                    workflow_execution_id=execution.id, task_execution_id=te.id, task_name=te.task_name,
                     sequence_number=te.sequence_number, status=lost,
                     error=None if lost is TaskStatus.STOPPED else "task lost: the engine running it stopped",
-                )
+                ).to_event()
             )
 
     # -- running --

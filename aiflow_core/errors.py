@@ -75,3 +75,7 @@ class IntegrityError(AIFlowError, ValueError):
 
 class NotInTaskRuntimeError(AIFlowError, RuntimeError):
     """A task-runtime facility was used outside of a running task."""
+
+
+class MalformedEventError(AIFlowError, ValueError):
+    """An engine event in the log lacks a field its kind needs, or holds one of the wrong type."""

@@ -16,7 +16,7 @@ import pytest
 
 from aiflow_core.client import Client
 from aiflow_core.model.event import Event, EventKind
-from aiflow_core.model.internal.events import status_report
+from aiflow_core.model.internal.events import TaskReport
 from aiflow_core.model.meta import TaskExecutionMeta
 from aiflow_core.model.status import TaskStatus
 from aiflow_core.ports import Command, StartTask, StopTask, StoreTx
@@ -70,11 +70,11 @@ class Harness:
         execution = self.client.get_workflow_execution(te.workflow_execution_id)
         assert execution is not None
         self.loop.queue_report(
-            status_report(
-                namespace=execution.namespace, workflow_name=execution.workflow_name, execution_id=execution.id,
-                task_execution_id=te.id, task_name=te.task_name, sequence_number=te.sequence_number,
-                status=status, error=error,
-            )
+            TaskReport(
+                namespace=execution.namespace, workflow_name=execution.workflow_name,
+                workflow_execution_id=execution.id, task_execution_id=te.id, task_name=te.task_name,
+                sequence_number=te.sequence_number, status=status, error=error,
+            ).to_event()
         )
 
     def checkpoint(self) -> int:
