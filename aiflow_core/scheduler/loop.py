@@ -30,6 +30,7 @@ from pathlib import Path
 
 import attrs
 
+from aiflow_core.errors import StoreDataError, StoreError
 from aiflow_core.model.clock import Clock
 from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.internal.events import SkippedEventNotice, timer_event
@@ -290,8 +291,12 @@ class _ApplyError(Exception):
 
 
 def _from_store(error: BaseException | None) -> bool:
-    """True for database errors: they say nothing about the event, so it is never skipped for them."""
-    return error is not None and type(error).__module__.split(".")[0] in ("sqlalchemy", "psycopg", "pymysql", "sqlite3")
+    """True for database failures: they say nothing about the event, so it is never skipped for them.
+
+    A value the store refuses (StoreDataError) does say something about the
+    event whose application wrote it: that one counts like any other error.
+    """
+    return isinstance(error, StoreError) and not isinstance(error, StoreDataError)
 
 
 def _due(when: dt.datetime | None, now: dt.datetime) -> bool:

@@ -13,6 +13,7 @@ from aiflow_core.errors import SchemaVersionError
 from aiflow_core.ports import Store, StoreTx
 from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.engine import create_engine, mask_url
+from aiflow_storage.sql.errors import store_error
 from aiflow_storage.sql.notify import Listener
 from aiflow_storage.sql.tx_log import LogOps
 from aiflow_storage.sql.tx_meta import MetaOps
@@ -47,18 +48,29 @@ class SqlStore(Store):
         """Open a transaction; commits at the end of the block, rolls back on error.
 
         Inside :meth:`pinned` the thread's kept connection is used, else one
-        from the pool.
+        from the pool. Database errors come out as the StoreError family
+        (see :mod:`aiflow_storage.sql.errors`).
         """
         pinned: sa.Connection | None = getattr(self._pinned, "conn", None)
-        if pinned is None:
-            with self.engine.connect() as conn, self._begin(conn, readonly) as tx:
+        try:
+            if pinned is None:
+                with self._connect() as conn, self._begin(conn, readonly) as tx:
+                    yield tx
+                return
+            if pinned.invalidated or pinned.closed:
+                pinned.close()
+                pinned = self._pinned.conn = self._connect()
+            with self._begin(pinned, readonly) as tx:
                 yield tx
-            return
-        if pinned.invalidated or pinned.closed:
-            pinned.close()
-            pinned = self._pinned.conn = self.engine.connect()
-        with self._begin(pinned, readonly) as tx:
-            yield tx
+        except sa.exc.SQLAlchemyError as exc:
+            raise store_error(exc, self.url) from exc
+
+    def _connect(self) -> sa.Connection:
+        """A connection from the pool; StoreUnavailableError (naming the masked URL) if there is none."""
+        try:
+            return self.engine.connect()
+        except sa.exc.SQLAlchemyError as exc:
+            raise store_error(exc, self.url, connecting=True) from exc
 
     @staticmethod
     @contextmanager
@@ -76,7 +88,7 @@ class SqlStore(Store):
         if getattr(self._pinned, "conn", None) is not None:
             yield
             return
-        self._pinned.conn = self.engine.connect()
+        self._pinned.conn = self._connect()
         try:
             yield
         finally:
@@ -86,7 +98,7 @@ class SqlStore(Store):
     def schema_version(self) -> int:
         """The stored schema version (0 when the database holds no aiflow schema)."""
         try:
-            with self.engine.connect() as conn:
+            with self._connect() as conn:
                 if not sa.inspect(conn).has_table(t.schema_info.name):
                     return 0
                 version = conn.execute(sa.select(t.schema_info.c.version)).scalar()

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from aiflow_core.model.event import Event, EventKind
-from aiflow_core.ports import EventFilter, LogHead, Timer
+from aiflow_core.ports import EventFilter, LogHead, Timer, check_json, check_storable
 from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.prepared import Prepared
 from aiflow_storage.sql.tx_base import EVENT_COUNTER, TRIGGER_COUNTER, TxBase, in_list, in_params
@@ -133,6 +133,8 @@ class LogOps(TxBase):
     # -- events --
     def append_events(self, events: Sequence[Event], now: dt.datetime) -> list[Event]:
         """Append events with consecutive offsets; idempotency keys dedupe."""
+        for event in events:
+            check_storable(event)
         if not events:
             return []
         # Look keys up only once the counter is locked: a concurrent append of the same key
@@ -258,6 +260,7 @@ class LogOps(TxBase):
     # -- timers --
     def add_timer(self, fire_time: dt.datetime, kind: EventKind, dedup_key: str, payload: dict[str, Any]) -> bool:
         """Store a timer unless its dedup key exists."""
+        check_json(payload, f"payload of timer {dedup_key!r}")
         if self.conn.execute(_TIMER_BY_KEY, {"dedup_key": dedup_key}).first() is not None:
             return False
         self.conn.execute(

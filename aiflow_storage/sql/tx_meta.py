@@ -21,6 +21,7 @@ from aiflow_core.model.meta import (
     WorkflowSnapshotMeta,
 )
 from aiflow_core.model.status import TaskStatus, WorkflowStatus
+from aiflow_core.ports import check_json
 from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.prepared import Prepared, PreparedInsert
 from aiflow_storage.sql.tx_base import TRIGGER_COUNTER, TxBase
@@ -129,6 +130,7 @@ class MetaOps(TxBase):
         """Insert a namespace."""
         if self.get_namespace(name) is not None:
             raise AlreadyExistsError(f"namespace {name!r} already exists")
+        check_json(properties, f"properties of namespace {name!r}")
         self.conn.execute(sa.insert(t.namespaces).values(name=name, properties=properties or {}))
         return NamespaceMeta(name=name, properties=dict(properties or {}))
 
@@ -144,6 +146,7 @@ class MetaOps(TxBase):
 
     def update_namespace(self, name: str, properties: dict[str, Any]) -> NamespaceMeta | None:
         """Replace a namespace's properties."""
+        check_json(properties, f"properties of namespace {name!r}")
         result = self.conn.execute(
             sa.update(t.namespaces).where(t.namespaces.c.name == name).values(properties=properties or {})
         )

@@ -10,7 +10,7 @@ import attrs
 
 from aiflow_core.model.clock import ensure_utc
 from aiflow_core.model.event import Event, EventKind
-from aiflow_core.ports import EventFilter, LogHead, Timer
+from aiflow_core.ports import EventFilter, LogHead, Timer, check_storable
 from aiflow_core.testing.memory.tx_base import EVENT_COUNTER, TRIGGER_COUNTER, TxBase, from_json, to_json
 
 
@@ -56,6 +56,8 @@ class LogOps(TxBase):
 
     def append_events(self, events: Sequence[Event], now: dt.datetime) -> list[Event]:
         """Append events with consecutive offsets; idempotency keys dedupe."""
+        for event in events:
+            check_storable(event)
         now = ensure_utc(now)
         offset = self._counter(EVENT_COUNTER)
         stored: list[Event] = []

@@ -25,6 +25,7 @@ from aiflow_core.testing.memory.tx_base import (
     Snapshot,
     TxBase,
     from_json,
+    missing_reference,
     page,
     to_json,
     utc,
@@ -191,7 +192,7 @@ class MetaOps(TxBase):
         """Insert a workflow execution of ``workflow``."""
         stored = self._workflow_row(workflow.id)
         if snapshot_id not in self.t.snapshots:
-            raise NotFoundError("workflow snapshot", snapshot_id)
+            raise missing_reference("workflow snapshot", snapshot_id)
         execution = WorkflowExecutionMeta(
             id=self._next_id("workflow_execution"), workflow_id=stored.id, workflow_name=stored.name,
             namespace=stored.namespace, snapshot_id=snapshot_id, execution_type=ExecutionType(execution_type),
@@ -265,7 +266,7 @@ class MetaOps(TxBase):
     ) -> TaskExecutionMeta:
         """Insert a task execution."""
         if workflow_execution_id not in self.t.executions:
-            raise NotFoundError("workflow execution", workflow_execution_id)
+            raise missing_reference("workflow execution", workflow_execution_id)
         task_execution = TaskExecutionMeta(
             id=self._next_id("task_execution"), workflow_execution_id=workflow_execution_id, task_name=task_name,
             sequence_number=sequence_number, try_number=try_number, execution_type=ExecutionType(execution_type),
