@@ -9,7 +9,7 @@ from aiflow_core.model.event import Event
 from aiflow_core.model.expressions import ScheduleExpression, due_fires, parse_expression
 from aiflow_core.model.internal.events import ScheduleFire
 from aiflow_core.model.meta import WorkflowMeta
-from aiflow_core.ports import StoreTx
+from aiflow_core.ports import UNSET, StoreTx
 
 
 class ScheduleFirer:
@@ -48,8 +48,7 @@ class ScheduleFirer:
                         workflow_id=schedule.workflow_id, expression=schedule.expression, fire_time=fire,
                     ).to_event()
                 )
-            fields: dict[str, dt.datetime] = {"next_fire_time": next_fire}
-            if fires:
-                fields["last_fire_time"] = fires[-1]
-            tx.update_schedule(schedule.id, **fields)
+            tx.update_schedule(
+                schedule.id, next_fire_time=next_fire, last_fire_time=fires[-1] if fires else UNSET
+            )
         return events

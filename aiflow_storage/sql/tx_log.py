@@ -125,11 +125,6 @@ class LogOps(TxBase):
         if rows:
             self.conn.execute(_INSERT_STATE, rows)
 
-    def delete_state(self, scope_prefix: str) -> None:
-        """Delete every state whose scope starts with ``scope_prefix``."""
-        prefixed = t.states.c.scope.startswith(scope_prefix, autoescape=True)
-        self.conn.execute(sa.delete(t.states).where(prefixed))
-
     # -- events --
     def append_events(self, events: Sequence[Event], now: dt.datetime) -> list[Event]:
         """Append events with consecutive offsets; idempotency keys dedupe."""

@@ -42,11 +42,6 @@ class LogOps(TxBase):
             else:
                 self._put_in(self.t.states, scope, name, bytes(value))
 
-    def delete_state(self, scope_prefix: str) -> None:
-        """Delete every state whose scope starts with ``scope_prefix``."""
-        self._delete_scopes(scope_prefix)
-
-    # -- events --
     def _event(self, offset: int) -> Event:
         event, context = self.t.events[offset]
         return event if context is None else attrs.evolve(event, context=from_json(context))

@@ -20,6 +20,7 @@ from aiflow_core.model.meta import (
     WorkflowSnapshotMeta,
 )
 from aiflow_core.model.status import TaskStatus, WorkflowStatus
+from aiflow_core.ports import UNSET, Unset, given
 from aiflow_core.testing.memory.tx_base import (
     TRIGGER_COUNTER,
     Snapshot,
@@ -31,7 +32,6 @@ from aiflow_core.testing.memory.tx_base import (
     utc,
 )
 
-_TE_FIELDS = frozenset({"status", "try_number", "begin_date", "end_date", "error", "log_path"})
 _TE_DATES = ("begin_date", "end_date")
 
 
@@ -305,11 +305,22 @@ class MetaOps(TxBase):
         latest = {te.task_name: te for te in self._tasks_of(workflow_execution_id)}
         return sorted(latest.values(), key=lambda te: te.id)
 
-    def update_task_execution(self, task_execution_id: int, **fields: Any) -> None:
-        """Update some fields of a task execution."""
-        unknown = set(fields) - _TE_FIELDS
-        if unknown:
-            raise TypeError(f"cannot update task execution fields {sorted(unknown)}")
+    def update_task_execution(
+        self,
+        task_execution_id: int,
+        *,
+        status: TaskStatus | Unset = UNSET,
+        try_number: int | Unset = UNSET,
+        begin_date: dt.datetime | Unset | None = UNSET,
+        end_date: dt.datetime | Unset | None = UNSET,
+        error: str | Unset | None = UNSET,
+        log_path: str | Unset | None = UNSET,
+    ) -> None:
+        """Update the fields given."""
+        fields = given(
+            status=status, try_number=try_number, begin_date=begin_date, end_date=end_date, error=error,
+            log_path=log_path,
+        )
         if "status" in fields:
             fields["status"] = TaskStatus(fields["status"])
         for name in _TE_DATES:
