@@ -34,13 +34,11 @@ from aiflow_core.executors.base import ExecutorContext
 from aiflow_core.executors.definitions import TaskDefinitions
 from aiflow_core.model.clock import Clock, ReplayClock
 from aiflow_core.model.durations import parse_duration
-from aiflow_core.model.event import Event, EventKind
-from aiflow_core.model.internal.events import ENGINE_SENDER, status_report
+from aiflow_core.model.internal.events import HeartbeatTimeout, TaskReport
 from aiflow_core.model.meta import WorkflowExecutionMeta
 from aiflow_core.model.status import TaskStatus
-from aiflow_core.ports import Command, Store, StoreTx
+from aiflow_core.ports import Command, StartTask, Store, StoreTx
 from aiflow_core.runtime.context import TaskRuntime
-from aiflow_core.scheduler.apply import START_COMMAND
 from aiflow_core.scheduler.loop import SchedulerLoop
 from aiflow_core.scheduler.retention import Retention
 
@@ -177,11 +175,11 @@ class Engine(Client):
                 elif status.is_final:
                     self._beats.pop(job.task_execution_id, None)
         self.loop.queue_report(
-            status_report(
+            TaskReport(
                 namespace=job.namespace, workflow_name=job.workflow_name,
-                execution_id=job.workflow_execution_id, task_execution_id=job.task_execution_id,
+                workflow_execution_id=job.workflow_execution_id, task_execution_id=job.task_execution_id,
                 task_name=job.task_name, sequence_number=job.sequence_number, status=status, error=error,
-            )
+            ).to_event()
         )
         self.wake()
 
@@ -205,12 +203,11 @@ class Engine(Client):
         for job in silent:
             log.error("task execution %s sent no heartbeat for %s; failing it", job.task_execution_id, limit)
             self.loop.queue_report(
-                Event(
-                    job.task_name, TaskStatus.FAILED.value, namespace=job.namespace, sender=ENGINE_SENDER,
-                    kind=EventKind.HEARTBEAT_TIMEOUT, workflow_execution_id=job.workflow_execution_id,
-                    context={"task_execution_id": job.task_execution_id, "task_name": job.task_name,
-                             "error": f"no heartbeat for {limit.total_seconds():g} s"},
-                )
+                HeartbeatTimeout(
+                    namespace=job.namespace, workflow_execution_id=job.workflow_execution_id,
+                    task_execution_id=job.task_execution_id, task_name=job.task_name,
+                    error=f"no heartbeat for {limit.total_seconds():g} s",
+                ).to_event()
             )
             self.executor.stop_task(job.task_execution_id)
 
@@ -227,17 +224,15 @@ class Engine(Client):
         stops: list[int] = []
         starts: list[tuple[TaskJob, Any, Any]] = []
         for command in commands:
-            if command.action != START_COMMAND:
+            if not isinstance(command, StartTask):
                 stops.append(command.task_execution_id)
                 continue
-            payload = command.payload
             job = TaskJob(
-                task_execution_id=command.task_execution_id,
-                workflow_execution_id=payload["workflow_execution_id"], namespace=payload["namespace"],
-                workflow_name=payload["workflow_name"], task_name=payload["task_name"],
-                sequence_number=payload["sequence_number"], try_number=payload["try_number"],
-                snapshot_id=payload["snapshot_id"], log_path=payload["log_path"],
-                execution_timeout=payload.get("execution_timeout"),
+                task_execution_id=command.task_execution_id, workflow_execution_id=command.workflow_execution_id,
+                namespace=command.namespace, workflow_name=command.workflow_name, task_name=command.task_name,
+                sequence_number=command.sequence_number, try_number=command.try_number,
+                snapshot_id=command.snapshot_id, log_path=command.log_path,
+                execution_timeout=command.execution_timeout,
             )
             try:
                 workflow, _ = self.loop.workflows.get(tx, job.snapshot_id)
@@ -322,12 +317,12 @@ class Engine(Client):
                 continue
             lost = TaskStatus.STOPPED if te.status is TaskStatus.STOPPING else TaskStatus.FAILED
             self.loop.queue_report(
-                status_report(
+                TaskReport(
                     namespace=execution.namespace, workflow_name=execution.workflow_name,
-                    execution_id=execution.id, task_execution_id=te.id, task_name=te.task_name,
+                    workflow_execution_id=execution.id, task_execution_id=te.id, task_name=te.task_name,
                     sequence_number=te.sequence_number, status=lost,
                     error=None if lost is TaskStatus.STOPPED else "task lost: the engine running it stopped",
-                )
+                ).to_event()
             )
 
     # -- running --

@@ -96,3 +96,28 @@ class IntegrityError(AIFlowError, ValueError):
 
 class NotInTaskRuntimeError(AIFlowError, RuntimeError):
     """A task-runtime facility was used outside of a running task."""
+
+
+class MalformedEventError(AIFlowError, ValueError):
+    """An engine event in the log lacks a field its kind needs, or holds one of the wrong type."""
+
+
+class StoreError(AIFlowError, RuntimeError):
+    """A store failed an operation; the database's own error is the ``__cause__``.
+
+    Stores raise this family, never their driver's exceptions, so callers
+    (the scheduler loop among them) tell database failures from everything
+    else by type. Messages name the database by its URL with the password masked.
+    """
+
+
+class StoreUnavailableError(StoreError, ConnectionError):
+    """The database cannot be reached (connection refused, unknown host, connection lost)."""
+
+
+class StoreConflictError(StoreError):
+    """A write broke an integrity rule: a duplicate key, or a reference to a row that does not exist."""
+
+
+class StoreDataError(StoreError, ValueError):
+    """A value cannot be stored: too long for its column, a NUL character, not JSON."""

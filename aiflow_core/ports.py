@@ -13,12 +13,15 @@ from __future__ import annotations
 import abc
 import contextlib
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from enum import Enum
+from typing import Any, TypeAlias
 
 import attrs
 
+from aiflow_core.errors import StoreDataError
 from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.execution_type import ExecutionType
 from aiflow_core.model.meta import (
@@ -34,17 +37,51 @@ from aiflow_core.model.meta import (
 from aiflow_core.model.status import TaskStatus, WorkflowStatus
 
 
-@attrs.frozen(kw_only=True)
-class Command:
-    """A command to the executor: start or stop one task execution.
+class Unset(Enum):
+    """The type of :data:`UNSET`."""
 
-    Its durable record is the task execution itself, written in the
-    transaction that decided it: QUEUED for a start, STOPPING for a stop.
+    UNSET = "UNSET"
+
+
+#: The default of an update's keyword arguments: the field keeps its value (``None`` is a value).
+UNSET = Unset.UNSET
+
+
+def given(**fields: object) -> dict[str, Any]:
+    """The keyword arguments of an update that are not :data:`UNSET`."""
+    return {name: value for name, value in fields.items() if value is not UNSET}
+
+
+@attrs.frozen(kw_only=True)
+class StartTask:
+    """A command to the executor: run one task execution.
+
+    Its durable record is the QUEUED task execution written in the
+    transaction that decided it; the fields are what the hand-over needs to
+    build the executor's job without reading the execution back.
     """
 
     task_execution_id: int
-    action: str
-    payload: dict[str, Any] = attrs.field(factory=dict)
+    workflow_execution_id: int
+    namespace: str
+    workflow_name: str
+    task_name: str
+    sequence_number: int
+    try_number: int
+    snapshot_id: int
+    log_path: str
+    execution_timeout: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class StopTask:
+    """A command to the executor: stop one task execution (its record is the STOPPING status)."""
+
+    task_execution_id: int
+
+
+#: A command to the executor, carried out after the deciding transaction commits.
+Command: TypeAlias = StartTask | StopTask
 
 
 @attrs.frozen(kw_only=True)
@@ -84,10 +121,45 @@ class EventFilter:
     kinds: Sequence[EventKind] | None = (EventKind.USER,)
 
 
-class StoreTx(abc.ABC):
-    """Operations inside one transaction. Lookups return ``None`` when nothing matches."""
+#: The longest string each text field of an event may hold (the columns of the SQL schema).
+EVENT_FIELD_LIMITS = {"key": 1024, "namespace": 255, "sender": 255, "idempotency_key": 255}
 
-    # -- namespaces --
+
+def check_storable(event: Event) -> None:
+    """Raise StoreDataError unless every store keeps ``event`` as it is.
+
+    Text fields fit their column (:data:`EVENT_FIELD_LIMITS`) and hold no NUL
+    character (PostgreSQL text cannot), and the context is JSON without NaN
+    or infinities. Stores call it on every event they append, so the same
+    misuse is refused the same way on every backend, before the database
+    sees it.
+    """
+    for name in ("key", "value", "namespace", "sender", "idempotency_key"):
+        text = getattr(event, name)
+        if text is None:
+            continue
+        limit = EVENT_FIELD_LIMITS.get(name)
+        if limit is not None and len(text) > limit:
+            raise StoreDataError(
+                f"event {name} {text[:40]!r}... is {len(text)} characters long; the limit is {limit}"
+            )
+        if "\x00" in text:
+            raise StoreDataError(f"event {name} {text[:40]!r} holds a NUL character, which no store keeps")
+    if event.context is not None:
+        check_json(event.context, f"context of event {event.key!r}")
+
+
+def check_json(value: object, what: str) -> str:
+    """``value`` as JSON text; StoreDataError naming ``what`` if it is not JSON (NaN and infinities are not)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise StoreDataError(f"{what} must hold only JSON values, got {value!r:.200}: {exc}") from None
+
+
+class CatalogTx(abc.ABC):
+    """Namespaces, workflows and their snapshots. Lookups return ``None`` when nothing matches."""
+
     @abc.abstractmethod
     def add_namespace(self, name: str, properties: dict[str, Any]) -> NamespaceMeta:
         """Insert a namespace; raises AlreadyExistsError if it exists."""
@@ -112,6 +184,7 @@ class StoreTx(abc.ABC):
         """
 
     # -- workflows and snapshots --
+
     @abc.abstractmethod
     def put_workflow(self, namespace: str, name: str, content: str, now: dt.datetime) -> WorkflowMeta:
         """Insert the workflow or update its content; returns the stored row.
@@ -166,6 +239,11 @@ class StoreTx(abc.ABC):
         """Delete a snapshot that no execution uses; True if deleted."""
 
     # -- workflow executions --
+
+
+class ExecutionTx(abc.ABC):
+    """Workflow executions and task executions. Lookups return ``None`` when nothing matches."""
+
     @abc.abstractmethod
     def add_workflow_execution(
         self,
@@ -208,6 +286,7 @@ class StoreTx(abc.ABC):
         """Delete an execution with its task executions and state."""
 
     # -- task executions --
+
     @abc.abstractmethod
     def add_task_execution(
         self,
@@ -246,10 +325,25 @@ class StoreTx(abc.ABC):
         """Return the latest execution (highest id) of each task of a workflow execution."""
 
     @abc.abstractmethod
-    def update_task_execution(self, task_execution_id: int, **fields: Any) -> None:
-        """Update fields among status, try_number, begin_date, end_date, error, log_path."""
+    def update_task_execution(
+        self,
+        task_execution_id: int,
+        *,
+        status: TaskStatus | Unset = UNSET,
+        try_number: int | Unset = UNSET,
+        begin_date: dt.datetime | Unset | None = UNSET,
+        end_date: dt.datetime | Unset | None = UNSET,
+        error: str | Unset | None = UNSET,
+        log_path: str | Unset | None = UNSET,
+    ) -> None:
+        """Update the fields given (those left :data:`UNSET` keep their value)."""
 
     # -- condition state --
+
+
+class LogTx(abc.ABC):
+    """The event log, the schedulers' checkpoints and the condition state."""
+
     @abc.abstractmethod
     def load_state(self, scope: str) -> dict[str, bytes]:
         """Return the stored state values of a scope by name."""
@@ -258,11 +352,8 @@ class StoreTx(abc.ABC):
     def save_state(self, scope: str, values: dict[str, bytes | None]) -> None:
         """Write state values of a scope; ``None`` deletes a name."""
 
-    @abc.abstractmethod
-    def delete_state(self, scope_prefix: str) -> None:
-        """Delete every state whose scope starts with ``scope_prefix``."""
-
     # -- event log --
+
     @abc.abstractmethod
     def append_events(self, events: Sequence[Event], now: dt.datetime) -> list[Event]:
         """Append events, assigning consecutive offsets in commit order.
@@ -292,6 +383,7 @@ class StoreTx(abc.ABC):
         """Delete up to ``limit`` events with offset <= ``offset`` created before ``before``."""
 
     # -- scheduler checkpoint, lease, timers --
+
     @abc.abstractmethod
     def get_checkpoint(self, name: str) -> int:
         """The last offset processed by scheduler ``name`` (0 when none).
@@ -305,20 +397,12 @@ class StoreTx(abc.ABC):
         """Record that scheduler ``name`` processed every event up to ``offset``."""
 
     @abc.abstractmethod
-    def acquire_lease(self, name: str, owner: str, now: dt.datetime, ttl: float) -> bool:
-        """Take or renew lease ``name`` for ``owner`` unless another owner holds it unexpired."""
+    def log_head(self) -> LogHead:
+        """The highest offset in the log, the earliest timer and the earliest unpaused schedule fire."""
 
-    @abc.abstractmethod
-    def get_lease_owner(self, name: str) -> str | None:
-        """The owner of lease ``name`` (expired or not), or None."""
 
-    @abc.abstractmethod
-    def get_live_lease_owner(self, name: str, now: dt.datetime) -> str | None:
-        """The owner of lease ``name`` if it has not expired at ``now``, else None."""
-
-    @abc.abstractmethod
-    def release_lease(self, name: str, owner: str) -> None:
-        """Give up lease ``name`` if ``owner`` holds it."""
+class PlanTx(abc.ABC):
+    """What is due later or held: timers, schedules, triggers and leases."""
 
     @abc.abstractmethod
     def add_timer(
@@ -331,14 +415,11 @@ class StoreTx(abc.ABC):
         """Timers with ``fire_time <= now``, earliest first."""
 
     @abc.abstractmethod
-    def log_head(self) -> LogHead:
-        """The highest offset in the log, the earliest timer and the earliest unpaused schedule fire."""
-
-    @abc.abstractmethod
     def delete_timers(self, timer_ids: Sequence[int] = (), dedup_prefix: str | None = None) -> None:
         """Delete timers by id, or every timer whose dedup key starts with ``dedup_prefix``."""
 
     # -- schedules and triggers --
+
     @abc.abstractmethod
     def add_schedule(
         self,
@@ -361,8 +442,15 @@ class StoreTx(abc.ABC):
         """Return the schedules of a workflow."""
 
     @abc.abstractmethod
-    def update_schedule(self, schedule_id: int, **fields: Any) -> None:
-        """Update ``is_paused``, ``next_fire_time`` or ``last_fire_time``."""
+    def update_schedule(
+        self,
+        schedule_id: int,
+        *,
+        is_paused: bool | Unset = UNSET,
+        next_fire_time: dt.datetime | Unset | None = UNSET,
+        last_fire_time: dt.datetime | Unset | None = UNSET,
+    ) -> None:
+        """Update the fields given (those left :data:`UNSET` keep their value)."""
 
     @abc.abstractmethod
     def delete_schedules(self, schedule_ids: Sequence[int] = (), workflow_id: int | None = None) -> int:
@@ -397,6 +485,26 @@ class StoreTx(abc.ABC):
     @abc.abstractmethod
     def delete_triggers(self, trigger_ids: Sequence[int] = (), workflow_id: int | None = None) -> int:
         """Delete triggers by id or all of a workflow; returns how many."""
+
+    @abc.abstractmethod
+    def acquire_lease(self, name: str, owner: str, now: dt.datetime, ttl: float) -> bool:
+        """Take or renew lease ``name`` for ``owner`` unless another owner holds it unexpired."""
+
+    @abc.abstractmethod
+    def get_lease_owner(self, name: str) -> str | None:
+        """The owner of lease ``name`` (expired or not), or None."""
+
+    @abc.abstractmethod
+    def get_live_lease_owner(self, name: str, now: dt.datetime) -> str | None:
+        """The owner of lease ``name`` if it has not expired at ``now``, else None."""
+
+    @abc.abstractmethod
+    def release_lease(self, name: str, owner: str) -> None:
+        """Give up lease ``name`` if ``owner`` holds it."""
+
+
+class StoreTx(CatalogTx, ExecutionTx, LogTx, PlanTx):
+    """Operations inside one transaction: every part of the port together."""
 
 
 class Store(abc.ABC):

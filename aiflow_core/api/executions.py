@@ -5,8 +5,10 @@ from __future__ import annotations
 from aiflow_core import serialization
 from aiflow_core.api.base import ClientBase, check_id, check_limit_offset
 from aiflow_core.errors import InvalidStateError, NotFoundError
+from aiflow_core.model.action import TaskAction
 from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.execution_type import ExecutionType
+from aiflow_core.model.internal.events import TaskOperation
 from aiflow_core.model.meta import StartCause, StartKind, TaskExecutionMeta, WorkflowExecutionMeta
 from aiflow_core.model.status import WorkflowStatus
 from aiflow_core.ports import StoreTx
@@ -96,14 +98,14 @@ class ExecutionOps(ClientBase):
 
         Nothing happens if the task is already running.
         """
-        self._task_command(workflow_execution_id, task_name, EventKind.START_TASK)
+        self._task_command(workflow_execution_id, task_name, TaskAction.START)
         return f"{workflow_execution_id}.{task_name}"
 
     def stop_task_execution(self, workflow_execution_id: int, task_name: str) -> None:
         """Ask the engine to stop the running execution of a task (a no-op if none runs)."""
-        self._task_command(workflow_execution_id, task_name, EventKind.STOP_TASK)
+        self._task_command(workflow_execution_id, task_name, TaskAction.STOP)
 
-    def _task_command(self, workflow_execution_id: int, task_name: str, kind: EventKind) -> None:
+    def _task_command(self, workflow_execution_id: int, task_name: str, action: TaskAction) -> None:
         with self._tx() as tx:
             execution = self._execution(tx, workflow_execution_id)
             frame = tx.get_snapshot_object(execution.snapshot_id)
@@ -120,8 +122,8 @@ class ExecutionOps(ClientBase):
                     "tasks of a finished execution cannot be started or stopped"
                 )
             tx.append_events(
-                [Event(task_name, None, namespace=execution.namespace, kind=kind,
-                       workflow_execution_id=execution.id, context={"task_name": task_name})],
+                [TaskOperation(namespace=execution.namespace, workflow_execution_id=execution.id,
+                               task_name=task_name, action=action).to_event()],
                 self.now(),
             )
         self._written()

@@ -12,20 +12,24 @@ import attrs
 from aiflow_core.model.action import TaskAction
 from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.execution_type import ExecutionType
-from aiflow_core.model.internal.events import ENGINE_SENDER, status_report, task_status_event_key
+from aiflow_core.model.internal.events import (
+    HeartbeatTimeout,
+    PeriodicFire,
+    RetryFire,
+    ScheduleFire,
+    TaskOperation,
+    TaskReport,
+    TaskStatusChange,
+)
 from aiflow_core.model.meta import StartCause, StartKind, TaskExecutionMeta
 from aiflow_core.model.status import TaskStatus, WorkflowStatus
-from aiflow_core.ports import Command, EventFilter
+from aiflow_core.ports import EventFilter, StartTask, StopTask
 from aiflow_core.scheduler.batch import Batch, ExecutionView
 from aiflow_core.scheduler.launch import create_execution
 from aiflow_core.scheduler.rules import RuleError, decide, execution_outcome
 from aiflow_core.scheduler.triggers import TriggerEvaluator
 
 log = logging.getLogger("aiflow.scheduler")
-
-START_COMMAND = "START"
-STOP_COMMAND = "STOP"
-
 
 def task_log_path(log_dir: Path, namespace: str, workflow: str, execution_id: int, task: str, seq: int) -> Path:
     """Where the output of one task execution goes."""
@@ -100,21 +104,24 @@ class Applier:
         self._launch_triggered(batch, event)
 
     def _on_task_report(self, batch: Batch, event: Event) -> None:
-        context = event.context or {}
-        view = batch.view(event.workflow_execution_id) if event.workflow_execution_id else None
+        report = TaskReport.from_event(event)
+        self._apply_report(batch, report.workflow_execution_id, report.task_execution_id, report.status, report.error)
+
+    def _apply_report(
+        self, batch: Batch, execution_id: int, te_id: int, status: TaskStatus, error: str | None
+    ) -> None:
+        view = batch.view(execution_id)
         if view is None:
             return
-        te_id = context.get("task_execution_id")
         te = view.find_latest(te_id)
-        if te is None and isinstance(te_id, int):
+        if te is None:
             # An execution superseded by a newer sequence (RESTART) still gets its final status.
             te = batch.tx.get_task_execution(te_id)
         if te is None or te.workflow_execution_id != view.id:
             return
-        new = effective_status(te.status, TaskStatus(event.value))
+        new = effective_status(te.status, status)
         if new is None:
             return
-        error = context.get("error")
         if new is TaskStatus.FAILED and self._retry_later(batch, view, te, error):
             return
         if new is TaskStatus.STOPPED:
@@ -161,45 +168,45 @@ class Applier:
         self._finish(batch, view, WorkflowStatus.STOPPED)
 
     def _on_task_command(self, batch: Batch, event: Event) -> None:
-        view = batch.view(event.workflow_execution_id) if event.workflow_execution_id else None
-        task_name = (event.context or {}).get("task_name")
+        operation = TaskOperation.from_event(event)
+        view = batch.view(operation.workflow_execution_id)
+        task_name = operation.task_name
         if view is None or not view.running or task_name not in view.workflow.tasks:
             return
-        if event.kind is EventKind.STOP_TASK:
+        if operation.action is TaskAction.STOP:
             self.stop_task(batch, view, task_name, USER_STOP_ERROR)
             return
         cause = StartCause(kind=StartKind.MANUAL, event_offset=event.offset, event_key=event.key)
         self.start_task(batch, view, task_name, cause, ExecutionType.MANUAL)
 
     def _on_periodic(self, batch: Batch, event: Event) -> None:
-        view = batch.view(event.workflow_execution_id) if event.workflow_execution_id else None
-        task_name = (event.context or {}).get("task_name")
+        fire = PeriodicFire.from_event(event)
+        view = batch.view(fire.workflow_execution_id)
+        task_name = fire.task_name
         if view is None or not view.running or task_name not in view.workflow.tasks:
             return
         cause = StartCause(kind=StartKind.PERIODIC, event_offset=event.offset, event_key=event.key)
         self.stop_task(batch, view, task_name, f"{WORKFLOW_STOP_PREFIX}periodic restart @ offset {event.offset}")
         self.start_task(batch, view, task_name, cause, ExecutionType.PERIODIC)
-        fired = dt.datetime.fromisoformat((event.context or {})["fire_time"])
-        self._arm_periodic(batch, view, task_name, max(fired, batch.now))
+        self._arm_periodic(batch, view, task_name, max(fire.fire_time, batch.now))
 
     def _arm_periodic(self, batch: Batch, view: ExecutionView, task_name: str, after: dt.datetime) -> None:
         from aiflow_core.model.expressions import parse_expression
 
         expression = view.workflow.tasks[task_name].config.periodic_expression
         assert expression is not None
-        fire = parse_expression(expression).next_fire(after, start=view.meta.begin_date)
-        batch.add_timer(
-            fire, EventKind.PERIODIC_TASK, f"periodic:{view.id}:{task_name}:{fire.isoformat()}",
-            {"workflow_execution_id": view.id, "task_name": task_name, "namespace": view.meta.namespace,
-             "key": task_name, "fire_time": fire.isoformat()},
+        fire_time = parse_expression(expression).next_fire(after, start=view.meta.begin_date)
+        fire = PeriodicFire(
+            namespace=view.meta.namespace, workflow_execution_id=view.id, task_name=task_name, fire_time=fire_time
         )
+        batch.add_timer(fire_time, fire.to_event())
 
     def _on_retry(self, batch: Batch, event: Event) -> None:
-        view = batch.view(event.workflow_execution_id) if event.workflow_execution_id else None
-        te_id = (event.context or {}).get("task_execution_id")
+        retry = RetryFire.from_event(event)
+        view = batch.view(retry.workflow_execution_id)
         if view is None:
             return
-        te = view.find_latest(te_id)
+        te = view.find_latest(retry.task_execution_id)
         if te is None or te.status is not TaskStatus.RETRYING:
             return
         batch.tx.update_task_execution(te.id, status=TaskStatus.FAILED, end_date=batch.now)
@@ -207,15 +214,16 @@ class Applier:
         self._queue(batch, view, te.task_name, te.sequence_number, te.try_number + 1, cause, te.execution_type)
 
     def _on_heartbeat_timeout(self, batch: Batch, event: Event) -> None:
-        context = dict(event.context or {})
-        context["error"] = context.get("error") or "heartbeat timed out"
-        self._on_task_report(batch, attrs.evolve(event, value=TaskStatus.FAILED.value, context=context))
+        timeout = HeartbeatTimeout.from_event(event)
+        self._apply_report(
+            batch, timeout.workflow_execution_id, timeout.task_execution_id, TaskStatus.FAILED, timeout.error
+        )
 
     def _on_schedule_fire(self, batch: Batch, event: Event) -> None:
         # A fire in the log was due: it starts its execution even if the schedule went since.
-        workflow_id = int((event.context or {})["workflow_id"])
+        fire = ScheduleFire.from_event(event)
         cause = StartCause(kind=StartKind.SCHEDULE, event_offset=event.offset, event_key=event.key)
-        self._launch(batch, workflow_id, ExecutionType.PERIODIC, cause)
+        self._launch(batch, fire.workflow_id, ExecutionType.PERIODIC, cause)
 
     def _launch_triggered(self, batch: Batch, event: Event) -> None:
         for decision in self.triggers.evaluate(batch, event):
@@ -274,7 +282,7 @@ class Applier:
         view.status = status
         batch.tx.update_workflow_execution(view.id, status, batch.now)
         if view.has_periodic_tasks:
-            batch.tx.delete_timers(dedup_prefix=f"periodic:{view.id}:")
+            batch.tx.delete_timers(dedup_prefix=PeriodicFire.timer_prefix(view.id))
 
     # -- task actions --
     def start_task(
@@ -302,13 +310,11 @@ class Applier:
         self._emit_status(batch, view, te, TaskStatus.QUEUED)
         task = view.workflow.tasks[task_name]
         batch.commands.append(
-            Command(
-                task_execution_id=te.id, action=START_COMMAND,
-                payload={"workflow_execution_id": view.id, "task_name": task_name,
-                         "snapshot_id": view.meta.snapshot_id, "namespace": view.meta.namespace,
-                         "workflow_name": view.meta.workflow_name, "sequence_number": sequence,
-                         "try_number": try_number, "log_path": str(path),
-                         "execution_timeout": task.config.execution_timeout},
+            StartTask(
+                task_execution_id=te.id, workflow_execution_id=view.id, namespace=view.meta.namespace,
+                workflow_name=view.meta.workflow_name, task_name=task_name, sequence_number=sequence,
+                try_number=try_number, snapshot_id=view.meta.snapshot_id, log_path=str(path),
+                execution_timeout=task.config.execution_timeout,
             )
         )
         return te
@@ -323,21 +329,16 @@ class Applier:
         if retrying:
             # Nothing runs between attempts: report the stop at once, through the log,
             # so that the final status is applied in event order like any other.
-            batch.tx.delete_timers(dedup_prefix=f"retry:{te.id}")
+            batch.tx.delete_timers(dedup_prefix=RetryFire.timer_key(te.id))
             batch.emit(
-                status_report(
+                TaskReport(
                     namespace=view.meta.namespace, workflow_name=view.meta.workflow_name,
-                    execution_id=view.id, task_execution_id=te.id, task_name=te.task_name,
+                    workflow_execution_id=view.id, task_execution_id=te.id, task_name=te.task_name,
                     sequence_number=te.sequence_number, status=TaskStatus.STOPPED,
-                )
+                ).to_event()
             )
             return
-        batch.commands.append(
-            Command(
-                task_execution_id=te.id, action=STOP_COMMAND,
-                payload={"workflow_execution_id": view.id, "task_name": task_name},
-            )
-        )
+        batch.commands.append(StopTask(task_execution_id=te.id))
 
     def _retry_later(self, batch: Batch, view: ExecutionView, te: TaskExecutionMeta, error: Any) -> bool:
         config = view.workflow.tasks[te.task_name].config
@@ -345,11 +346,11 @@ class Applier:
             return False
         delay = config.delay_before_try(te.try_number + 1)
         self._set_status(batch, view, te, TaskStatus.RETRYING, error=error)
-        batch.add_timer(
-            batch.now + dt.timedelta(seconds=delay), EventKind.RETRY_TASK, f"retry:{te.id}",
-            {"workflow_execution_id": view.id, "task_execution_id": te.id, "namespace": view.meta.namespace,
-             "key": te.task_name},
+        retry = RetryFire(
+            namespace=view.meta.namespace, workflow_execution_id=view.id, task_execution_id=te.id,
+            task_name=te.task_name,
         )
+        batch.add_timer(batch.now + dt.timedelta(seconds=delay), retry.to_event())
         return True
 
     def _set_status(
@@ -372,13 +373,10 @@ class Applier:
 
     def _emit_status(self, batch: Batch, view: ExecutionView, te: TaskExecutionMeta, status: TaskStatus) -> None:
         batch.emit(
-            Event(
-                task_status_event_key(view.meta.workflow_name, te.task_name), status.value,
-                namespace=view.meta.namespace, sender=ENGINE_SENDER, kind=EventKind.TASK_STATUS,
-                workflow_execution_id=view.id,
-                context={"task_execution_id": te.id, "task_name": te.task_name,
-                         "sequence_number": te.sequence_number},
-            )
+            TaskStatusChange(
+                namespace=view.meta.namespace, workflow_name=view.meta.workflow_name, workflow_execution_id=view.id,
+                task_execution_id=te.id, task_name=te.task_name, sequence_number=te.sequence_number, status=status,
+            ).to_event()
         )
 
 

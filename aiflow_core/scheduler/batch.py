@@ -11,6 +11,7 @@ from aiflow_core import serialization
 from aiflow_core.errors import IntegrityError
 from aiflow_core.model.context import RuleContext
 from aiflow_core.model.event import Event, EventKind
+from aiflow_core.model.internal.events import timer_payload
 from aiflow_core.model.meta import TaskExecutionMeta, WorkflowExecutionMeta, WorkflowMeta
 from aiflow_core.model.status import TaskStatus, WorkflowStatus
 from aiflow_core.model.workflow import Workflow
@@ -311,9 +312,13 @@ class Batch:
         cell = _LazyCell(self.state, f"wfe:{view.id}:{task_name}:{rule_index}")
         return RuleContext(cell, view.task_status, view.id, view.workflow)
 
-    def add_timer(self, fire_time: dt.datetime, kind: EventKind, dedup_key: str, payload: dict[str, Any]) -> None:
-        """Store a timer (see ``StoreTx.add_timer``) and note that the next due time may have moved."""
-        self.tx.add_timer(fire_time, kind, dedup_key, payload)
+    def add_timer(self, fire_time: dt.datetime, event: Event) -> None:
+        """Store a timer appending ``event`` at ``fire_time``, keyed by the event's idempotency key.
+
+        See ``StoreTx.add_timer``; notes that the next due time may have moved.
+        """
+        assert event.idempotency_key is not None
+        self.tx.add_timer(fire_time, event.kind, event.idempotency_key, timer_payload(event))
         self.timers_added = True
 
     def emit(self, event: Event) -> None:

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.execution_type import ExecutionType
-from aiflow_core.model.internal.events import ENGINE_SENDER
+from aiflow_core.model.internal.events import StartSkippedNotice
 from aiflow_core.model.meta import StartCause
 from aiflow_core.model.status import WorkflowStatus
 from aiflow_core.scheduler.batch import Batch, ExecutionView
 
 log = logging.getLogger("aiflow.scheduler")
-
-#: Key prefix of the NOTICE events that record a start skipped for a disabled workflow.
-START_SKIPPED_KEY_PREFIX = "aiflow.start_skipped/"
-
 
 def create_execution(
     batch: Batch, workflow_id: int, execution_type: ExecutionType, cause: StartCause
@@ -36,11 +31,10 @@ def create_execution(
         )
         log.warning("%s", reason)
         batch.emit(
-            Event(
-                f"{START_SKIPPED_KEY_PREFIX}{workflow.name}", reason, namespace=workflow.namespace,
-                sender=ENGINE_SENDER, kind=EventKind.NOTICE,
-                context={"workflow_id": workflow.id, "cause": cause.as_dict()},
-            )
+            StartSkippedNotice(
+                namespace=workflow.namespace, workflow_name=workflow.name, workflow_id=workflow.id, cause=cause,
+                reason=reason,
+            ).to_event()
         )
         return None
     meta = batch.tx.add_workflow_execution(

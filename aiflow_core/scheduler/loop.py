@@ -30,8 +30,10 @@ from pathlib import Path
 
 import attrs
 
+from aiflow_core.errors import StoreDataError, StoreError
 from aiflow_core.model.clock import Clock
 from aiflow_core.model.event import Event, EventKind
+from aiflow_core.model.internal.events import SkippedEventNotice, timer_event
 from aiflow_core.model.status import TaskStatus
 from aiflow_core.ports import Command, Store, StoreTx
 from aiflow_core.scheduler.apply import Applier
@@ -202,8 +204,7 @@ class SchedulerLoop:
         reason = f"event {event.key!r} @ offset {offset} skipped: applying it failed ({self._suspect_error})"
         log.error("%s", reason)
         tx.append_events(
-            [Event(f"aiflow.skipped_event/{offset}", reason, namespace=event.namespace, sender="aiflow",
-                   kind=EventKind.NOTICE, context={"offset": offset, "kind": event.kind.value})],
+            [SkippedEventNotice(namespace=event.namespace, offset=offset, kind=event.kind, reason=reason).to_event()],
             now,
         )
         tx.set_checkpoint(self.name, offset)
@@ -290,8 +291,12 @@ class _ApplyError(Exception):
 
 
 def _from_store(error: BaseException | None) -> bool:
-    """True for database errors: they say nothing about the event, so it is never skipped for them."""
-    return error is not None and type(error).__module__.split(".")[0] in ("sqlalchemy", "psycopg", "pymysql", "sqlite3")
+    """True for database failures: they say nothing about the event, so it is never skipped for them.
+
+    A value the store refuses (StoreDataError) does say something about the
+    event whose application wrote it: that one counts like any other error.
+    """
+    return isinstance(error, StoreError) and not isinstance(error, StoreDataError)
 
 
 def _due(when: dt.datetime | None, now: dt.datetime) -> bool:
@@ -302,16 +307,6 @@ def _timer_events(tx: StoreTx, now: dt.datetime, limit: int) -> list[Event]:
     timers = tx.due_timers(now, limit)
     if not timers:
         return []
-    events = []
-    for timer in timers:
-        payload = dict(timer.payload)
-        events.append(
-            Event(
-                str(payload.pop("key", timer.kind.value)), None,
-                namespace=str(payload.pop("namespace", "default")), sender="aiflow", kind=EventKind(timer.kind),
-                workflow_execution_id=payload.get("workflow_execution_id"), context=payload,
-                idempotency_key=timer.dedup_key,
-            )
-        )
+    events = [timer_event(EventKind(timer.kind), timer.payload, timer.dedup_key) for timer in timers]
     tx.delete_timers([t.id for t in timers])
     return events

@@ -5,15 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from aiflow_core.model.event import Event, EventKind
+from aiflow_core.model.event import Event
 from aiflow_core.model.expressions import ScheduleExpression, due_fires, parse_expression
+from aiflow_core.model.internal.events import ScheduleFire
 from aiflow_core.model.meta import WorkflowMeta
-from aiflow_core.ports import StoreTx
-
-
-def schedule_fire_key(schedule_id: int, fire_time: dt.datetime) -> str:
-    """The idempotency key of one fire: a fire is appended at most once."""
-    return f"schedule:{schedule_id}:{fire_time.isoformat()}"
+from aiflow_core.ports import UNSET, StoreTx
 
 
 class ScheduleFirer:
@@ -47,16 +43,12 @@ class ScheduleFirer:
             )
             for fire in fires:
                 events.append(
-                    Event(
-                        schedule.expression, None, namespace=workflow.namespace if workflow else "default",
-                        sender="aiflow", kind=EventKind.SCHEDULE_FIRE,
-                        context={"schedule_id": schedule.id, "workflow_id": schedule.workflow_id,
-                                 "fire_time": fire.isoformat()},
-                        idempotency_key=schedule_fire_key(schedule.id, fire),
-                    )
+                    ScheduleFire(
+                        namespace=workflow.namespace if workflow else "default", schedule_id=schedule.id,
+                        workflow_id=schedule.workflow_id, expression=schedule.expression, fire_time=fire,
+                    ).to_event()
                 )
-            fields: dict[str, dt.datetime] = {"next_fire_time": next_fire}
-            if fires:
-                fields["last_fire_time"] = fires[-1]
-            tx.update_schedule(schedule.id, **fields)
+            tx.update_schedule(
+                schedule.id, next_fire_time=next_fire, last_fire_time=fires[-1] if fires else UNSET
+            )
         return events

@@ -12,6 +12,7 @@ from aiflow_core.errors import InvalidArgumentError, SchemaVersionError
 from aiflow_core.ports import Store, StoreTx
 from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.engine import create_engine, mask_url
+from aiflow_storage.sql.errors import store_error
 from aiflow_storage.sql.notify import Listener
 from aiflow_storage.sql.tx_log import LogOps
 from aiflow_storage.sql.tx_meta import MetaOps
@@ -49,18 +50,29 @@ class SqlStore(Store):
         """Open a transaction; commits at the end of the block, rolls back on error.
 
         Inside :meth:`pinned` the thread's kept connection is used, else one
-        from the pool.
+        from the pool. Database errors come out as the StoreError family
+        (see :mod:`aiflow_storage.sql.errors`).
         """
         pinned: sa.Connection | None = getattr(self._pinned, "conn", None)
-        if pinned is None:
-            with self.engine.connect() as conn, self._begin(conn, readonly) as tx:
+        try:
+            if pinned is None:
+                with self._connect() as conn, self._begin(conn, readonly) as tx:
+                    yield tx
+                return
+            if pinned.invalidated or pinned.closed:
+                pinned.close()
+                pinned = self._pinned.conn = self._connect()
+            with self._begin(pinned, readonly) as tx:
                 yield tx
-            return
-        if pinned.invalidated or pinned.closed:
-            pinned.close()
-            pinned = self._pinned.conn = self.engine.connect()
-        with self._begin(pinned, readonly) as tx:
-            yield tx
+        except sa.exc.SQLAlchemyError as exc:
+            raise store_error(exc, self.url) from exc
+
+    def _connect(self) -> sa.Connection:
+        """A connection from the pool; StoreUnavailableError (naming the masked URL) if there is none."""
+        try:
+            return self.engine.connect()
+        except sa.exc.SQLAlchemyError as exc:
+            raise store_error(exc, self.url, connecting=True) from exc
 
     @staticmethod
     @contextmanager
@@ -78,7 +90,7 @@ class SqlStore(Store):
         if getattr(self._pinned, "conn", None) is not None:
             yield
             return
-        self._pinned.conn = self.engine.connect()
+        self._pinned.conn = self._connect()
         try:
             yield
         finally:
@@ -87,7 +99,7 @@ class SqlStore(Store):
 
     def schema_version(self) -> int:
         """The stored schema version (0 when the database holds no aiflow schema)."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return stored_version(conn.execution_options(aiflow_readonly=True))
 
     def check_schema(self) -> None:

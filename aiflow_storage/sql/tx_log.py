@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from aiflow_core.model.event import Event, EventKind
-from aiflow_core.ports import EventFilter, LogHead, Timer
+from aiflow_core.ports import EventFilter, LogHead, Timer, check_json, check_storable
 from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.prepared import Prepared
 from aiflow_storage.sql.tx_base import EVENT_COUNTER, TRIGGER_COUNTER, TxBase, in_list, in_params
@@ -125,14 +125,11 @@ class LogOps(TxBase):
         if rows:
             self.conn.execute(_INSERT_STATE, rows)
 
-    def delete_state(self, scope_prefix: str) -> None:
-        """Delete every state whose scope starts with ``scope_prefix``."""
-        prefixed = t.states.c.scope.startswith(scope_prefix, autoescape=True)
-        self.conn.execute(sa.delete(t.states).where(prefixed))
-
     # -- events --
     def append_events(self, events: Sequence[Event], now: dt.datetime) -> list[Event]:
         """Append events with consecutive offsets; idempotency keys dedupe."""
+        for event in events:
+            check_storable(event)
         if not events:
             return []
         # Look keys up only once the counter is locked: a concurrent append of the same key
@@ -265,6 +262,7 @@ class LogOps(TxBase):
     # -- timers --
     def add_timer(self, fire_time: dt.datetime, kind: EventKind, dedup_key: str, payload: dict[str, Any]) -> bool:
         """Store a timer unless its dedup key exists."""
+        check_json(payload, f"payload of timer {dedup_key!r}")
         if self.conn.execute(_TIMER_BY_KEY, {"dedup_key": dedup_key}).first() is not None:
             return False
         self.conn.execute(

@@ -21,6 +21,7 @@ from aiflow_core.model.meta import (
     WorkflowSnapshotMeta,
 )
 from aiflow_core.model.status import TaskStatus, WorkflowStatus
+from aiflow_core.ports import UNSET, Unset, check_json, given
 from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.prepared import Prepared, PreparedInsert
 from aiflow_storage.sql.tx_base import TRIGGER_COUNTER, TxBase
@@ -86,7 +87,6 @@ _latest_ids = (
     .subquery()
 )
 _LATEST_TES = sa.select(t.task_executions).join(_latest_ids, t.task_executions.c.id == _latest_ids.c.latest_id)
-_TE_FIELDS = frozenset({"status", "try_number", "begin_date", "end_date", "error", "log_path"})
 
 
 def _wfe(row: Any) -> WorkflowExecutionMeta:
@@ -129,6 +129,7 @@ class MetaOps(TxBase):
         """Insert a namespace."""
         if self.get_namespace(name) is not None:
             raise AlreadyExistsError(f"namespace {name!r} already exists")
+        check_json(properties, f"properties of namespace {name!r}")
         self.conn.execute(sa.insert(t.namespaces).values(name=name, properties=properties or {}))
         return NamespaceMeta(name=name, properties=dict(properties or {}))
 
@@ -144,6 +145,7 @@ class MetaOps(TxBase):
 
     def update_namespace(self, name: str, properties: dict[str, Any]) -> NamespaceMeta | None:
         """Replace a namespace's properties."""
+        check_json(properties, f"properties of namespace {name!r}")
         result = self.conn.execute(
             sa.update(t.namespaces).where(t.namespaces.c.name == name).values(properties=properties or {})
         )
@@ -428,11 +430,22 @@ class MetaOps(TxBase):
         """Return the latest execution of each task of a workflow execution."""
         return [_te(r) for r in self.conn.execute(_LATEST_TES, {"execution_id": workflow_execution_id})]
 
-    def update_task_execution(self, task_execution_id: int, **fields: Any) -> None:
-        """Update some fields of a task execution."""
-        unknown = set(fields) - _TE_FIELDS
-        if unknown:
-            raise TypeError(f"cannot update task execution fields {sorted(unknown)}")
+    def update_task_execution(
+        self,
+        task_execution_id: int,
+        *,
+        status: TaskStatus | Unset = UNSET,
+        try_number: int | Unset = UNSET,
+        begin_date: dt.datetime | Unset | None = UNSET,
+        end_date: dt.datetime | Unset | None = UNSET,
+        error: str | Unset | None = UNSET,
+        log_path: str | Unset | None = UNSET,
+    ) -> None:
+        """Update the fields given."""
+        fields = given(
+            status=status, try_number=try_number, begin_date=begin_date, end_date=end_date, error=error,
+            log_path=log_path,
+        )
         if "status" in fields:
             fields["status"] = TaskStatus(fields["status"]).value
         self._update_row(t.task_executions, task_execution_id, fields)

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from aiflow_core.model.meta import WorkflowScheduleMeta, WorkflowTriggerMeta
+from aiflow_core.ports import UNSET, Unset, given
 from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.prepared import Prepared
 from aiflow_storage.sql.tx_base import TRIGGER_COUNTER, TxBase
@@ -22,7 +23,6 @@ _DUE_SCHEDULES = Prepared(
     .order_by(t.schedules.c.next_fire_time)
     .limit(sa.bindparam("limit"))
 )
-_SCHEDULE_FIELDS = frozenset({"is_paused", "next_fire_time", "last_fire_time"})
 
 
 def _schedule(row: Any) -> WorkflowScheduleMeta:
@@ -68,11 +68,16 @@ class PlanOps(TxBase):
         query = sa.select(t.schedules).where(t.schedules.c.workflow_id == workflow_id).order_by(t.schedules.c.id)
         return [_schedule(r) for r in self.conn.execute(_page(query, limit, offset))]
 
-    def update_schedule(self, schedule_id: int, **fields: Any) -> None:
-        """Update is_paused, next_fire_time or last_fire_time."""
-        unknown = set(fields) - _SCHEDULE_FIELDS
-        if unknown:
-            raise TypeError(f"cannot update schedule fields {sorted(unknown)}")
+    def update_schedule(
+        self,
+        schedule_id: int,
+        *,
+        is_paused: bool | Unset = UNSET,
+        next_fire_time: dt.datetime | Unset | None = UNSET,
+        last_fire_time: dt.datetime | Unset | None = UNSET,
+    ) -> None:
+        """Update the fields given."""
+        fields = given(is_paused=is_paused, next_fire_time=next_fire_time, last_fire_time=last_fire_time)
         self._update_row(t.schedules, schedule_id, fields)
 
     def delete_schedules(self, schedule_ids: Sequence[int] = (), workflow_id: int | None = None) -> int:

@@ -16,11 +16,10 @@ import pytest
 
 from aiflow_core.client import Client
 from aiflow_core.model.event import Event, EventKind
-from aiflow_core.model.internal.events import status_report
+from aiflow_core.model.internal.events import TaskReport
 from aiflow_core.model.meta import TaskExecutionMeta
 from aiflow_core.model.status import TaskStatus
-from aiflow_core.ports import Command, StoreTx
-from aiflow_core.scheduler.apply import START_COMMAND, STOP_COMMAND
+from aiflow_core.ports import Command, StartTask, StopTask, StoreTx
 from aiflow_core.scheduler.loop import POISON_ATTEMPTS, SchedulerLoop
 from aiflow_core.testing import FakeClock
 from aiflow_core.testing.memory import MemoryStore
@@ -52,7 +51,7 @@ class Harness:
     client: Client
     clock: FakeClock
     loop: SchedulerLoop
-    commands: list[tuple[str, int]]
+    commands: list[tuple[type[Command], int]]
 
     def settle(self) -> int:
         """Step until a step finds nothing more to do; returns how many steps ran."""
@@ -71,11 +70,11 @@ class Harness:
         execution = self.client.get_workflow_execution(te.workflow_execution_id)
         assert execution is not None
         self.loop.queue_report(
-            status_report(
-                namespace=execution.namespace, workflow_name=execution.workflow_name, execution_id=execution.id,
-                task_execution_id=te.id, task_name=te.task_name, sequence_number=te.sequence_number,
-                status=status, error=error,
-            )
+            TaskReport(
+                namespace=execution.namespace, workflow_name=execution.workflow_name,
+                workflow_execution_id=execution.id, task_execution_id=te.id, task_name=te.task_name,
+                sequence_number=te.sequence_number, status=status, error=error,
+            ).to_event()
         )
 
     def checkpoint(self) -> int:
@@ -88,10 +87,10 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
     store = MemoryStore()
     clock = FakeClock()
     client = Client(store=store, clock=clock, blob=str(tmp_path / "blob"))
-    commands: list[tuple[str, int]] = []
+    commands: list[tuple[type[Command], int]] = []
 
     def dispatch(tx: StoreTx, given: list[Command]) -> Callable[[], None]:
-        return lambda: commands.extend((c.action, c.task_execution_id) for c in given)
+        return lambda: commands.extend((type(c), c.task_execution_id) for c in given)
 
     loop = SchedulerLoop(store=store, clock=clock, log_dir=tmp_path / "logs", dispatch=dispatch)
     workflow_file = tmp_path / "workflows.py"
@@ -106,7 +105,7 @@ def test_a_start_queues_the_first_tasks_in_the_same_transaction_as_the_checkpoin
     result = harness.loop.step()
     [first] = harness.tasks(execution)
     assert (first.task_name, first.status) == ("first", TaskStatus.QUEUED)
-    assert result.commands == 1 and harness.commands == [(START_COMMAND, first.id)]
+    assert result.commands == 1 and harness.commands == [(StartTask, first.id)]
     with harness.store.transaction() as tx:
         assert tx.get_checkpoint(harness.loop.name) == tx.max_offset()  # everything the step emitted is applied
 
@@ -122,7 +121,7 @@ def test_a_status_and_the_rules_it_fires_are_applied_in_one_step(harness: Harnes
     first, second = harness.tasks(execution)
     assert first.status is TaskStatus.SUCCESS and second.status is TaskStatus.QUEUED
     assert second.cause.kind.value == "RULE" and second.cause.event_key == "aiflow.task_status/chain/first"
-    assert harness.commands == [(START_COMMAND, second.id)]
+    assert harness.commands == [(StartTask, second.id)]
     assert result.applied >= 3 and not result.more
 
 
@@ -176,7 +175,7 @@ def test_a_retry_waits_for_its_timer_in_simulated_time(harness: Harness) -> None
     harness.settle()
     latest = harness.tasks(execution)[-1]
     assert (latest.try_number, latest.status) == (2, TaskStatus.QUEUED)
-    assert harness.commands == [(START_COMMAND, latest.id)]
+    assert harness.commands == [(StartTask, latest.id)]
     assert harness.loop.next_wakeup() is None  # the timer was used up
 
 
@@ -190,7 +189,7 @@ def test_stopping_an_execution_stops_its_live_tasks(harness: Harness) -> None:
     harness.client.stop_workflow_execution(execution)
     harness.settle()
     [first] = harness.tasks(execution)
-    assert first.status is TaskStatus.STOPPING and harness.commands == [(STOP_COMMAND, first.id)]
+    assert first.status is TaskStatus.STOPPING and harness.commands == [(StopTask, first.id)]
     harness.report(first, TaskStatus.STOPPED)
     harness.settle()
     assert harness.tasks(execution)[0].status is TaskStatus.STOPPED

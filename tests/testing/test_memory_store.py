@@ -12,7 +12,7 @@ import pytest
 
 from aiflow_core.client import Client
 from aiflow_core.engine import Engine
-from aiflow_core.errors import ConfigError, InvalidArgumentError, InvalidStateError
+from aiflow_core.errors import ConfigError, InvalidStateError, StoreDataError
 from aiflow_core.model.event import Event
 from aiflow_core.ports import EventFilter
 from aiflow_core.stores import open_store
@@ -95,7 +95,7 @@ def test_values_are_stored_as_json_like_a_sql_column() -> None:
         stored = tx.append_events([Event("k", context={"pair": (1, 2)})], T0)
         assert stored[0].context == {"pair": [1, 2]}
         stored[0].context["pair"].append(3)  # type: ignore[index]  # the caller's copy, not the store's
-        with pytest.raises(InvalidArgumentError, match="context of event 'bad'"):
+        with pytest.raises(StoreDataError, match="context of event 'bad'"):
             tx.append_events([Event("bad", context={"when": T0})], T0)
     with store.transaction() as tx:
         assert [e.context for e in tx.read_events(0, 10)] == [{"pair": [1, 2]}]

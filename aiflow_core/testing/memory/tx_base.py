@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from aiflow_core.errors import InvalidArgumentError, NotFoundError
+from aiflow_core.errors import StoreConflictError
 from aiflow_core.model.clock import ensure_utc
 from aiflow_core.model.event import Event
 from aiflow_core.model.meta import (
@@ -27,7 +27,7 @@ from aiflow_core.model.meta import (
     WorkflowScheduleMeta,
     WorkflowTriggerMeta,
 )
-from aiflow_core.ports import Timer
+from aiflow_core.ports import Timer, check_json
 
 #: The counter holding the last offset of the event log.
 EVENT_COUNTER = "event_offset"
@@ -84,10 +84,12 @@ class Tables:
 
 def to_json(value: Any, what: str) -> str:
     """``value`` as JSON text, as a SQL store's JSON column keeps it; refuses what JSON cannot hold."""
-    try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"{what} must hold only JSON values, got {value!r}: {exc}") from None
+    return check_json(value, what)
+
+
+def missing_reference(kind: str, key: object) -> StoreConflictError:
+    """The error of a write that refers to a row that does not exist (a SQL store's foreign key)."""
+    return StoreConflictError(f"memory store refused a write: it refers to {kind} {key!r}, which does not exist")
 
 
 def from_json(text: str | None) -> Any:
@@ -179,10 +181,10 @@ class TxBase:
         self._set_counter(name, self._counter(name) + 1)
 
     def _workflow_row(self, workflow_id: int) -> WorkflowMeta:
-        """The workflow ``workflow_id``; NotFoundError where a SQL store's foreign key would refuse the write."""
+        """The workflow ``workflow_id``; StoreConflictError where a SQL store's foreign key would refuse the write."""
         workflow = self.t.workflows.get(workflow_id)
         if workflow is None:
-            raise NotFoundError("workflow", workflow_id)
+            raise missing_reference("workflow", workflow_id)
         return workflow
 
     def rollback(self) -> None:

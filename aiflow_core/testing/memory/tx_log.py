@@ -10,7 +10,7 @@ import attrs
 
 from aiflow_core.model.clock import ensure_utc
 from aiflow_core.model.event import Event, EventKind
-from aiflow_core.ports import EventFilter, LogHead, Timer
+from aiflow_core.ports import EventFilter, LogHead, Timer, check_storable
 from aiflow_core.testing.memory.tx_base import EVENT_COUNTER, TRIGGER_COUNTER, TxBase, from_json, to_json
 
 
@@ -42,11 +42,6 @@ class LogOps(TxBase):
             else:
                 self._put_in(self.t.states, scope, name, bytes(value))
 
-    def delete_state(self, scope_prefix: str) -> None:
-        """Delete every state whose scope starts with ``scope_prefix``."""
-        self._delete_scopes(scope_prefix)
-
-    # -- events --
     def _event(self, offset: int) -> Event:
         event, context = self.t.events[offset]
         return event if context is None else attrs.evolve(event, context=from_json(context))
@@ -56,6 +51,8 @@ class LogOps(TxBase):
 
     def append_events(self, events: Sequence[Event], now: dt.datetime) -> list[Event]:
         """Append events with consecutive offsets; idempotency keys dedupe."""
+        for event in events:
+            check_storable(event)
         now = ensure_utc(now)
         offset = self._counter(EVENT_COUNTER)
         stored: list[Event] = []

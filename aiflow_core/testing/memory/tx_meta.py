@@ -20,17 +20,18 @@ from aiflow_core.model.meta import (
     WorkflowSnapshotMeta,
 )
 from aiflow_core.model.status import TaskStatus, WorkflowStatus
+from aiflow_core.ports import UNSET, Unset, given
 from aiflow_core.testing.memory.tx_base import (
     TRIGGER_COUNTER,
     Snapshot,
     TxBase,
     from_json,
+    missing_reference,
     page,
     to_json,
     utc,
 )
 
-_TE_FIELDS = frozenset({"status", "try_number", "begin_date", "end_date", "error", "log_path"})
 _TE_DATES = ("begin_date", "end_date")
 
 
@@ -191,7 +192,7 @@ class MetaOps(TxBase):
         """Insert a workflow execution of ``workflow``."""
         stored = self._workflow_row(workflow.id)
         if snapshot_id not in self.t.snapshots:
-            raise NotFoundError("workflow snapshot", snapshot_id)
+            raise missing_reference("workflow snapshot", snapshot_id)
         execution = WorkflowExecutionMeta(
             id=self._next_id("workflow_execution"), workflow_id=stored.id, workflow_name=stored.name,
             namespace=stored.namespace, snapshot_id=snapshot_id, execution_type=ExecutionType(execution_type),
@@ -265,7 +266,7 @@ class MetaOps(TxBase):
     ) -> TaskExecutionMeta:
         """Insert a task execution."""
         if workflow_execution_id not in self.t.executions:
-            raise NotFoundError("workflow execution", workflow_execution_id)
+            raise missing_reference("workflow execution", workflow_execution_id)
         task_execution = TaskExecutionMeta(
             id=self._next_id("task_execution"), workflow_execution_id=workflow_execution_id, task_name=task_name,
             sequence_number=sequence_number, try_number=try_number, execution_type=ExecutionType(execution_type),
@@ -304,11 +305,22 @@ class MetaOps(TxBase):
         latest = {te.task_name: te for te in self._tasks_of(workflow_execution_id)}
         return sorted(latest.values(), key=lambda te: te.id)
 
-    def update_task_execution(self, task_execution_id: int, **fields: Any) -> None:
-        """Update some fields of a task execution."""
-        unknown = set(fields) - _TE_FIELDS
-        if unknown:
-            raise TypeError(f"cannot update task execution fields {sorted(unknown)}")
+    def update_task_execution(
+        self,
+        task_execution_id: int,
+        *,
+        status: TaskStatus | Unset = UNSET,
+        try_number: int | Unset = UNSET,
+        begin_date: dt.datetime | Unset | None = UNSET,
+        end_date: dt.datetime | Unset | None = UNSET,
+        error: str | Unset | None = UNSET,
+        log_path: str | Unset | None = UNSET,
+    ) -> None:
+        """Update the fields given."""
+        fields = given(
+            status=status, try_number=try_number, begin_date=begin_date, end_date=end_date, error=error,
+            log_path=log_path,
+        )
         if "status" in fields:
             fields["status"] = TaskStatus(fields["status"])
         for name in _TE_DATES:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
 
 import attrs
 
 from aiflow_core.model.clock import ensure_utc
 from aiflow_core.model.meta import WorkflowScheduleMeta, WorkflowTriggerMeta
+from aiflow_core.ports import UNSET, Unset, given
 from aiflow_core.testing.memory.tx_base import TRIGGER_COUNTER, TxBase, page, utc
-
-_SCHEDULE_FIELDS = frozenset({"is_paused", "next_fire_time", "last_fire_time"})
 
 
 class PlanOps(TxBase):
@@ -40,11 +38,16 @@ class PlanOps(TxBase):
         ids = sorted(s.id for s in self.t.schedules.values() if s.workflow_id == workflow_id)
         return [self.t.schedules[i] for i in page(ids, limit, offset)]
 
-    def update_schedule(self, schedule_id: int, **fields: Any) -> None:
-        """Update is_paused, next_fire_time or last_fire_time."""
-        unknown = set(fields) - _SCHEDULE_FIELDS
-        if unknown:
-            raise TypeError(f"cannot update schedule fields {sorted(unknown)}")
+    def update_schedule(
+        self,
+        schedule_id: int,
+        *,
+        is_paused: bool | Unset = UNSET,
+        next_fire_time: dt.datetime | Unset | None = UNSET,
+        last_fire_time: dt.datetime | Unset | None = UNSET,
+    ) -> None:
+        """Update the fields given."""
+        fields = given(is_paused=is_paused, next_fire_time=next_fire_time, last_fire_time=last_fire_time)
         for name in ("next_fire_time", "last_fire_time"):
             if name in fields:
                 fields[name] = utc(fields[name])

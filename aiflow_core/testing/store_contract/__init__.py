@@ -30,12 +30,13 @@ import pytest
 from aiflow_core.ports import Store
 from aiflow_core.testing.store_contract.catalog import CatalogContract
 from aiflow_core.testing.store_contract.log import LogContract
+from aiflow_core.testing.store_contract.misuse import MisuseContract
 from aiflow_core.testing.store_contract.plans import PlanContract
 
 __all__ = ["StoreContract"]
 
 
-class StoreContract(CatalogContract, LogContract, PlanContract):
+class StoreContract(CatalogContract, LogContract, MisuseContract, PlanContract):
     """Tests of the store contract; subclasses provide the ``store`` fixture."""
 
     @pytest.fixture

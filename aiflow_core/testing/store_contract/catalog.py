@@ -326,9 +326,9 @@ class CatalogContract:
                 error="Traceback ... ü" * 10_000,
                 log_path="/logs/t1.log",
             )
-            tx.update_task_execution(t2.id, status="RUNNING")
+            tx.update_task_execution(t2.id, status=TaskStatus.RUNNING)
             with pytest.raises(TypeError, match="task_name"):
-                tx.update_task_execution(t2.id, task_name="renamed")
+                tx.update_task_execution(t2.id, task_name="renamed")  # type: ignore[call-arg]
         with store.transaction() as tx:
             got = tx.get_task_execution(t1.id)
             assert got is not None

@@ -8,7 +8,7 @@ import pytest
 
 from aiflow_core.model.event import Event, EventKind
 from aiflow_core.ports import EventFilter, Store
-from aiflow_core.testing.store_contract.support import T0, at, make_workflow
+from aiflow_core.testing.store_contract.support import T0, at, make_execution, make_workflow
 
 
 class LogContract:
@@ -36,15 +36,15 @@ class LogContract:
             tx.save_state("big", {"v": big})
             assert tx.load_state("big") == {"v": big}
         with store.transaction() as tx:
-            # a prefix is literal: '_' and '%' are not wildcards
-            tx.delete_state("wfe:1:")
-            assert tx.load_state("wfe:1:t") == {} and tx.load_state("wfe:1:u") == {}
+            # deleting an execution deletes its state, and only its own
+            wfe = make_execution(tx, make_workflow(tx).id)
+            other = make_execution(tx, make_workflow(tx, "other").id)
+            tx.save_state(f"wfe:{wfe}:t:0", {"a": b"mine"})
+            tx.save_state(f"wfe:{other}:t:0", {"a": b"other"})
+            tx.delete_workflow_execution(wfe)
+            assert tx.load_state(f"wfe:{wfe}:t:0") == {}
+            assert tx.load_state(f"wfe:{other}:t:0") == {"a": b"other"}
             assert tx.load_state("wfe_1:t") == {"a": b"underscore"}
-            assert tx.load_state("wfe%1:t") == {"a": b"percent"}
-            assert tx.load_state("wfe:10:t") == {"a": b"ten"}
-            tx.delete_state("wfe_")
-            assert tx.load_state("wfe_1:t") == {}
-            assert tx.load_state("wfe%1:t") == {"a": b"percent"}
 
 
     # -- events ------------------------------------------------------------------------------
