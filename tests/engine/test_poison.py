@@ -16,7 +16,7 @@ from aiflow_core.operators.python import PythonOperator
 def work():
     return 1
 
-with Workflow(name="on_go") as w:
+with Workflow(name="on_go", keep_open=True) as w:
     task = PythonOperator(name="t", python_callable=work)
     task.action_on_event_received(TaskAction.START, "go")
 """
