@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -84,27 +85,27 @@ def write_workflow(directory: Path, filename: str, body: str) -> Path:
 
 
 def sqlite_commit_ms(db_path: Path, count: int) -> float:
-    """Median milliseconds of one single-row ``INSERT`` + ``COMMIT`` on SQLite.
+    """Median milliseconds of one single-row ``INSERT`` + ``COMMIT`` through the ``sqlite3`` driver.
 
-    The engine comes from the store's own factory, so it has the store's
-    settings (WAL, ``synchronous=NORMAL``, ``BEGIN IMMEDIATE``).
+    The floor a durable step cannot go below: WAL, ``synchronous=NORMAL``,
+    one connection kept open, no SQLAlchemy. Benchmarks measure it in their
+    own process just before their figures and express those as multiples of
+    it ("baseline commits").
     """
-    from aiflow_storage.sql.engine import create_engine
-
-    engine = create_engine(f"sqlite:///{db_path}")
+    conn = sqlite3.connect(db_path, isolation_level=None)
     try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(
-                "CREATE TABLE IF NOT EXISTS bench_commit (id INTEGER PRIMARY KEY, v TEXT)"
-            )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("CREATE TABLE IF NOT EXISTS bench_commit (id INTEGER PRIMARY KEY, v TEXT)")
         times = []
         for i in range(count):
             start = time.perf_counter()
-            with engine.begin() as conn:
-                conn.exec_driver_sql("INSERT INTO bench_commit (v) VALUES (?)", (f"row {i}",))
+            conn.execute("BEGIN")
+            conn.execute("INSERT INTO bench_commit (v) VALUES (?)", (f"row {i}",))
+            conn.execute("COMMIT")
             times.append(time.perf_counter() - start)
     finally:
-        engine.dispose()
+        conn.close()
     return statistics.median(times) * 1000
 
 
@@ -122,6 +123,11 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 def verdict(value: float, limit: float) -> str:
     """``PASS`` if ``value`` is below ``limit``, else ``FAIL``."""
     return "PASS" if value < limit else "FAIL"
+
+
+def at_most(value: float, limit: float) -> str:
+    """``PASS`` if ``value`` is at most ``limit``, else ``FAIL``."""
+    return "PASS" if value <= limit else "FAIL"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:

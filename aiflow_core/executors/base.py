@@ -13,11 +13,11 @@ import abc
 import copy
 import traceback
 from collections.abc import Callable
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import attrs
 
+from aiflow_core.executors.tasklog import TaskLog
 from aiflow_core.model.context import TaskExecutionContext
 from aiflow_core.model.operator import AIFlowOperator, Operator
 from aiflow_core.model.status import TaskStatus
@@ -116,15 +116,6 @@ class Executor(abc.ABC):
         return False
 
 
-def _open_log(path: Path) -> IO[str]:
-    """Open a task's log for appending, making its directory only when it is missing (one system call per task)."""
-    try:
-        return open(path, "a", encoding="utf-8", buffering=1)
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return open(path, "a", encoding="utf-8", buffering=1)
-
-
 def run_task(
     job: TaskJob,
     operator: Operator,
@@ -132,11 +123,15 @@ def run_task(
     on_start: Callable[[AIFlowOperator, Any], None] | None = None,
     *,
     isolated: bool = False,
+    eager_log: bool = False,
 ) -> tuple[TaskStatus, str | None]:
     """Run one task execution in the calling thread; returns its final status and error.
 
-    Output goes to the task's log file; an exception is written there with its
-    traceback and fails the task; :class:`TaskStopped` ends it as STOPPED.
+    Output goes to the task's log file, which is created on the first write
+    (a successful run that wrote nothing leaves none; ``eager_log`` creates
+    it at once, for a caller whose own output goes there); an exception is
+    written there with its traceback and fails the task; :class:`TaskStopped`
+    ends it as STOPPED.
     What is not an :class:`Exception` (``KeyboardInterrupt``, ``SystemExit``,
     a test runner's timeout) belongs to the caller's thread and propagates,
     after the log records it, unless ``isolated``: a task on a worker thread
@@ -145,8 +140,8 @@ def run_task(
     if not isinstance(operator, AIFlowOperator):
         return TaskStatus.FAILED, f"task {job.task_name!r} is a {type(operator).__name__}, not an AIFlowOperator"
     task = copy.copy(operator)
-    with _open_log(Path(job.log_path)) as log:
-        log.write(f"*** {job.workflow_name}.{job.task_name} execution {job.sequence_number} try {job.try_number}\n")
+    header = f"*** {job.workflow_name}.{job.task_name} execution {job.sequence_number} try {job.try_number}\n"
+    with TaskLog(job.log_path, header, eager=eager_log) as log:
         context = TaskExecutionContext(
             workflow_name=job.workflow_name, namespace=job.namespace,
             workflow_execution_id=job.workflow_execution_id, task_name=job.task_name,
@@ -169,5 +164,6 @@ def run_task(
                     raise
                 log.write("*** failed\n")
                 return TaskStatus.FAILED, f"{type(exc).__name__}: {exc}"
-        log.write("*** succeeded\n")
+        if log.opened:
+            log.write("*** succeeded\n")
     return TaskStatus.SUCCESS, None

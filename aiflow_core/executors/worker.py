@@ -101,7 +101,7 @@ def main() -> None:
             traceback.print_exc()
             status, error = TaskStatus.FAILED, f"task could not be prepared: {type(exc).__name__}: {exc}"
         else:
-            status, error = run_task(job, operator, runtime, isolated=True)
+            status, error = run_task(job, operator, runtime, isolated=True, eager_log=True)
         current[0] = None
         sys.stdout.flush()
         sys.stderr.flush()

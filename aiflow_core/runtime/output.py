@@ -13,9 +13,18 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
-_target: contextvars.ContextVar[IO[str] | None] = contextvars.ContextVar("aiflow_task_output", default=None)
+
+class _Sink(Protocol):
+    """Where a task's output goes: anything text can be written to and flushed."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
+_target: contextvars.ContextVar[_Sink | None] = contextvars.ContextVar("aiflow_task_output", default=None)
 _install_lock = threading.Lock()
 
 
@@ -49,7 +58,7 @@ def _install() -> None:
 
 
 @contextmanager
-def task_output(log: IO[str]) -> Iterator[None]:
+def task_output(log: _Sink) -> Iterator[None]:
     """Send this thread's ``sys.stdout``/``sys.stderr`` writes to ``log`` for the block."""
     _install()
     token = _target.set(log)

@@ -1,0 +1,92 @@
+"""A task's log file, created when something is first written to it.
+
+Most tasks of a busy engine print nothing; making a directory and a file for
+each of them is most of the file-system work of running one. :class:`TaskLog`
+is a text stream that opens (and creates) the log file, with its directory,
+on the first write, and starts it with a header line. A run that wrote
+nothing leaves no file; readers treat a missing log as an empty one. The path
+is decided by the scheduler and stays the same either way.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import IO
+
+__all__ = ["TaskLog"]
+
+
+def _append(path: Path) -> IO[str]:
+    """Open ``path`` for appending, making its directory only when it is missing."""
+    try:
+        return open(path, "a", encoding="utf-8", buffering=1)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "a", encoding="utf-8", buffering=1)
+
+
+class TaskLog(io.TextIOBase):
+    """Appends to the log file at ``path``, opening it on the first write (or ``fileno()``).
+
+    ``header`` is written first when the file is opened. ``eager`` opens it
+    at once, for a caller that already sends output there.
+    """
+
+    def __init__(self, path: str | Path, header: str, *, eager: bool = False) -> None:
+        self.path = Path(path)
+        self._header = header
+        self._file: IO[str] | None = None
+        if eager:
+            self._open()
+
+    @property
+    def name(self) -> str:
+        """The log file's path."""
+        return str(self.path)
+
+    @property
+    def opened(self) -> bool:
+        """True once the file has been opened (something was written)."""
+        return self._file is not None
+
+    def _open(self) -> IO[str]:
+        if self._file is None:
+            self._file = _append(self.path)
+            self._file.write(self._header)
+        return self._file
+
+    def write(self, text: str) -> int:
+        """Append ``text``; the first non-empty write creates the file."""
+        if self.closed:
+            raise ValueError("I/O operation on closed task log")
+        if text:
+            self._open().write(text)
+        return len(text)
+
+    def fileno(self) -> int:
+        """The open file's descriptor (opening it), e.g. for a subprocess's output."""
+        file = self._open()
+        file.flush()
+        return file.fileno()
+
+    def flush(self) -> None:
+        """Flush what was written, if anything was."""
+        if self._file is not None:
+            self._file.flush()
+
+    def writable(self) -> bool:
+        """A task log is written to."""
+        return True
+
+    def isatty(self) -> bool:
+        """Never a terminal."""
+        return False
+
+    def close(self) -> None:
+        """Close the file if it was opened; nothing is created otherwise."""
+        if self.closed:
+            return
+        super().close()
+        if self._file is not None:
+            self._file.close()
