@@ -65,8 +65,9 @@ class ObserveOps(ClientBase):
 
         While the run is alive only whole lines are returned, so a reader
         following the log (calling again from ``next_offset``) never splits
-        a line or a character. Raises NotFoundError for an unknown id or a
-        log that does not exist (yet) on this machine.
+        a line or a character. A run that has written nothing has no log file
+        yet (it is created on the first write): its log is empty. Raises
+        NotFoundError for an unknown id.
         """
         check_id("task execution", task_execution_id)
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
@@ -78,11 +79,9 @@ class ObserveOps(ClientBase):
         finished = run.status.is_final
         path = Path(run.log_path) if run.log_path else None
         if path is None or not path.is_file():
-            where = f" at {str(path)!r} on this machine" if path is not None else ""
-            raise NotFoundError(
-                "task execution log", task_execution_id,
-                f"task {run.task_name!r} ended {run.status.value} without a log{where}" if finished
-                else f"task {run.task_name!r} is {run.status.value} and has written no log{where} yet",
+            return TaskLog(
+                task_execution_id=task_execution_id, path=str(path or ""), text="", offset=offset,
+                next_offset=offset, complete=finished,
             )
         with open(path, "rb") as log_file:
             log_file.seek(offset)

@@ -100,23 +100,17 @@ def _te_show(args: argparse.Namespace, ctx: Any) -> int:
 
 def _te_log(args: argparse.Namespace, ctx: Any) -> int:
     from aiflow_core.cli.output import mask_text
-    from aiflow_core.errors import NotFoundError
 
     run = ctx.client.get_task_execution(args.task_execution_id)
     ctx.found(run, "task execution", args.task_execution_id, "task-execution")
     offset = 0
     while True:
-        try:
-            piece = ctx.client.read_task_execution_log(args.task_execution_id, offset)
-        except NotFoundError:
-            if not args.follow or ctx.client.get_task_execution(args.task_execution_id).status.is_final:
-                raise
-        else:
-            ctx.out.write(mask_text(piece.text))
-            ctx.out.flush()
-            offset = piece.next_offset
-            if not args.follow or piece.complete:
-                return 0
+        piece = ctx.client.read_task_execution_log(args.task_execution_id, offset)
+        ctx.out.write(mask_text(piece.text))
+        ctx.out.flush()
+        offset = piece.next_offset
+        if not args.follow or piece.complete:
+            return 0
         time.sleep(args.interval)
 
 
