@@ -67,6 +67,14 @@ class SqlStore(Store):
         except sa.exc.SQLAlchemyError as exc:
             raise store_error(exc, self.url) from exc
 
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Raise database errors of the block as the StoreError family (opening included)."""
+        try:
+            yield
+        except sa.exc.SQLAlchemyError as exc:
+            raise store_error(exc, self.url) from exc
+
     def _connect(self) -> sa.Connection:
         """A connection from the pool; StoreUnavailableError (naming the masked URL) if there is none."""
         try:
@@ -127,8 +135,8 @@ class SqlStore(Store):
         Cheap when the database is current (one read, no Alembic). Processes
         migrating one database at once take turns under a lock.
         """
-        with self._lock:
-            with self.engine.connect() as conn:
+        with self._lock, self._translated():
+            with self._connect() as conn:
                 conn.execution_options(aiflow_readonly=True)  # SQLite: no write lock to look
                 version = stored_version(conn)
                 ready = version == t.SCHEMA_VERSION and SqlTx(conn).get_namespace("default") is not None
@@ -163,7 +171,7 @@ class SqlStore(Store):
             )
         from aiflow_storage.sql import migrate
 
-        with self._lock, migrate.locked(self.engine) as conn:
+        with self._lock, self._translated(), migrate.locked(self.engine) as conn:
             self._schema_checked = False
             current = stored_version(conn)
             if current > t.SCHEMA_VERSION:
