@@ -287,9 +287,12 @@ class Engine(Client):
         """A task whose definition cannot be loaded fails, with the traceback in its log."""
         log.error("cannot prepare task %s of execution %s: %s", job.task_name, job.workflow_execution_id, error)
         path = Path(job.log_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as task_log:
-            task_log.write("*** the task could not be prepared\n" + "".join(traceback.format_exception(error)))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as task_log:
+                task_log.write("*** the task could not be prepared\n" + "".join(traceback.format_exception(error)))
+        except OSError:
+            log.exception("cannot write the log %s of task execution %s", path, job.task_execution_id)
         self._report(job, TaskStatus.FAILED, f"task could not be prepared: {type(error).__name__}: {error}")
 
     # -- leadership and recovery --

@@ -125,6 +125,11 @@ def _open_log(path: Path) -> IO[str]:
         return open(path, "a", encoding="utf-8", buffering=1)
 
 
+def log_error(job: TaskJob, error: OSError) -> str:
+    """The error of a task execution whose log file cannot be opened."""
+    return f"cannot open the log file {job.log_path!r} of task {job.task_name!r}: {type(error).__name__}: {error}"
+
+
 def run_task(
     job: TaskJob,
     operator: Operator,
@@ -135,8 +140,9 @@ def run_task(
 ) -> tuple[TaskStatus, str | None]:
     """Run one task execution in the calling thread; returns its final status and error.
 
-    Output goes to the task's log file; an exception is written there with its
-    traceback and fails the task; :class:`TaskStopped` ends it as STOPPED.
+    Output goes to the task's log file (a log that cannot be opened fails the
+    task with the error); an exception is written there with its traceback
+    and fails the task; :class:`TaskStopped` ends it as STOPPED.
     What is not an :class:`Exception` (``KeyboardInterrupt``, ``SystemExit``,
     a test runner's timeout) belongs to the caller's thread and propagates,
     after the log records it, unless ``isolated``: a task on a worker thread
@@ -145,7 +151,11 @@ def run_task(
     if not isinstance(operator, AIFlowOperator):
         return TaskStatus.FAILED, f"task {job.task_name!r} is a {type(operator).__name__}, not an AIFlowOperator"
     task = copy.copy(operator)
-    with _open_log(Path(job.log_path)) as log:
+    try:
+        task_log = _open_log(Path(job.log_path))
+    except OSError as exc:
+        return TaskStatus.FAILED, log_error(job, exc)
+    with task_log as log:
         log.write(f"*** {job.workflow_name}.{job.task_name} execution {job.sequence_number} try {job.try_number}\n")
         context = TaskExecutionContext(
             workflow_name=job.workflow_name, namespace=job.namespace,
