@@ -24,6 +24,7 @@ from aiflow_storage.blob.errors import (
     BlobConfigError,
     BlobConnectionError,
     BlobCredentialsError,
+    InvalidArchiveError,
     BlobError,
     BlobNotFoundError,
     BlobPermissionError,
@@ -59,6 +60,7 @@ from aiflow_storage.blob.snapshot import SnapshotArchive, pack_snapshot
 from aiflow_storage.blob.snapshot_store import SnapshotStore
 
 __all__ = [
+    "InvalidArchiveError",
     "AzureBlobManager",
     "BlobConfig",
     "BlobConfigError",
