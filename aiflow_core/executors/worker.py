@@ -88,8 +88,8 @@ def main() -> None:
             os.makedirs(os.path.dirname(job.log_path), exist_ok=True)
             log_fd = os.open(job.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
-            error = log_error(job, exc)
-            channel.send({"type": "done", "te": job.task_execution_id, "status": "FAILED", "error": error})
+            failure = log_error(job, exc)
+            channel.send({"type": "done", "te": job.task_execution_id, "status": "FAILED", "error": failure})
             continue
         _redirect(log_fd)
         os.close(log_fd)

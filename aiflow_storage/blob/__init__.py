@@ -24,10 +24,10 @@ from aiflow_storage.blob.errors import (
     BlobConfigError,
     BlobConnectionError,
     BlobCredentialsError,
-    InvalidArchiveError,
     BlobError,
     BlobNotFoundError,
     BlobPermissionError,
+    InvalidArchiveError,
     MissingExtraError,
     SnapshotIntegrityError,
     SnapshotLockTimeout,
@@ -60,7 +60,6 @@ from aiflow_storage.blob.snapshot import SnapshotArchive, pack_snapshot
 from aiflow_storage.blob.snapshot_store import SnapshotStore
 
 __all__ = [
-    "InvalidArchiveError",
     "AzureBlobManager",
     "BlobConfig",
     "BlobConfigError",
@@ -77,6 +76,7 @@ __all__ = [
     "FsspecPersistence",
     "GcsBlobManager",
     "HDFSBlobManager",
+    "InvalidArchiveError",
     "LocalBlobManager",
     "MissingExtraError",
     "NamespacedBlob",
