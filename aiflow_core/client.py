@@ -16,7 +16,7 @@ from aiflow_core.api.executions import ExecutionOps
 from aiflow_core.api.observe import ObserveOps
 from aiflow_core.api.plans import PlanOps
 from aiflow_core.api.workflows import WorkflowOps
-from aiflow_core.config import AIFlowConfig, load_config
+from aiflow_core.config import AIFlowConfig, check_argument, load_config
 from aiflow_core.model.clock import Clock, SystemClock
 from aiflow_core.ports import Store
 from aiflow_core.stores import open_store
@@ -44,6 +44,11 @@ class Client(WorkflowOps, ExecutionOps, PlanOps, EventOps, ObserveOps):
         store: Store | None = None,
         upgrade: bool = True,
     ) -> None:
+        check_argument("db_url", db_url, str, "a database URL such as 'sqlite:///aiflow.db'")
+        check_argument("clock", clock, Clock, "a Clock, such as aiflow_core.testing.FakeClock")
+        check_argument("config", config, AIFlowConfig, "an AIFlowConfig, e.g. aiflow_core.config.load_config()")
+        check_argument("store", store, Store, "a Store, e.g. aiflow_core.testing.memory.MemoryStore()")
+        check_argument("upgrade", upgrade, bool, "True or False")
         self.config = config if config is not None else load_config()
         self.home: Path = self.config.home
         self.db_url = db_url or (store.url if store is not None else self.config.metadata_backend_uri)

@@ -18,6 +18,8 @@ variable                          key
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,7 +28,12 @@ from typing import Any
 import attrs
 import yaml
 
-from aiflow_core.errors import ConfigError
+from aiflow_core.errors import ConfigError, InvalidArgumentError, InvalidExpressionError
+from aiflow_core.executors import EXECUTOR_NAMES
+from aiflow_core.model.durations import parse_horizon, positive_seconds
+from aiflow_core.model.expressions import time_zone
+
+log = logging.getLogger("aiflow.config")
 
 CONFIG_FILE_NAME = "aiflow.yaml"
 
@@ -46,6 +53,8 @@ task_heartbeat_interval: 10
 task_heartbeat_timeout: 60
 # seconds between checks of task heartbeats
 task_executor_heartbeat_check_interval: 10
+# seconds a workflow file may take to load (run) when it is uploaded
+workflow_load_timeout: 60
 # how long finished executions, their logs and events are kept (e.g. 30d, 12h)
 history_retention: 30d
 # time zone in which cron expressions are evaluated
@@ -82,9 +91,114 @@ def init_config(home: Path | None = None) -> tuple[Path, bool]:
     return path, True
 
 
+#: Keys of AIFlow's server configuration that mean nothing here; a file holding them still loads.
+IGNORED_SEED_KEYS = frozenset({
+    "server_port", "rpc_port", "internal_rpc_port", "rest_port", "state_backend_uri",
+    "sql_alchemy_pool_enabled", "sql_alchemy_pool_size", "sql_alchemy_max_overflow",
+    "notification_server_uri", "k8s_executor_config", "pod_template_file", "image_repository",
+    "image_tag", "namespace", "in_cluster", "kube_config_file",
+})
+
+
+def _text(key: str, value: object, where: str) -> str:
+    if not isinstance(value, (str, Path)) or not str(value).strip():
+        raise ConfigError(f"{where} must be a non-empty string, got {value!r}")
+    return str(value)
+
+
+def _parallelism(key: str, value: object, where: str) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"{where} must be a whole number of tasks of at least 1, got {value!r}; e.g. 10"
+        )
+    return value
+
+
+def _seconds(key: str, value: object, where: str) -> float:
+    return positive_seconds(where, value, ConfigError)
+
+
+def _executor(key: str, value: object, where: str) -> str:
+    name = _text(key, value, where)
+    if name.lower() not in EXECUTOR_NAMES and "." not in name:
+        close = difflib.get_close_matches(name.lower(), EXECUTOR_NAMES, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(
+            f"{where} names no executor: {name!r}; {hint}use one of {sorted(EXECUTOR_NAMES)} "
+            "or a dotted path to an Executor class"
+        )
+    return name
+
+
+def _retention(key: str, value: object, where: str) -> object:
+    try:
+        parse_horizon(value)
+    except InvalidArgumentError as exc:
+        raise ConfigError(f"{where} is not a duration: {exc}; e.g. {key}: 30d, or off to keep everything") from None
+    return value
+
+
+def _timezone(key: str, value: object, where: str) -> str:
+    try:
+        time_zone(value)  # type: ignore[arg-type]
+    except (InvalidArgumentError, InvalidExpressionError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return str(value)
+
+
+def _secret(key: str, value: object, where: str) -> str | None:
+    return None if value is None else str(value)
+
+
+def _blob(key: str, value: object, where: str) -> Any:
+    if value is not None and not isinstance(value, (str, dict)):
+        raise ConfigError(
+            f"{where} must be a mapping {{blob_manager_class, blob_manager_config}} or an fsspec URL, got {value!r}"
+        )
+    return value
+
+
+def _path(key: str, value: object, where: str) -> Path:
+    return Path(_text(key, value, where)).expanduser()
+
+
+_CHECKS = {
+    "metadata_backend_uri": _text,
+    "log_dir": _path,
+    "task_executor": _executor,
+    "local_executor_parallelism": _parallelism,
+    "task_heartbeat_interval": _seconds,
+    "task_heartbeat_timeout": _seconds,
+    "task_executor_heartbeat_check_interval": _seconds,
+    "workflow_load_timeout": _seconds,
+    "history_retention": _retention,
+    "timezone": _timezone,
+    "pickle_secret": _secret,
+    "blob_manager": _blob,
+}
+#: The keys of ``aiflow.yaml``.
+KNOWN_KEYS = tuple(_CHECKS)
+
+
+def check_setting(key: str, value: object, where: str | None = None) -> Any:
+    """Return the value of setting ``key`` converted (numbers from strings), or raise :class:`ConfigError`.
+
+    The error names the setting as ``where`` (default ``config key 'KEY'``), the bad value and the fix.
+    """
+    return _CHECKS[key](key, value, where or f"config key {key!r}")
+
+
+def check_argument(name: str, value: object, kind: Any, expected: str) -> None:
+    """Refuse ``value`` for the argument ``name`` unless it is ``None`` or a ``kind``; ``expected`` says what fits."""
+    if value is not None and not isinstance(value, kind):
+        raise ConfigError(f"argument {name}={value!r} is not {expected}; pass {expected} or leave it out")
+
+
 @attrs.frozen(kw_only=True)
 class AIFlowConfig:
-    """The resolved configuration of one engine or client."""
+    """The resolved configuration of one engine or client; every value is checked when it is built."""
 
     home: Path
     metadata_backend_uri: str
@@ -94,11 +208,22 @@ class AIFlowConfig:
     task_heartbeat_interval: float = 10.0
     task_heartbeat_timeout: float = 60.0
     task_executor_heartbeat_check_interval: float = 10.0
-    history_retention: str = "30d"
+    workflow_load_timeout: float = 60.0
+    history_retention: Any = "30d"
     timezone: str = "UTC"
     pickle_secret: str | None = None
     blob_manager: Any = None
     source: Path | None = None
+
+    def __attrs_post_init__(self) -> None:
+        for key in KNOWN_KEYS:
+            object.__setattr__(self, key, check_setting(key, getattr(self, key)))
+        if self.task_heartbeat_timeout <= self.task_heartbeat_interval:
+            raise ConfigError(
+                f"config key 'task_heartbeat_timeout' ({self.task_heartbeat_timeout:g} s) must be longer than "
+                f"'task_heartbeat_interval' ({self.task_heartbeat_interval:g} s), or healthy tasks fail; "
+                "e.g. 60 and 10"
+            )
 
     def as_dict(self) -> dict[str, Any]:
         """Return the configuration as plain values (paths as strings)."""
@@ -109,12 +234,6 @@ class AIFlowConfig:
         return out
 
 
-_INT_KEYS = ("local_executor_parallelism",)
-_FLOAT_KEYS = (
-    "task_heartbeat_interval",
-    "task_heartbeat_timeout",
-    "task_executor_heartbeat_check_interval",
-)
 _ENV_KEYS = {
     "AIFLOW_DB_URL": "metadata_backend_uri",
     "AIFLOW_TASK_EXECUTOR": "task_executor",
@@ -148,36 +267,39 @@ def load_config(
     env = os.environ if env is None else env
     home = aiflow_home(env)
     file = Path(path) if path is not None else home / CONFIG_FILE_NAME
-    raw: dict[str, Any] = _read_file(file) if file.exists() else {}
     if path is not None and not file.exists():
         raise ConfigError(f"config file {str(file)!r} does not exist")
+    raw = _read_file(file) if file.exists() else {}
+    _check_keys(raw, file)
+    origin = {key: f"config key {key!r} in {str(file)!r}" for key in raw}
     for var, key in _ENV_KEYS.items():
         if env.get(var):
             raw[key] = env[var]
+            origin[key] = f"environment variable {var} (config key {key!r})"
     values: dict[str, Any] = {
         "home": home,
-        "metadata_backend_uri": raw.get("metadata_backend_uri") or f"sqlite:///{home}/aiflow.db",
-        "log_dir": Path(str(raw.get("log_dir") or home / "logs")).expanduser(),
+        "metadata_backend_uri": f"sqlite:///{home}/aiflow.db",
+        "log_dir": home / "logs",
         "source": file if file.exists() else None,
-    }
-    for key in ("task_executor", "history_retention", "timezone", "pickle_secret", "blob_manager"):
-        if raw.get(key) not in (None, ""):
-            values[key] = raw[key]
-    for key in _INT_KEYS + _FLOAT_KEYS:
-        if raw.get(key) in (None, ""):
-            continue
-        kind = int if key in _INT_KEYS else float
-        try:
-            values[key] = kind(raw[key])
-        except (TypeError, ValueError):
-            raise ConfigError(
-                f"config key {key!r} must be a number, got {raw[key]!r}"
-            ) from None
-    if values.get("pickle_secret") is not None:
-        values["pickle_secret"] = str(values["pickle_secret"])
-    if values.get("blob_manager") is None:
-        values["blob_manager"] = {
+        "blob_manager": {
             "blob_manager_class": "aiflow_storage.blob.LocalBlobManager",
             "blob_manager_config": {"root_directory": str(home / "blob")},
-        }
+        },
+    }
+    for key in KNOWN_KEYS:
+        if raw.get(key) not in (None, ""):
+            values[key] = check_setting(key, raw[key], origin[key])
     return AIFlowConfig(**values)
+
+
+def _check_keys(raw: dict[str, Any], file: Path) -> None:
+    """Refuse keys aiflow does not know, suggesting the nearest known one; AIFlow's old server keys pass."""
+    for key in raw:
+        if key in KNOWN_KEYS:
+            continue
+        if key in IGNORED_SEED_KEYS:
+            log.info("config file %s: key %r of AIFlow's server means nothing here; ignored", file, key)
+            continue
+        close = difflib.get_close_matches(str(key), KNOWN_KEYS, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(KNOWN_KEYS)}"
+        raise ConfigError(f"config file {str(file)!r} has an unknown key {key!r}; {hint}")

@@ -27,13 +27,13 @@ import attrs
 import aiflow_core
 from aiflow_core.api.observe import LEASE_NAME, dead_local_owner
 from aiflow_core.client import Client
-from aiflow_core.config import AIFlowConfig
-from aiflow_core.errors import ConfigError, InvalidStateError, NotFoundError
+from aiflow_core.config import AIFlowConfig, check_argument, check_setting
+from aiflow_core.errors import ConfigError, InvalidArgumentError, InvalidStateError, NotFoundError
 from aiflow_core.executors import Executor, TaskJob, create_executor
 from aiflow_core.executors.base import ExecutorContext
 from aiflow_core.executors.definitions import TaskDefinitions
 from aiflow_core.model.clock import Clock, ReplayClock
-from aiflow_core.model.durations import parse_duration
+from aiflow_core.model.durations import parse_horizon, positive_seconds
 from aiflow_core.model.internal.events import HeartbeatTimeout, TaskReport
 from aiflow_core.model.meta import WorkflowExecutionMeta
 from aiflow_core.model.status import TaskStatus
@@ -51,12 +51,6 @@ START_REPORT_GRACE = 0.001
 
 def _identity(value: Any) -> Any:
     return value
-
-
-def _horizon(value: object) -> dt.timedelta | None:
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "0", "none", "off")):
-        return None
-    return parse_duration(value)  # type: ignore[arg-type]
 
 
 class Engine(Client):
@@ -90,13 +84,27 @@ class Engine(Client):
         history_retention: object = ...,
         store: Store | None = None,
     ) -> None:
+        check_argument("clock", clock, Clock, "a Clock, such as aiflow_core.testing.FakeClock")
+        check_argument("log_dir", log_dir, (str, Path), "a directory path")
+        if parallelism is not None:
+            parallelism = check_setting("local_executor_parallelism", parallelism, "argument parallelism")
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ConfigError(f"argument batch_size={batch_size!r} must be a whole number of events of at least 1")
+        poll_interval = positive_seconds("argument poll_interval", poll_interval, ConfigError)
+        try:
+            horizon = parse_horizon(history_retention) if history_retention is not ... else None
+        except InvalidArgumentError as exc:
+            raise ConfigError(f"argument history_retention={history_retention!r}: {exc}") from None
         if clock is not None and clock.is_fake:
             clock = ReplayClock(clock)
         super().__init__(db_url, blob, clock=clock, config=config, store=store)
+        if history_retention is ...:
+            horizon = parse_horizon(self.config.history_retention)
         self._replayed_to = self.clock.now()
         self.log_dir = Path(log_dir) if log_dir is not None else self.config.log_dir
         self.executor = create_executor(
-            executor or self.config.task_executor, parallelism or self.config.local_executor_parallelism
+            executor if executor is not None else self.config.task_executor,
+            parallelism if parallelism is not None else self.config.local_executor_parallelism,
         )
         if self.executor.needs_snapshot_frame and not self.store.shared:
             raise ConfigError(
@@ -129,7 +137,7 @@ class Engine(Client):
         self._next_heartbeat_check = self.clock.now()
         self.retention = Retention(
             store=self.store, clock=self.clock, log_dir=self.log_dir,
-            horizon=_horizon(self.config.history_retention if history_retention is ... else history_retention),
+            horizon=horizon,
             checkpoint=self.loop.name, working_dir=self.home / "working_dir",
         )
         self.executor.open(
@@ -279,9 +287,12 @@ class Engine(Client):
         """A task whose definition cannot be loaded fails, with the traceback in its log."""
         log.error("cannot prepare task %s of execution %s: %s", job.task_name, job.workflow_execution_id, error)
         path = Path(job.log_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as task_log:
-            task_log.write("*** the task could not be prepared\n" + "".join(traceback.format_exception(error)))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as task_log:
+                task_log.write("*** the task could not be prepared\n" + "".join(traceback.format_exception(error)))
+        except OSError:
+            log.exception("cannot write the log %s of task execution %s", path, job.task_execution_id)
         self._report(job, TaskStatus.FAILED, f"task could not be prepared: {type(error).__name__}: {error}")
 
     # -- leadership and recovery --

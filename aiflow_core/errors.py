@@ -57,6 +57,10 @@ class InvalidStateError(AIFlowError, RuntimeError):
     """The operation is not allowed in the object's current state."""
 
 
+class ConditionResultError(AIFlowError, TypeError):
+    """A condition's ``is_met`` returned something other than True or False."""
+
+
 class CommandNotFoundError(AIFlowError, FileNotFoundError):
     """The external command of a task was found neither on ``PATH`` nor under its tool's home."""
 

@@ -7,20 +7,68 @@ import contextlib
 import hashlib
 import os
 import sys
+import threading
 import traceback
 import types
 from collections.abc import Sequence
 from pathlib import Path
 
 from aiflow_core.errors import AIFlowError, WorkflowLoadError
-from aiflow_core.model.workflow import Workflow, WorkflowContextManager
+from aiflow_core.interrupt import raise_in_thread
+from aiflow_core.model.workflow import Workflow
 
 _OWN_NAMES = ("aiflow_core", "aiflow_storage")
 #: Directories of aiflow's own packages, whose frames a load error leaves out.
 _OWN_PACKAGES = tuple(str(Path(__file__).resolve().parents[1] / package) + os.sep for package in _OWN_NAMES)
 
 
-def load_workflows(path: str | Path) -> list[Workflow]:
+#: The largest workflow file loaded, in bytes; data belongs in artifacts, not in the file.
+MAX_WORKFLOW_FILE_SIZE = 1 << 20
+#: Seconds a workflow file may take to load unless told otherwise (config key ``workflow_load_timeout``).
+DEFAULT_LOAD_TIMEOUT = 60.0
+#: How long a load that ran out of time gets to stop after it was interrupted.
+_STOP_GRACE = 1.0
+
+
+class _LoadTimedOut(BaseException):
+    """Raised in the thread of a workflow file that did not finish loading in time."""
+
+
+class _Load:
+    """One run of a workflow file, on a thread of its own so that it can be given up on."""
+
+    def __init__(self, code: types.CodeType, module: types.ModuleType) -> None:
+        self.code = code
+        self.module = module
+        self.error: BaseException | None = None
+        self.finished = False
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._run, name=f"aiflow-load-{module.__name__}", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            try:
+                exec(self.code, self.module.__dict__)
+            except BaseException as exc:  # the file's SystemExit too: it must not end the uploading program
+                self.error = exc
+            with self.lock:
+                self.finished = True
+        except _LoadTimedOut:  # arrived just as the file finished: the caller reports the timeout
+            pass
+
+    def run(self, timeout: float) -> bool:
+        """Run the file; False if it did not finish within ``timeout`` seconds (it is then interrupted)."""
+        self.thread.start()
+        self.thread.join(timeout)
+        with self.lock:
+            if self.finished:
+                return True
+            raise_in_thread(self.thread.ident or 0, _LoadTimedOut)
+        self.thread.join(_STOP_GRACE)
+        return False
+
+
+def load_workflows(path: str | Path, timeout: float = DEFAULT_LOAD_TIMEOUT) -> list[Workflow]:
     """Run the Python file at ``path`` and return the workflows defined at its top level.
 
     The file runs as a module that is not left in ``sys.modules``, so its
@@ -30,33 +78,59 @@ def load_workflows(path: str | Path) -> list[Workflow]:
     propagate as they are; anything else the file raises becomes
     :class:`~aiflow_core.errors.WorkflowLoadError` naming the exception and
     holding its traceback through the user's files (for a syntax error, the
-    offending line and a caret).
+    offending line and a caret), and so does ``sys.exit()`` at import, a file
+    larger than :data:`MAX_WORKFLOW_FILE_SIZE` and a file still loading after
+    ``timeout`` seconds.
+
+    The file runs on a thread of its own, so that a file that never finishes
+    does not hang the caller: when ``timeout`` runs out the load is
+    interrupted (an exception is raised in its thread) and given up on. A file
+    blocked in C code (a ``time.sleep``, a socket read) keeps its thread until
+    that call returns; ``os._exit`` ends the process like anywhere else.
     """
     file = Path(path).expanduser().resolve()
     if not file.is_file():
         raise WorkflowLoadError(f"workflow file {str(path)!r} does not exist or is not a file")
+    size = file.stat().st_size
+    if size > MAX_WORKFLOW_FILE_SIZE:
+        raise WorkflowLoadError(
+            f"workflow file {str(file)!r} has {size} bytes, more than the {MAX_WORKFLOW_FILE_SIZE} a workflow "
+            "file may have; keep data out of it: ship data files as artifacts and read them at run time"
+        )
     source = file.read_bytes()
     digest = hashlib.sha256(str(file).encode() + source).hexdigest()[:16]
     name = f"aiflow_workflow_{file.stem}_{digest}"
     module = types.ModuleType(name)
     module.__file__ = str(file)
+    try:
+        code = compile(source, str(file), "exec")
+    except (SyntaxError, ValueError) as exc:
+        raise _load_error(file, exc) from exc
     sys.modules[name] = module
     sys.path.insert(0, str(file.parent))
     try:
-        code = compile(source, str(file), "exec")
-        exec(code, module.__dict__)
-    except AIFlowError:
-        raise
-    except Exception as exc:
-        raise WorkflowLoadError(
-            f"workflow file {str(file)!r} raised {type(exc).__name__} while loading: {_first_line(exc)}\n"
-            + user_traceback(exc)
-        ) from exc
+        load = _Load(code, module)
+        finished = load.run(timeout)
     finally:
-        WorkflowContextManager.pop_context_managed_workflow()
         sys.modules.pop(name, None)
         with contextlib.suppress(ValueError):
             sys.path.remove(str(file.parent))
+    if not finished:
+        still = " and it still runs in a background thread" if load.thread.is_alive() else ""
+        raise WorkflowLoadError(
+            f"workflow file {str(file)!r} did not finish loading within {timeout:g} s{still}; "
+            "a workflow file should only declare workflows (start work in tasks), "
+            "or raise the config key workflow_load_timeout"
+        )
+    if isinstance(load.error, AIFlowError):
+        raise load.error
+    if isinstance(load.error, SystemExit):
+        raise WorkflowLoadError(
+            f"workflow file {str(file)!r} called sys.exit({load.error.code!r}) while loading; "
+            "a workflow file must not exit: guard script code with `if __name__ == '__main__':`"
+        ) from None
+    if load.error is not None:
+        raise _load_error(file, load.error) from load.error
     workflows: list[Workflow] = []
     for value in module.__dict__.values():
         if isinstance(value, Workflow) and value not in workflows:
@@ -76,6 +150,13 @@ def load_workflows(path: str | Path) -> list[Workflow]:
             f"workflow file {str(file)!r} defines workflow names more than once: {duplicates}"
         )
     return workflows
+
+
+def _load_error(file: Path, exc: BaseException) -> WorkflowLoadError:
+    return WorkflowLoadError(
+        f"workflow file {str(file)!r} raised {type(exc).__name__} while loading: {_first_line(exc)}\n"
+        + user_traceback(exc)
+    )
 
 
 def _first_line(exc: BaseException) -> str:

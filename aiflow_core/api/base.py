@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from aiflow_core.config import AIFlowConfig
 from aiflow_core.errors import InvalidArgumentError, NotFoundError
 from aiflow_core.model.clock import Clock
 from aiflow_core.model.meta import WorkflowExecutionMeta, WorkflowMeta
@@ -38,6 +39,7 @@ class ClientBase:
     clock: Clock
     home: Path
     blob_spec: Any
+    config: AIFlowConfig
 
     def now(self) -> dt.datetime:
         """The client's current time."""

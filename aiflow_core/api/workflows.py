@@ -98,7 +98,7 @@ class WorkflowOps(ClientBase):
         for artifact in artifacts or []:
             if not Path(artifact).exists():
                 raise NotFoundError("artifact", str(artifact), "check the path")
-        workflows = load_workflows(workflow_file_path)
+        workflows = load_workflows(workflow_file_path, self.config.workflow_load_timeout)
         modules = local_modules(workflow_file_path)
         shipped = [*(artifacts or []), *map(str, local_modules(workflow_file_path, artifacts or []))]
         content = Path(workflow_file_path).read_text(encoding="utf-8")

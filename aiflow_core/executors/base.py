@@ -116,6 +116,11 @@ class Executor(abc.ABC):
         return False
 
 
+def log_error(job: TaskJob, error: OSError) -> str:
+    """The error of a task execution whose log file cannot be opened."""
+    return f"cannot open the log file {job.log_path!r} of task {job.task_name!r}: {type(error).__name__}: {error}"
+
+
 def run_task(
     job: TaskJob,
     operator: Operator,
@@ -131,7 +136,8 @@ def run_task(
     (a successful run that wrote nothing leaves none; ``eager_log`` creates
     it at once, for a caller whose own output goes there); an exception is
     written there with its traceback and fails the task; :class:`TaskStopped`
-    ends it as STOPPED.
+    ends it as STOPPED. A log that cannot be opened fails the task with
+    the error.
     What is not an :class:`Exception` (``KeyboardInterrupt``, ``SystemExit``,
     a test runner's timeout) belongs to the caller's thread and propagates,
     after the log records it, unless ``isolated``: a task on a worker thread
@@ -142,28 +148,39 @@ def run_task(
     task = copy.copy(operator)
     header = f"*** {job.workflow_name}.{job.task_name} execution {job.sequence_number} try {job.try_number}\n"
     with TaskLog(job.log_path, header, eager=eager_log) as log:
-        context = TaskExecutionContext(
-            workflow_name=job.workflow_name, namespace=job.namespace,
-            workflow_execution_id=job.workflow_execution_id, task_name=job.task_name,
-            task_execution_id=job.task_execution_id, sequence_number=job.sequence_number,
-            try_number=job.try_number, log_file=log, log_path=job.log_path, working_dir=job.working_dir,
-        )
-        if on_start is not None:
-            on_start(task, context)
-        with task_runtime(runtime), task_output(log):
-            try:
-                task.start(context)
-                task.await_termination(context, timeout=job.execution_timeout)
-            except TaskStopped:
-                log.write("*** stopped\n")
-                return TaskStatus.STOPPED, None
-            except BaseException as exc:
-                log.write("".join(traceback.format_exception(exc)))
-                if not isolated and not isinstance(exc, Exception):
-                    log.write(f"*** interrupted by {type(exc).__name__}\n")
-                    raise
-                log.write("*** failed\n")
-                return TaskStatus.FAILED, f"{type(exc).__name__}: {exc}"
-        if log.opened:
-            log.write("*** succeeded\n")
+        status, error = _run_logged(task, job, runtime, log, on_start, isolated)
+    if log.failed is not None:
+        return TaskStatus.FAILED, log_error(job, log.failed)
+    return status, error
+
+
+def _run_logged(
+    task: AIFlowOperator, job: TaskJob, runtime: TaskRuntime, log: TaskLog,
+    on_start: Callable[[AIFlowOperator, Any], None] | None, isolated: bool,
+) -> tuple[TaskStatus, str | None]:
+    """The body of :func:`run_task`; notes to a log that cannot be opened are dropped (the caller reports it)."""
+    context = TaskExecutionContext(
+        workflow_name=job.workflow_name, namespace=job.namespace,
+        workflow_execution_id=job.workflow_execution_id, task_name=job.task_name,
+        task_execution_id=job.task_execution_id, sequence_number=job.sequence_number,
+        try_number=job.try_number, log_file=log, log_path=job.log_path, working_dir=job.working_dir,
+    )
+    if on_start is not None:
+        on_start(task, context)
+    with task_runtime(runtime), task_output(log):
+        try:
+            task.start(context)
+            task.await_termination(context, timeout=job.execution_timeout)
+        except TaskStopped:
+            log.note("*** stopped\n")
+            return TaskStatus.STOPPED, None
+        except BaseException as exc:
+            log.note("".join(traceback.format_exception(exc)))
+            if not isolated and not isinstance(exc, Exception):
+                log.note(f"*** interrupted by {type(exc).__name__}\n")
+                raise
+            log.note("*** failed\n")
+            return TaskStatus.FAILED, f"{type(exc).__name__}: {exc}"
+    if log.opened:
+        log.note("*** succeeded\n")
     return TaskStatus.SUCCESS, None

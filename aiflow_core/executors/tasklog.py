@@ -37,6 +37,8 @@ class TaskLog(io.TextIOBase):
         self.path = Path(path)
         self._header = header
         self._file: IO[str] | None = None
+        #: Why the file could not be opened, once that happened (every later write fails the same way).
+        self.failed: OSError | None = None
         if eager:
             self._open()
 
@@ -51,8 +53,14 @@ class TaskLog(io.TextIOBase):
         return self._file is not None
 
     def _open(self) -> IO[str]:
+        if self.failed is not None:
+            raise self.failed
         if self._file is None:
-            self._file = _append(self.path)
+            try:
+                self._file = _append(self.path)
+            except OSError as exc:
+                self.failed = exc
+                raise
             self._file.write(self._header)
         return self._file
 
@@ -63,6 +71,14 @@ class TaskLog(io.TextIOBase):
         if text:
             self._open().write(text)
         return len(text)
+
+    def note(self, text: str) -> None:
+        """Write a line of the engine's own; dropped when the file cannot be opened (:attr:`failed` says why)."""
+        try:
+            self.write(text)
+        except OSError:
+            if self.failed is None:
+                raise
 
     def fileno(self) -> int:
         """The open file's descriptor (opening it), e.g. for a subprocess's output."""

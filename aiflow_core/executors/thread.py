@@ -16,7 +16,6 @@ once.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import queue
 import threading
@@ -33,14 +32,11 @@ from aiflow_core.executors.base import (
     run_task,
 )
 from aiflow_core.executors.lines import TaskLines
+from aiflow_core.interrupt import raise_in_thread
 from aiflow_core.model.operator import AIFlowOperator
 from aiflow_core.model.status import TaskStatus
 
 log = logging.getLogger("aiflow.executor")
-
-
-def _raise_in_thread(thread_id: int, exc_type: type[BaseException]) -> None:
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exc_type))
 
 
 class _Running:
@@ -125,7 +121,7 @@ class ThreadExecutor(Executor):
         assert running is not None
         if running.operator is not None:
             threading.Thread(target=running.operator.stop, args=(running.context,), daemon=True).start()
-        _raise_in_thread(running.thread_id, TaskStopped)
+        raise_in_thread(running.thread_id, TaskStopped)
 
     def busy(self) -> bool:
         """True while tasks are queued or running."""

@@ -42,7 +42,7 @@ def _redirect(fd_target: int) -> None:
 def main() -> None:
     """Serve run requests until the channel closes."""
     from aiflow_core import serialization
-    from aiflow_core.executors.base import TaskJob, run_task
+    from aiflow_core.executors.base import TaskJob, log_error, run_task
     from aiflow_core.executors.channel import Channel
     from aiflow_core.executors.definitions import TaskDefinitions
     from aiflow_core.model.status import TaskStatus
@@ -84,8 +84,13 @@ def main() -> None:
             task_execution_id=job.task_execution_id, sequence_number=job.sequence_number,
             client_factory=make_client, wake=lambda: channel.send({"type": "wake"}), blob_spec=blob_spec,
         )
-        os.makedirs(os.path.dirname(job.log_path), exist_ok=True)
-        log_fd = os.open(job.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.makedirs(os.path.dirname(job.log_path), exist_ok=True)
+            log_fd = os.open(job.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            failure = log_error(job, exc)
+            channel.send({"type": "done", "te": job.task_execution_id, "status": "FAILED", "error": failure})
+            continue
         _redirect(log_fd)
         os.close(log_fd)
         if job.working_dir and os.path.isdir(job.working_dir):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from aiflow_core.errors import InvalidArgumentError
+from aiflow_core.errors import ConditionResultError, InvalidArgumentError
 from aiflow_core.model.context import Context
 from aiflow_core.model.event import Event
 
@@ -14,8 +14,9 @@ class Condition:
 
     Subclasses implement :meth:`is_met`. A condition is only evaluated for
     events whose key is in ``expect_event_keys`` and whose namespace is the
-    workflow's. ``is_met`` may raise: the scheduler then records the error,
-    treats the condition as not met and keeps running.
+    workflow's. ``is_met`` returns True or False (see :func:`evaluate`); it
+    may raise: the scheduler then records the error, treats the condition as
+    not met and keeps running.
     """
 
     def __init__(self, expect_event_keys: Iterable[str]) -> None:
@@ -51,3 +52,20 @@ class Condition:
     def describe(self) -> str:
         """A short human-readable description, shown as the cause of a start."""
         return f"{type(self).__name__}({', '.join(self.expect_event_keys)})"
+
+
+def evaluate(condition: Condition, event: Event, context: Context) -> bool:
+    """Return ``condition.is_met(event, context)``, refusing a result that is not True or False.
+
+    A string, ``None`` or a number would otherwise count by its truth value
+    (``"no"`` as met); :class:`~aiflow_core.errors.ConditionResultError` names
+    the condition, the event and the result instead, and the scheduler records
+    it like an exception the condition raised.
+    """
+    result = condition.is_met(event, context)
+    if not isinstance(result, bool):
+        raise ConditionResultError(
+            f"{type(condition).__name__}.is_met returned {result!r} ({type(result).__name__}) for event "
+            f"{event.key!r}; it must return True or False, e.g. `return bool(...)`"
+        )
+    return result

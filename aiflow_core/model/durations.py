@@ -11,7 +11,7 @@ import re
 
 from aiflow_core.errors import InvalidArgumentError
 
-__all__ = ["parse_duration"]
+__all__ = ["parse_duration", "parse_horizon", "positive_seconds"]
 
 # Largest unit first; a duration lists its units in this order, each at most once.
 _UNITS = {
@@ -105,3 +105,35 @@ def parse_duration(text: str | int | float | dt.timedelta) -> dt.timedelta:
     if isinstance(text, str):
         return _from_text(text)
     return _from_number(text)
+
+
+def positive_seconds(name: str, value: object, error: type[Exception] = InvalidArgumentError) -> float:
+    """Return the setting ``name`` as a number of seconds above zero, or raise ``error`` naming it.
+
+    ``value`` is a number of seconds, a :class:`datetime.timedelta` or a
+    duration string (``"10s"``, ``"1m"``). Zero and negative values are
+    refused: a heartbeat or timeout of zero would spin or fail at once.
+    """
+    fix = "use a number of seconds above zero, e.g. 10, or a duration such as '1m'"
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
+        raise error(f"{name} {value!r} must be above zero; {fix}")
+    try:
+        seconds = parse_duration(value).total_seconds()  # type: ignore[arg-type]
+    except InvalidArgumentError as exc:
+        raise error(f"{name} {value!r} is not a duration: {exc}; {fix}") from None
+    if seconds <= 0:
+        raise error(f"{name} {value!r} must be above zero; {fix}")
+    return seconds
+
+
+def parse_horizon(value: object) -> dt.timedelta | None:
+    """Return how long history is kept, or ``None`` to keep everything.
+
+    ``None``, ``0``, ``""``, ``"0"``, ``"off"`` and ``"none"`` keep everything;
+    anything else is read by :func:`parse_duration`.
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "0", "none", "off")):
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
+        return None
+    return parse_duration(value)  # type: ignore[arg-type]

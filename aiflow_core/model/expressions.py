@@ -120,7 +120,7 @@ def _normalize_cron(cron: object) -> str:
     return normalized
 
 
-def _zone(name: str) -> ZoneInfo:
+def time_zone(name: str) -> ZoneInfo:
     """Return the IANA time zone ``name`` or raise naming it."""
     if not isinstance(name, str):
         raise InvalidArgumentError(f"a time zone must be a str, got {type(name).__name__} {name!r}")
@@ -135,7 +135,7 @@ def _zone(name: str) -> ZoneInfo:
 
 def _check_zone(instance: object, attribute: object, value: str) -> None:
     """Attrs validator: ``value`` names an IANA time zone."""
-    _zone(value)
+    time_zone(value)
 
 
 def _check_interval(instance: object, attribute: object, value: dt.timedelta) -> None:
@@ -259,7 +259,7 @@ class CronExpression(ScheduleExpression):
 
     def _iter_fires(self, after: dt.datetime, start: dt.datetime | None) -> Iterator[dt.datetime]:
         lower = after if start is None or start < after else start
-        zone = _zone(self.timezone)
+        zone = time_zone(self.timezone)
         local = lower.astimezone(zone)
         wall = local.replace(tzinfo=None)
         base = _croniter(self.cron, wall)

@@ -6,7 +6,7 @@ import attrs
 
 from aiflow_core.errors import InvalidArgumentError
 from aiflow_core.model.action import TaskAction
-from aiflow_core.model.condition import Condition
+from aiflow_core.model.condition import Condition, evaluate
 from aiflow_core.model.context import Context
 from aiflow_core.model.event import Event
 
@@ -31,7 +31,7 @@ class TaskRule:
 
     def trigger(self, event: Event, context: Context) -> TaskAction | None:
         """Return the action if ``event`` satisfies the condition, else ``None``."""
-        if self.condition.expects(event.key) and self.condition.is_met(event, context):
+        if self.condition.expects(event.key) and evaluate(self.condition, event, context):
             return self.action
         return None
 
@@ -48,7 +48,7 @@ class WorkflowRule:
 
     def trigger(self, event: Event, context: Context) -> bool:
         """True if ``event`` satisfies the condition."""
-        return self.condition.expects(event.key) and bool(self.condition.is_met(event, context))
+        return self.condition.expects(event.key) and evaluate(self.condition, event, context)
 
     def __repr__(self) -> str:
         return f"WorkflowRule({self.condition.describe()})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,16 +12,21 @@ import attrs
 from aiflow_core.errors import InvalidArgumentError
 
 
-def _seconds(name: str, value: Any) -> float | None:
+def _seconds(task_name: str, name: str, value: Any, *, zero: bool = True) -> float | None:
+    """``value`` in seconds; zero only where ``zero`` allows it (a delay may be zero, a timeout may not)."""
     if value is None:
         return None
-    if isinstance(value, dt.timedelta):
-        value = value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    seconds = value.total_seconds() if isinstance(value, dt.timedelta) else value
+    if (
+        isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds)
+        or seconds < 0 or (seconds == 0 and not zero)
+    ):
+        least = "zero or more" if zero else "above zero"
         raise InvalidArgumentError(
-            f"{name} must be a non-negative number of seconds or a timedelta, got {value!r}"
+            f"task {task_name!r}: {name} must be a number of seconds {least} or a timedelta, got {value!r}; "
+            f"e.g. {name}=30"
         )
-    return float(value)
+    return float(seconds)
 
 
 @attrs.frozen(kw_only=True)
@@ -58,10 +64,10 @@ class TaskConfig:
         return cls(
             periodic_expression=periodic,
             retries=retries,
-            retry_delay=_seconds("retry_delay", kwargs.get("retry_delay", 0.0)) or 0.0,
+            retry_delay=_seconds(task_name, "retry_delay", kwargs.get("retry_delay", 0.0)) or 0.0,
             retry_exponential_backoff=bool(kwargs.get("retry_exponential_backoff", False)),
-            max_retry_delay=_seconds("max_retry_delay", kwargs.get("max_retry_delay")),
-            execution_timeout=_seconds("execution_timeout", kwargs.get("execution_timeout")),
+            max_retry_delay=_seconds(task_name, "max_retry_delay", kwargs.get("max_retry_delay")),
+            execution_timeout=_seconds(task_name, "execution_timeout", kwargs.get("execution_timeout"), zero=False),
         )
 
     def delay_before_try(self, try_number: int) -> float:

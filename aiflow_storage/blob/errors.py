@@ -68,6 +68,10 @@ class UnsafePathError(AIFlowError, ValueError):
     """
 
 
+class InvalidArchiveError(AIFlowError, ValueError):
+    """A snapshot archive is refused: a member name twice, or more bytes than a snapshot may hold."""
+
+
 class MissingExtraError(AIFlowError, ImportError):
     """The optional package a backend needs is not installed.
 

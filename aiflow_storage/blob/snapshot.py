@@ -11,6 +11,11 @@ same workflow always gives the same digest.
 be plain files or directories with relative names that stay inside the
 target (no ``..``, no absolute names, no links or devices); anything else
 raises :class:`UnsafePathError` before a byte is written outside.
+
+A snapshot holds at most :data:`MAX_SNAPSHOT_SIZE` bytes of files (before
+compression): packing more, or extracting an archive whose members add up to
+more, raises :class:`InvalidArchiveError`, as does an archive that names a
+member twice.
 """
 
 from __future__ import annotations
@@ -27,10 +32,11 @@ from pathlib import Path
 
 import attrs
 
-from aiflow_storage.blob.errors import BlobNotFoundError, UnsafePathError
+from aiflow_storage.blob.errors import BlobNotFoundError, InvalidArchiveError, UnsafePathError
 from aiflow_storage.blob.paths import check_key, ensure_inside
 
 __all__ = [
+    "MAX_SNAPSHOT_SIZE",
     "SnapshotArchive",
     "extract_archive",
     "force_rmtree",
@@ -40,6 +46,8 @@ __all__ = [
 ]
 
 _CHUNK = 1 << 20
+#: The most bytes of files (uncompressed) one snapshot may hold: the workflow file and its artifacts.
+MAX_SNAPSHOT_SIZE = 1 << 30
 _FILE_MODE = 0o644
 _EXEC_MODE = 0o755
 
@@ -119,12 +127,14 @@ def _tarinfo(name: str, path: Path) -> tarfile.TarInfo:
 def pack_snapshot(
     workflow_file: str | os.PathLike[str],
     artifacts: Sequence[str | os.PathLike[str]] | None = None,
+    max_size: int = MAX_SNAPSHOT_SIZE,
 ) -> SnapshotArchive:
     """Pack ``workflow_file`` and ``artifacts`` into a deterministic archive.
 
     Each goes at the archive's root under its base name (directories with
-    their whole tree). Two sources with one base name raise ``ValueError``;
-    a missing source raises :class:`BlobNotFoundError`.
+    their whole tree). Two sources with one base name, or sources holding
+    more than ``max_size`` bytes, raise :class:`InvalidArchiveError`; a
+    missing source raises :class:`BlobNotFoundError`.
     """
     sources = [Path(workflow_file), *(Path(a) for a in artifacts or ())]
     names: dict[str, Path] = {}
@@ -133,12 +143,18 @@ def pack_snapshot(
             raise BlobNotFoundError(f"snapshot source {str(source)!r} does not exist")
         name = check_key(source.resolve().name)
         if name in names:
-            raise ValueError(
+            raise InvalidArchiveError(
                 f"snapshot sources {str(names[name])!r} and {str(source)!r} share the name "
                 f"{name!r}; expected distinct base names"
             )
         names[name] = source
     entries = sorted(e for name, src in names.items() for e in _entries(src, name))
+    total = sum(path.stat().st_size for _, path in entries if not path.is_dir())
+    if total > max_size:
+        raise InvalidArchiveError(
+            f"snapshot of {[str(s) for s in sources]} holds {total} bytes of files, more than the "
+            f"{max_size} a snapshot may hold; keep large data in blob storage and read it at run time"
+        )
     tmpdir = Path(tempfile.mkdtemp(prefix="aiflow-snapshot-"))
     part = tmpdir / "snapshot.part"
     try:
@@ -176,16 +192,21 @@ def _member_path(root: Path, member: tarfile.TarInfo) -> Path:
     return path
 
 
-def extract_archive(archive: str | os.PathLike[str], dest: str | os.PathLike[str]) -> None:
+def extract_archive(
+    archive: str | os.PathLike[str], dest: str | os.PathLike[str], max_size: int = MAX_SNAPSHOT_SIZE
+) -> None:
     """Extract the snapshot ``archive`` into the existing empty directory ``dest``.
 
     Every member is checked before anything is written; unsafe members raise
-    :class:`UnsafePathError`. Files get mode ``0o644`` or ``0o755``.
+    :class:`UnsafePathError`, a name given twice or members adding up to
+    more than ``max_size`` bytes :class:`InvalidArchiveError`. Files get mode
+    ``0o644`` or ``0o755``.
     """
     root = Path(dest)
     with tarfile.open(archive, mode="r:*") as tar:
         members = tar.getmembers()
         plan = [(member, _member_path(root, member)) for member in members]
+        _check_members(str(archive), members, max_size)
         for member, path in plan:
             if member.isdir():
                 path.mkdir(parents=True, exist_ok=True)
@@ -197,6 +218,25 @@ def extract_archive(archive: str | os.PathLike[str], dest: str | os.PathLike[str
             with source, open(path, "xb") as out:
                 shutil.copyfileobj(source, out, _CHUNK)
             os.chmod(path, _EXEC_MODE if member.mode & stat.S_IXUSR else _FILE_MODE)
+
+
+def _check_members(archive: str, members: list[tarfile.TarInfo], max_size: int) -> None:
+    """Refuse an archive that names a member twice or holds more than ``max_size`` bytes."""
+    seen: set[str] = set()
+    for member in members:
+        name = member.name.rstrip("/")
+        if name in seen:
+            raise InvalidArchiveError(
+                f"archive {archive!r} holds the member {member.name!r} twice; a snapshot names each file once, "
+                "upload the workflow again to store a sound one"
+            )
+        seen.add(name)
+    total = sum(member.size for member in members if member.isreg())
+    if total > max_size:
+        raise InvalidArchiveError(
+            f"archive {archive!r} would extract to {total} bytes, more than the {max_size} a snapshot may hold; "
+            "keep large data in blob storage and read it at run time"
+        )
 
 
 def set_read_only(tree: Path) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from aiflow_core.errors import InvalidArgumentError
-from aiflow_core.model.condition import Condition
+from aiflow_core.model.condition import Condition, evaluate
 from aiflow_core.model.context import Context, scoped
 from aiflow_core.model.event import Event
 from aiflow_core.model.internal.events import task_status_event_key
@@ -160,7 +160,7 @@ class MeetAllCondition(_CompositeCondition):
         """Evaluate the children that expect the event, then combine."""
         if self._all_live(context):
             return all(
-                bool(child.is_met(event, scoped(context, str(i)))) if child.expects(event.key)
+                evaluate(child, event, scoped(context, str(i))) if child.expects(event.key)
                 else bool(child.live_value(scoped(context, str(i))))
                 for i, child in enumerate(self.conditions)
             )
@@ -172,7 +172,7 @@ class MeetAllCondition(_CompositeCondition):
         for index, child in enumerate(self.conditions):
             child_context = scoped(context, str(index))
             if child.expects(event.key):
-                remembered[index] = bool(child.is_met(event, child_context))
+                remembered[index] = evaluate(child, event, child_context)
                 results.append(remembered[index])
                 continue
             live = child.live_value(child_context)
@@ -200,7 +200,7 @@ class MeetAnyCondition(_CompositeCondition):
         """Evaluate the children that expect the event; True if one holds."""
         met = False
         for index, child in enumerate(self.conditions):
-            if child.expects(event.key) and child.is_met(event, scoped(context, str(index))):
+            if child.expects(event.key) and evaluate(child, event, scoped(context, str(index))):
                 met = True
         return met
 
@@ -227,7 +227,7 @@ class TaskStatusAllMetCondition(Condition):
     def is_met(self, event: Event, context: Context) -> bool:
         """True if every listed task has its expected status after ``event``."""
         return all(
-            c.is_met(event, context) if c.expects(event.key) else bool(c.live_value(context))
+            evaluate(c, event, context) if c.expects(event.key) else bool(c.live_value(context))
             for c in self.condition_list
         )
 
