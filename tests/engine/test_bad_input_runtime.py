@@ -75,6 +75,7 @@ BASE = """
 from aiflow_core import PythonOperator, Workflow
 
 def work():
+    print("working")  # the first write creates the task's log
     return 42
 
 with Workflow(name="base") as w:
