@@ -156,8 +156,6 @@ class Engine(Client):
         }
         if blob:
             env["AIFLOW_BLOB_SPEC"] = blob
-        if self.config.pickle_secret:
-            env["AIFLOW_PICKLE_SECRET"] = self.config.pickle_secret
         return env
 
     def wake(self) -> None:

@@ -96,7 +96,7 @@ def main() -> None:
         status: TaskStatus
         error: str | None
         try:
-            operator = definitions.operator(job, functools.partial(serialization.loads, workflows[job.snapshot_id]))
+            operator = definitions.operator(job, functools.partial(serialization.loads_verified, workflows[job.snapshot_id]))
         except Exception as exc:
             traceback.print_exc()
             status, error = TaskStatus.FAILED, f"task could not be prepared: {type(exc).__name__}: {exc}"
