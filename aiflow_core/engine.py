@@ -32,6 +32,7 @@ from aiflow_core.errors import ConfigError, InvalidStateError, NotFoundError
 from aiflow_core.executors import Executor, TaskJob, create_executor
 from aiflow_core.executors.base import ExecutorContext
 from aiflow_core.executors.definitions import TaskDefinitions
+from aiflow_core.homefiles import private_opener
 from aiflow_core.model.clock import Clock, ReplayClock
 from aiflow_core.model.durations import parse_duration
 from aiflow_core.model.internal.events import HeartbeatTimeout, TaskReport
@@ -276,9 +277,7 @@ class Engine(Client):
     def _fail_unprepared(self, job: TaskJob, error: BaseException) -> None:
         """A task whose definition cannot be loaded fails, with the traceback in its log."""
         log.error("cannot prepare task %s of execution %s: %s", job.task_name, job.workflow_execution_id, error)
-        path = Path(job.log_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as task_log:
+        with open(job.log_path, "a", encoding="utf-8", opener=private_opener) as task_log:
             task_log.write("*** the task could not be prepared\n" + "".join(traceback.format_exception(error)))
         self._report(job, TaskStatus.FAILED, f"task could not be prepared: {type(error).__name__}: {error}")
 

@@ -61,6 +61,11 @@ def open_private(path: Path | str, flags: int) -> int:
     return fd
 
 
+def private_opener(path: str, flags: int) -> int:
+    """An ``opener`` for :func:`open` that creates files (and their folders) owner-only."""
+    return open_private(path, flags)
+
+
 def write_private(path: Path | str, text: str) -> None:
     """Write ``text`` to ``path`` (replacing its content), owner-only."""
     with os.fdopen(open_private(path, os.O_WRONLY | os.O_TRUNC), "w", encoding="utf-8") as out:
@@ -101,10 +106,8 @@ def pickle_secret(home: Path, configured: str | None = None) -> str:
                 out.write(secrets.token_hex(32) + "\n")
                 out.flush()
                 os.fsync(out.fileno())
-            try:
+            with contextlib.suppress(FileExistsError):
                 os.link(tmp, path)  # atomic: the first of concurrent starts wins, the others read its secret
-            except FileExistsError:
-                pass
         finally:
             tmp.unlink(missing_ok=True)
     except OSError as exc:

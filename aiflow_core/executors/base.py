@@ -18,6 +18,7 @@ from typing import IO, Any
 
 import attrs
 
+from aiflow_core.homefiles import private_opener
 from aiflow_core.model.context import TaskExecutionContext
 from aiflow_core.model.operator import AIFlowOperator, Operator
 from aiflow_core.model.status import TaskStatus
@@ -117,12 +118,8 @@ class Executor(abc.ABC):
 
 
 def _open_log(path: Path) -> IO[str]:
-    """Open a task's log for appending, making its directory only when it is missing (one system call per task)."""
-    try:
-        return open(path, "a", encoding="utf-8", buffering=1)
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return open(path, "a", encoding="utf-8", buffering=1)
+    """Open a task's log for appending, owner-only, making its directory only when it is missing."""
+    return open(path, "a", encoding="utf-8", buffering=1, opener=private_opener)
 
 
 def run_task(

@@ -45,6 +45,7 @@ def main() -> None:
     from aiflow_core.executors.base import TaskJob, run_task
     from aiflow_core.executors.channel import Channel
     from aiflow_core.executors.definitions import TaskDefinitions
+    from aiflow_core.homefiles import open_private
     from aiflow_core.model.status import TaskStatus
     from aiflow_core.operators.bash import OWN_GROUP_ENV
     from aiflow_core.runtime.blob import blob_spec_from_env
@@ -84,8 +85,7 @@ def main() -> None:
             task_execution_id=job.task_execution_id, sequence_number=job.sequence_number,
             client_factory=make_client, wake=lambda: channel.send({"type": "wake"}), blob_spec=blob_spec,
         )
-        os.makedirs(os.path.dirname(job.log_path), exist_ok=True)
-        log_fd = os.open(job.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        log_fd = open_private(job.log_path, os.O_WRONLY | os.O_APPEND)
         _redirect(log_fd)
         os.close(log_fd)
         if job.working_dir and os.path.isdir(job.working_dir):
@@ -96,7 +96,8 @@ def main() -> None:
         status: TaskStatus
         error: str | None
         try:
-            operator = definitions.operator(job, functools.partial(serialization.loads_verified, workflows[job.snapshot_id]))
+            stored = functools.partial(serialization.loads_verified, workflows[job.snapshot_id])
+            operator = definitions.operator(job, stored)
         except Exception as exc:
             traceback.print_exc()
             status, error = TaskStatus.FAILED, f"task could not be prepared: {type(exc).__name__}: {exc}"
