@@ -14,7 +14,7 @@ import copy
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import attrs
 
@@ -23,7 +23,7 @@ from aiflow_core.model.context import TaskExecutionContext
 from aiflow_core.model.operator import AIFlowOperator, Operator
 from aiflow_core.model.status import TaskStatus
 from aiflow_core.runtime.context import TaskRuntime, task_runtime
-from aiflow_core.runtime.output import task_output
+from aiflow_core.runtime.output import MaskedLog, task_output
 
 
 class TaskStopped(BaseException):
@@ -66,7 +66,9 @@ class ExecutorContext:
     runtime; ``wake`` nudges the scheduler (a task in another process sent an
     event); ``heartbeat`` records that a task execution is alive; ``env`` is
     extra environment for worker processes; ``heartbeat_interval`` is how
-    often workers send heartbeats, in seconds.
+    often workers send heartbeats, in seconds; ``serve`` carries out a call a
+    task attempt in a worker process sent over its channel (see
+    :mod:`aiflow_core.executors.attempt`).
     """
 
     reporter: Reporter
@@ -75,6 +77,7 @@ class ExecutorContext:
     heartbeat: Callable[[int], None] = _nothing
     env: dict[str, str] = attrs.field(factory=dict)
     heartbeat_interval: float = 10.0
+    serve: Callable[[TaskJob, str, dict[str, Any]], Any] | None = None
 
 
 class Executor(abc.ABC):
@@ -152,7 +155,8 @@ def run_task(
         )
         if on_start is not None:
             on_start(task, context)
-        with task_runtime(runtime), task_output(log):
+        masked: IO[str] = log if runtime.mask is str else cast(IO[str], MaskedLog(log, runtime.mask))
+        with task_runtime(runtime), task_output(masked):
             try:
                 task.start(context)
                 task.await_termination(context, timeout=job.execution_timeout)
@@ -160,11 +164,11 @@ def run_task(
                 log.write("*** stopped\n")
                 return TaskStatus.STOPPED, None
             except BaseException as exc:
-                log.write("".join(traceback.format_exception(exc)))
+                masked.write("".join(traceback.format_exception(exc)))
                 if not isolated and not isinstance(exc, Exception):
                     log.write(f"*** interrupted by {type(exc).__name__}\n")
                     raise
                 log.write("*** failed\n")
-                return TaskStatus.FAILED, f"{type(exc).__name__}: {exc}"
+                return TaskStatus.FAILED, runtime.mask(f"{type(exc).__name__}: {exc}")
         log.write("*** succeeded\n")
     return TaskStatus.SUCCESS, None
