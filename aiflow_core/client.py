@@ -55,10 +55,10 @@ class Client(WorkflowOps, ExecutionOps, PlanOps, EventOps, ObserveOps):
         self.blob_spec = blob if blob is not None else self.config.blob_manager
         self.clock = clock if clock is not None else SystemClock()
         self.timezone = self.config.timezone
-        if self.config.pickle_secret:
-            from aiflow_core import serialization
+        from aiflow_core import serialization
+        from aiflow_core.homefiles import pickle_secret
 
-            serialization.configure(self.config.pickle_secret)
+        serialization.configure(pickle_secret(self.home, self.config.pickle_secret))
         self.store = store if store is not None else open_store(self.db_url)
         if upgrade:
             self.store.upgrade()

@@ -30,6 +30,7 @@ import yaml
 
 from aiflow_core.errors import ConfigError, InvalidArgumentError, InvalidExpressionError
 from aiflow_core.executors import EXECUTOR_NAMES
+from aiflow_core.homefiles import pickle_secret, private_dir, write_private
 from aiflow_core.model.durations import parse_horizon, positive_seconds
 from aiflow_core.model.expressions import time_zone
 
@@ -59,7 +60,8 @@ workflow_load_timeout: 60
 history_retention: 30d
 # time zone in which cron expressions are evaluated
 timezone: UTC
-# secret used to sign stored pickles (leave empty to only check versions and digests)
+# secret that signs stored pickles; empty: the one generated in $AIFLOW_HOME/pickle_secret (owner-only).
+# Every engine and client sharing the database needs the same secret.
 pickle_secret:
 # where workflow snapshots and task files are stored
 blob_manager:
@@ -81,13 +83,17 @@ def default_config_text(home: Path) -> str:
 
 
 def init_config(home: Path | None = None) -> tuple[Path, bool]:
-    """Write the default config file unless one exists; return (path, created)."""
+    """Write the default config file (owner-only) unless one exists; return (path, created).
+
+    The pickle secret of ``home`` is generated too when missing.
+    """
     home = aiflow_home() if home is None else home
     path = home / CONFIG_FILE_NAME
+    private_dir(home)
+    pickle_secret(home)
     if path.exists():
         return path, False
-    home.mkdir(parents=True, exist_ok=True)
-    path.write_text(default_config_text(home), encoding="utf-8")
+    write_private(path, default_config_text(home))
     return path, True
 
 

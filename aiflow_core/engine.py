@@ -30,8 +30,10 @@ from aiflow_core.client import Client
 from aiflow_core.config import AIFlowConfig, check_argument, check_setting
 from aiflow_core.errors import ConfigError, InvalidArgumentError, InvalidStateError, NotFoundError
 from aiflow_core.executors import Executor, TaskJob, create_executor
+from aiflow_core.executors.attempt import serve_call
 from aiflow_core.executors.base import ExecutorContext
 from aiflow_core.executors.definitions import TaskDefinitions
+from aiflow_core.homefiles import private_opener
 from aiflow_core.model.clock import Clock, ReplayClock
 from aiflow_core.model.durations import parse_horizon, positive_seconds
 from aiflow_core.model.internal.events import HeartbeatTimeout, TaskReport
@@ -39,6 +41,7 @@ from aiflow_core.model.meta import WorkflowExecutionMeta
 from aiflow_core.model.status import TaskStatus
 from aiflow_core.ports import Command, StartTask, Store, StoreTx
 from aiflow_core.runtime.context import TaskRuntime
+from aiflow_core.runtime.output import secrets_mask
 from aiflow_core.scheduler.loop import SchedulerLoop
 from aiflow_core.scheduler.retention import Retention
 
@@ -135,6 +138,7 @@ class Engine(Client):
         self._beats: dict[int, tuple[TaskJob, dt.datetime]] = {}
         self._beats_lock = threading.Lock()
         self._next_heartbeat_check = self.clock.now()
+        self._mask = secrets_mask(self._known_secrets())
         self.retention = Retention(
             store=self.store, clock=self.clock, log_dir=self.log_dir,
             horizon=horizon,
@@ -144,6 +148,7 @@ class Engine(Client):
             ExecutorContext(
                 reporter=self._report, runtime_factory=self._runtime_for, wake=self.wake,
                 heartbeat=self._heartbeat, env=self._worker_env(),
+                serve=functools.partial(serve_call, self),
                 heartbeat_interval=self.config.task_heartbeat_interval,
             )
         )
@@ -158,15 +163,31 @@ class Engine(Client):
         source_root = str(Path(aiflow_core.__file__).resolve().parent.parent)
         path = os.environ.get("PYTHONPATH")
         env = {
-            "AIFLOW_DB_URL": self.db_url,
             "AIFLOW_HOME": str(self.home),
             "PYTHONPATH": source_root + (os.pathsep + path if path else ""),
         }
         if blob:
             env["AIFLOW_BLOB_SPEC"] = blob
-        if self.config.pickle_secret:
-            env["AIFLOW_PICKLE_SECRET"] = self.config.pickle_secret
         return env
+
+    def _known_secrets(self) -> list[str]:
+        """The secrets masked in task logs: the database password, the blob credentials, the pickle secret."""
+        from urllib.parse import unquote, urlsplit
+
+        from aiflow_core.homefiles import pickle_secret
+
+        found = [pickle_secret(self.home, self.config.pickle_secret)]
+        try:
+            password = urlsplit(self.db_url).password
+        except ValueError:
+            password = None
+        if password:
+            found += [password, unquote(password)]
+        if isinstance(self.blob_spec, dict):
+            from aiflow_storage.blob.redaction import secret_values
+
+            found += secret_values(self.blob_spec)
+        return found
 
     def wake(self) -> None:
         """Make the loop look for work now."""
@@ -176,6 +197,8 @@ class Engine(Client):
         self.wake()
 
     def _report(self, job: TaskJob, status: TaskStatus, error: str | None) -> None:
+        if error:
+            error = self._mask(error)
         if self.executor.sends_heartbeats:
             with self._beats_lock:
                 if status is TaskStatus.RUNNING:
@@ -224,7 +247,7 @@ class Engine(Client):
             namespace=job.namespace, workflow_name=job.workflow_name,
             workflow_execution_id=job.workflow_execution_id, task_name=job.task_name,
             task_execution_id=job.task_execution_id, sequence_number=job.sequence_number,
-            client_factory=lambda: self, wake=self.wake, blob_spec=self.blob_spec,
+            client_factory=lambda: self, wake=self.wake, blob_spec=self.blob_spec, mask=self._mask,
         )
 
     def _dispatch(self, tx: StoreTx, commands: list[Command]) -> Callable[[], None]:
@@ -286,13 +309,12 @@ class Engine(Client):
     def _fail_unprepared(self, job: TaskJob, error: BaseException) -> None:
         """A task whose definition cannot be loaded fails, with the traceback in its log."""
         log.error("cannot prepare task %s of execution %s: %s", job.task_name, job.workflow_execution_id, error)
-        path = Path(job.log_path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "a", encoding="utf-8") as task_log:
-                task_log.write("*** the task could not be prepared\n" + "".join(traceback.format_exception(error)))
+            with open(job.log_path, "a", encoding="utf-8", opener=private_opener) as task_log:
+                trace = "".join(traceback.format_exception(error))
+                task_log.write(self._mask("*** the task could not be prepared\n" + trace))
         except OSError:
-            log.exception("cannot write the log %s of task execution %s", path, job.task_execution_id)
+            log.exception("cannot write the log %s of task execution %s", job.log_path, job.task_execution_id)
         self._report(job, TaskStatus.FAILED, f"task could not be prepared: {type(error).__name__}: {error}")
 
     # -- leadership and recovery --

@@ -13,7 +13,7 @@ import abc
 import copy
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any, cast
 
 import attrs
 
@@ -22,7 +22,7 @@ from aiflow_core.model.context import TaskExecutionContext
 from aiflow_core.model.operator import AIFlowOperator, Operator
 from aiflow_core.model.status import TaskStatus
 from aiflow_core.runtime.context import TaskRuntime, task_runtime
-from aiflow_core.runtime.output import task_output
+from aiflow_core.runtime.output import MaskedLog, task_output
 
 
 class TaskStopped(BaseException):
@@ -65,7 +65,9 @@ class ExecutorContext:
     runtime; ``wake`` nudges the scheduler (a task in another process sent an
     event); ``heartbeat`` records that a task execution is alive; ``env`` is
     extra environment for worker processes; ``heartbeat_interval`` is how
-    often workers send heartbeats, in seconds.
+    often workers send heartbeats, in seconds; ``serve`` carries out a call a
+    task attempt in a worker process sent over its channel (see
+    :mod:`aiflow_core.executors.attempt`).
     """
 
     reporter: Reporter
@@ -74,6 +76,7 @@ class ExecutorContext:
     heartbeat: Callable[[int], None] = _nothing
     env: dict[str, str] = attrs.field(factory=dict)
     heartbeat_interval: float = 10.0
+    serve: Callable[[TaskJob, str, dict[str, Any]], Any] | None = None
 
 
 class Executor(abc.ABC):
@@ -167,7 +170,9 @@ def _run_logged(
     )
     if on_start is not None:
         on_start(task, context)
-    with task_runtime(runtime), task_output(log):
+    stream = cast(IO[str], log)
+    masked = stream if runtime.mask is str else cast(IO[str], MaskedLog(stream, runtime.mask))
+    with task_runtime(runtime), task_output(masked):
         try:
             task.start(context)
             task.await_termination(context, timeout=job.execution_timeout)
@@ -175,12 +180,12 @@ def _run_logged(
             log.note("*** stopped\n")
             return TaskStatus.STOPPED, None
         except BaseException as exc:
-            log.note("".join(traceback.format_exception(exc)))
+            log.note(runtime.mask("".join(traceback.format_exception(exc))))
             if not isolated and not isinstance(exc, Exception):
                 log.note(f"*** interrupted by {type(exc).__name__}\n")
                 raise
             log.note("*** failed\n")
-            return TaskStatus.FAILED, f"{type(exc).__name__}: {exc}"
+            return TaskStatus.FAILED, runtime.mask(f"{type(exc).__name__}: {exc}")
     if log.opened:
         log.note("*** succeeded\n")
     return TaskStatus.SUCCESS, None

@@ -13,7 +13,9 @@ start-up once the pool is warm. Closing waits for every worker's last report.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -29,6 +31,8 @@ from aiflow_core.executors.channel import Channel
 from aiflow_core.executors.lines import TaskLines
 from aiflow_core.model.status import TaskStatus
 
+#: Keys of the engine's environment that workers never get: tasks hold no keys.
+WITHHELD_ENV = ("AIFLOW_DB_URL", "AIFLOW_PICKLE_SECRET")
 _JOB_FIELDS = [f.name for f in attrs.fields(TaskJob) if f.name not in ("operator", "snapshot_frame")]
 
 
@@ -45,6 +49,8 @@ class _Worker:
         self.timed_out: float | None = None
         self.timer: threading.Timer | None = None
         self.snapshots: set[int] = set()
+        #: The token of the attempt this worker runs: its calls must carry it.
+        self.token: str | None = None
         self._on_message = on_message
         self.reader = threading.Thread(target=self._read, name=f"aiflow-worker-{self.process.pid}", daemon=True)
         self.reader.start()
@@ -87,6 +93,7 @@ class ProcessExecutor(Executor):
         self._reporter: Reporter | None = None
         self._wake: Callable[[], None] = lambda: None
         self._heartbeat: Callable[[int], None] = lambda te_id: None
+        self._serve: Callable[[TaskJob, str, dict[str, Any]], Any] | None = None
         self._closed = False
 
     def open(self, context: ExecutorContext) -> None:
@@ -94,6 +101,7 @@ class ProcessExecutor(Executor):
         self._reporter = context.reporter
         self._wake = context.wake
         self._heartbeat = context.heartbeat
+        self._serve = context.serve
         self.env = {**context.env, "AIFLOW_HEARTBEAT_INTERVAL": str(context.heartbeat_interval)}
 
     @property
@@ -129,7 +137,8 @@ class ProcessExecutor(Executor):
                 if self._idle:
                     worker = self._idle.pop()
                 elif len(self._workers) < self.parallelism:
-                    worker = _Worker({**os.environ, **self.env}, self._on_message)
+                    env = {k: v for k, v in os.environ.items() if k not in WITHHELD_ENV}
+                    worker = _Worker({**env, **self.env}, self._on_message)
                     self._workers.append(worker)
                     self._unfinished.add(worker)
                 else:
@@ -145,8 +154,11 @@ class ProcessExecutor(Executor):
                 self._busy[job.task_execution_id] = worker
                 frame = None if job.snapshot_id in worker.snapshots else job.snapshot_frame
                 worker.snapshots.add(job.snapshot_id)
+                worker.token = token = secrets.token_urlsafe(24)
             try:
-                worker.channel.send({"job": {k: getattr(job, k) for k in _JOB_FIELDS}, "frame": frame})
+                worker.channel.send(
+                    {"job": {k: getattr(job, k) for k in _JOB_FIELDS}, "frame": frame, "token": token}
+                )
             except OSError:
                 self._on_message(worker, None)
 
@@ -157,6 +169,9 @@ class ProcessExecutor(Executor):
             return
         if message is not None and message.get("type") == "heartbeat":
             self._heartbeat(int(message["te"]))
+            return
+        if message is not None and message.get("type") == "call":
+            self._answer(worker, message)
             return
         job = worker.job
         if message is not None and message.get("type") == "status":
@@ -170,6 +185,7 @@ class ProcessExecutor(Executor):
             if job is not None:
                 self._busy.pop(job.task_execution_id, None)
             worker.job = None
+            worker.token = None
             if message is None:
                 if worker in self._workers:
                     self._workers.remove(worker)
@@ -197,6 +213,23 @@ class ProcessExecutor(Executor):
             with self._lock:
                 self._unfinished.discard(worker)  # its last report is made
         self._pump()
+
+    def _answer(self, worker: _Worker, message: dict[str, Any]) -> None:
+        """Carry out a call of the attempt the worker runs, if its token is that attempt's."""
+        reply: dict[str, Any] = {"type": "reply", "id": message.get("id")}
+        with self._lock:
+            job, token = worker.job, worker.token
+        if job is None or token is None or not hmac.compare_digest(str(message.get("token")), token):
+            reply.update(error="the token of this call names no running attempt (it ended)", ended=True)
+        elif self._serve is None:
+            reply["error"] = "this engine serves no calls of task attempts"
+        else:
+            try:
+                reply["result"] = self._serve(job, str(message.get("op")), dict(message.get("args") or {}))
+            except Exception as exc:
+                reply["error"] = f"{type(exc).__name__}: {exc}"
+        with contextlib.suppress(OSError):  # the worker is gone; its reader reports the end
+            worker.channel.send(reply)
 
     def _time_out(self, worker: _Worker, job: TaskJob) -> None:
         if worker.job is job and job.execution_timeout is not None:

@@ -14,16 +14,14 @@ import io
 from pathlib import Path
 from typing import IO
 
+from aiflow_core.homefiles import private_opener
+
 __all__ = ["TaskLog"]
 
 
 def _append(path: Path) -> IO[str]:
-    """Open ``path`` for appending, making its directory only when it is missing."""
-    try:
-        return open(path, "a", encoding="utf-8", buffering=1)
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return open(path, "a", encoding="utf-8", buffering=1)
+    """Open ``path`` for appending, owner-only, making its directory only when it is missing."""
+    return open(path, "a", encoding="utf-8", buffering=1, opener=private_opener)
 
 
 class TaskLog(io.TextIOBase):

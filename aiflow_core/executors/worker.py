@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import functools
 import os
+import queue
 import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 
@@ -39,12 +41,41 @@ def _redirect(fd_target: int) -> None:
     os.dup2(fd_target, 2)
 
 
+def _blob_secrets_mask(blob_spec: Any) -> Callable[[str], str]:
+    """Masks the blob credentials, the only secrets a worker holds, in what it writes to task logs."""
+    from aiflow_core.runtime.output import secrets_mask
+
+    if not isinstance(blob_spec, dict):
+        return str
+    from aiflow_storage.blob.redaction import secret_values
+
+    return secrets_mask(secret_values(blob_spec))
+
+
+def _route(channel: Any, jobs: queue.Queue[dict[str, Any] | None], replies: Any) -> None:
+    """Read the engine's messages: replies go to the waiting calls, run requests to the main loop."""
+    try:
+        while True:
+            message = channel.receive()
+            if message is None:
+                return
+            if message.get("type") == "reply":
+                replies.deliver(message)
+            else:
+                jobs.put(message)
+    finally:
+        replies.close()
+        jobs.put(None)
+
+
 def main() -> None:
     """Serve run requests until the channel closes."""
     from aiflow_core import serialization
+    from aiflow_core.executors.attempt import AttemptClient, Replies
     from aiflow_core.executors.base import TaskJob, log_error, run_task
     from aiflow_core.executors.channel import Channel
     from aiflow_core.executors.definitions import TaskDefinitions
+    from aiflow_core.homefiles import open_private
     from aiflow_core.model.status import TaskStatus
     from aiflow_core.operators.bash import OWN_GROUP_ENV
     from aiflow_core.runtime.blob import blob_spec_from_env
@@ -63,19 +94,19 @@ def main() -> None:
     home = os.getcwd()
     current: list[int | None] = [None]
     blob_spec = blob_spec_from_env()
+    mask = _blob_secrets_mask(blob_spec)
     interval = float(os.environ.get("AIFLOW_HEARTBEAT_INTERVAL") or 10)
     threading.Thread(target=_beat, args=(channel, current, interval), daemon=True).start()
-
-    def make_client() -> Any:
-        from aiflow_core.client import Client
-
-        return Client(db_url=os.environ["AIFLOW_DB_URL"], blob=blob_spec, upgrade=False)
+    replies = Replies()
+    jobs: queue.Queue[dict[str, Any] | None] = queue.Queue()
+    threading.Thread(target=_route, args=(channel, jobs, replies), daemon=True).start()
 
     while True:
-        message = channel.receive()
+        message = jobs.get()
         if message is None:
             return
         job = TaskJob(**message["job"])
+        make_client = functools.partial(AttemptClient, channel.send, replies, message["token"])
         if message.get("frame") is not None:
             workflows[job.snapshot_id] = message["frame"]
         runtime = TaskRuntime(
@@ -83,10 +114,10 @@ def main() -> None:
             workflow_execution_id=job.workflow_execution_id, task_name=job.task_name,
             task_execution_id=job.task_execution_id, sequence_number=job.sequence_number,
             client_factory=make_client, wake=lambda: channel.send({"type": "wake"}), blob_spec=blob_spec,
+            mask=mask,
         )
         try:
-            os.makedirs(os.path.dirname(job.log_path), exist_ok=True)
-            log_fd = os.open(job.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            log_fd = open_private(job.log_path, os.O_WRONLY | os.O_APPEND)
         except OSError as exc:
             failure = log_error(job, exc)
             channel.send({"type": "done", "te": job.task_execution_id, "status": "FAILED", "error": failure})
@@ -101,7 +132,8 @@ def main() -> None:
         status: TaskStatus
         error: str | None
         try:
-            operator = definitions.operator(job, functools.partial(serialization.loads, workflows[job.snapshot_id]))
+            stored = functools.partial(serialization.loads_verified, workflows[job.snapshot_id])
+            operator = definitions.operator(job, stored)
         except Exception as exc:
             traceback.print_exc()
             status, error = TaskStatus.FAILED, f"task could not be prepared: {type(exc).__name__}: {exc}"

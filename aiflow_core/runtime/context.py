@@ -26,7 +26,9 @@ class TaskRuntime:
 
     ``client_factory`` builds the :class:`~aiflow_core.client.Client` that
     events are sent through; ``wake`` nudges the scheduler after a send (a
-    no-op in another process, where the scheduler polls).
+    no-op in another process, where the scheduler polls). ``mask`` hides the
+    known secrets in text the engine writes to the task's log (its
+    tracebacks, its Python output).
     """
 
     namespace: str
@@ -35,14 +37,19 @@ class TaskRuntime:
     task_name: str
     task_execution_id: int
     sequence_number: int
-    client_factory: Callable[[], Client]
+    client_factory: Callable[[], Client | Any]
     wake: Callable[[], None] = lambda: None
     blob_spec: Any = None
+    mask: Callable[[str], str] = str
     _client: Client | None = None
 
     @property
-    def client(self) -> Client:
-        """The client of this runtime, created on first use."""
+    def client(self) -> Any:
+        """The client of this runtime, created on first use.
+
+        In the engine's process it is the engine; in a worker process it is
+        the attempt's channel (:class:`~aiflow_core.executors.attempt.AttemptClient`).
+        """
         if self._client is None:
             self._client = self.client_factory()
         return self._client

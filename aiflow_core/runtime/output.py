@@ -11,7 +11,7 @@ import contextvars
 import io
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any, Protocol
 
@@ -66,3 +66,37 @@ def task_output(log: _Sink) -> Iterator[None]:
         yield
     finally:
         _target.reset(token)
+
+
+class MaskedLog(io.TextIOBase):
+    """A text stream that writes to ``log`` with ``mask`` applied to every write."""
+
+    def __init__(self, log: IO[str], mask: Callable[[str], str]) -> None:
+        self._log = log
+        self._mask = mask
+
+    def write(self, text: str) -> int:
+        """Write ``text`` with the secrets masked; returns its length."""
+        self._log.write(self._mask(text))
+        return len(text)
+
+    def flush(self) -> None:
+        """Flush the log."""
+        self._log.flush()
+
+    def isatty(self) -> bool:
+        """A log is no terminal."""
+        return False
+
+
+def secrets_mask(secrets: Iterable[str]) -> Callable[[str], str]:
+    """A function replacing each of ``secrets`` (the long ones first) by ``***`` in a text."""
+    known = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def mask(text: str) -> str:
+        for secret in known:
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+    return mask if known else str

@@ -40,10 +40,11 @@ class WorkflowCache:
         return item
 
     def frame(self, tx: StoreTx, snapshot_id: int) -> bytes:
-        """Return the stored pickle of a snapshot (for executors in other processes)."""
+        """Return the stored pickle of a snapshot, verified (for executors in other processes)."""
         frame = tx.get_snapshot_object(snapshot_id)
         if frame is None:
             raise IntegrityError(f"workflow snapshot {snapshot_id} is missing from the store")
+        serialization.verify(frame)
         return frame
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import stat
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
 from aiflow_core.errors import install_hint
+from aiflow_core.homefiles import private_dir
 from aiflow_storage.blob.errors import MissingExtraError
 from aiflow_storage.blob.paths import install
 from aiflow_storage.blob.persistence import DataPersistence, protocol_of
@@ -180,10 +182,11 @@ class FsspecPersistence(DataPersistence):
         if not self._local:
             self.fs.put_file(lpath, rpath)
             return
-        os.makedirs(os.path.dirname(rpath), exist_ok=True)
+        private_dir(os.path.dirname(rpath))
         tmp = os.path.join(os.path.dirname(rpath), f".{os.path.basename(rpath)}.{uuid.uuid4().hex}")
         try:
             self.fs.put_file(lpath, tmp)
+            os.chmod(tmp, 0o700 if os.stat(tmp).st_mode & stat.S_IXUSR else 0o600)  # local blobs are owner-only
             install(tmp, rpath)
         finally:
             if os.path.lexists(tmp):

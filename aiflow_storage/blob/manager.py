@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from aiflow_core.homefiles import private_dir
 from aiflow_storage.blob.errors import BlobConfigError, BlobNotFoundError, UnsafePathError
 from aiflow_storage.blob.fsspec_persistence import (
     DEFAULT_CONCURRENCY,
@@ -114,7 +115,7 @@ class FsspecBlobManager(BlobManager):
         self._url = url.rstrip("/")
         self._local_root: Path | None = None
         if isinstance(self.persistence, FsspecPersistence) and is_local_url(url):
-            self._call(lambda: os.makedirs(self.root, exist_ok=True), f"creating the blob root {self.root!r}")
+            self._call(lambda: private_dir(self.root), f"creating the blob root {self.root!r} (owner-only)")
             self._local_root = Path(self.root)
 
     @classmethod

@@ -200,7 +200,7 @@ def extract_archive(
     Every member is checked before anything is written; unsafe members raise
     :class:`UnsafePathError`, a name given twice or members adding up to
     more than ``max_size`` bytes :class:`InvalidArchiveError`. Files get mode
-    ``0o644`` or ``0o755``.
+    ``0o600`` or ``0o700`` (owner-only).
     """
     root = Path(dest)
     with tarfile.open(archive, mode="r:*") as tar:
@@ -209,15 +209,15 @@ def extract_archive(
         _check_members(str(archive), members, max_size)
         for member, path in plan:
             if member.isdir():
-                path.mkdir(parents=True, exist_ok=True)
+                path.mkdir(mode=0o700, parents=True, exist_ok=True)
                 continue
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             source = tar.extractfile(member)
             if source is None:
                 raise UnsafePathError(f"archive member {member.name!r} has no data")
             with source, open(path, "xb") as out:
                 shutil.copyfileobj(source, out, _CHUNK)
-            os.chmod(path, _EXEC_MODE if member.mode & stat.S_IXUSR else _FILE_MODE)
+            os.chmod(path, 0o700 if member.mode & stat.S_IXUSR else 0o600)
 
 
 def _check_members(archive: str, members: list[tarfile.TarInfo], max_size: int) -> None:
@@ -240,13 +240,13 @@ def _check_members(archive: str, members: list[tarfile.TarInfo], max_size: int) 
 
 
 def set_read_only(tree: Path) -> None:
-    """Make every file and directory under ``tree`` read-only (keeping execute bits)."""
+    """Make everything under ``tree`` read-only for its owner and closed to others (keeping execute bits)."""
     for dirpath, _, filenames in os.walk(tree, topdown=False):
         for name in filenames:
             path = os.path.join(dirpath, name)
             execute = os.stat(path).st_mode & stat.S_IXUSR
-            os.chmod(path, 0o555 if execute else 0o444)
-        os.chmod(dirpath, 0o555)
+            os.chmod(path, 0o500 if execute else 0o400)
+        os.chmod(dirpath, 0o500)
 
 
 def force_rmtree(tree: str | os.PathLike[str]) -> None:
@@ -254,5 +254,5 @@ def force_rmtree(tree: str | os.PathLike[str]) -> None:
     if not os.path.lexists(tree):
         return
     for dirpath, _, _ in os.walk(tree):
-        os.chmod(dirpath, 0o755)
+        os.chmod(dirpath, 0o700)
     shutil.rmtree(tree, ignore_errors=True)

@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from aiflow_core.homefiles import private_dir
 from aiflow_storage.blob.errors import (
     SnapshotIntegrityError,
     SnapshotLockTimeout,
@@ -65,17 +66,17 @@ def _check_digest(digest: str) -> str:
 
 
 def _copy_tree(source: str, dest: str) -> None:
-    """Copy ``source`` into the existing ``dest`` with writable modes (new files are writable already)."""
+    """Copy ``source`` into the existing ``dest``, writable by its owner only."""
     with os.scandir(source) as entries:
         for entry in entries:
             out = os.path.join(dest, entry.name)
             if entry.is_dir(follow_symlinks=False):
-                os.mkdir(out)
+                os.mkdir(out, 0o700)
+                os.chmod(out, 0o700)
                 _copy_tree(entry.path, out)
                 continue
             shutil.copyfile(entry.path, out)
-            if entry.stat().st_mode & stat.S_IXUSR:
-                os.chmod(out, 0o755)
+            os.chmod(out, 0o700 if entry.stat().st_mode & stat.S_IXUSR else 0o600)
 
 
 class SnapshotStore:
@@ -90,7 +91,7 @@ class SnapshotStore:
     ) -> None:
         self.blob = blob
         self.cache_dir = Path(cache_dir).expanduser().absolute()
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.cache_dir)
         self.lock_timeout = lock_timeout
         self.fetches = 0
         """How many archives this instance downloaded (the others were cached)."""
@@ -157,7 +158,7 @@ class SnapshotStore:
         if target.is_dir():
             return target
         tree = self.materialize(uri, digest)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)
         tmp = tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
         try:
             _copy_tree(str(tree), tmp)
@@ -176,8 +177,8 @@ class SnapshotStore:
     @contextmanager
     def _file_lock(self, digest: str) -> Iterator[None]:
         locks = self.cache_dir / ".locks"
-        locks.mkdir(exist_ok=True)
-        fd = os.open(locks / f"{digest}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        locks.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(locks / f"{digest}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             deadline = time.monotonic() + self.lock_timeout
             pause = 0.005

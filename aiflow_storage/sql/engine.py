@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from aiflow_core.errors import ConfigError, install_hint
+from aiflow_core.homefiles import private_dir
 
 _DRIVER_HINTS = {
     "postgresql": install_hint("postgres"),
@@ -29,6 +31,17 @@ def mask_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
         return _PASSWORD.sub(r"\1***@", url)
+
+
+def _create_private(path: Path) -> None:
+    """Create a missing SQLite file owner-only; its ``-wal`` and ``-shm`` files take its mode."""
+    private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.fchmod(fd, 0o600)
+    os.close(fd)
 
 
 def normalize_url(url: str) -> sa.URL:
@@ -84,7 +97,7 @@ def create_engine(url: str, **options: Any) -> sa.Engine:
     if backend == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(database).expanduser())
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     elif backend in ("mysql", "mariadb"):
         kwargs["isolation_level"] = "READ COMMITTED"

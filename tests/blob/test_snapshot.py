@@ -124,8 +124,8 @@ def test_materialize_verifies_extracts_read_only_and_caches(
     tree = store.materialize(uri, archive.digest)
     assert tree == tmp_path / "cache" / archive.digest
     assert (tree / "my_workflow.py").read_text() == "print('workflow')\n"
-    assert (tree / "resources" / "nested" / "run.sh").stat().st_mode & 0o777 == 0o555
-    assert (tree / "config.yaml").stat().st_mode & 0o777 == 0o444
+    assert (tree / "resources" / "nested" / "run.sh").stat().st_mode & 0o777 == 0o500
+    assert (tree / "config.yaml").stat().st_mode & 0o777 == 0o400
     assert store.materialize(uri, archive.digest) == tree
     assert fetch_count(count_file) == 1
     assert not list((tmp_path / "cache").glob(".tmp-*"))

@@ -70,9 +70,10 @@ def running_pid(pid_file: Path) -> int | None:
 
 
 def _write_pid(pid_file: Path) -> None:
-    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    from aiflow_core.homefiles import write_private
+
     tmp = pid_file.with_name(f".{pid_file.name}.{os.getpid()}")
-    tmp.write_text(f"{os.getpid()}\n")
+    write_private(tmp, f"{os.getpid()}\n")
     tmp.replace(pid_file)
 
 
@@ -131,8 +132,9 @@ def _daemonize(args: argparse.Namespace, ctx: Any, pid_file: Path, log_file: Pat
         argv += ["--executor", args.executor]
     if args.parallelism:
         argv += ["--parallelism", str(args.parallelism)]
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_file, "ab") as log:
+    from aiflow_core.homefiles import private_opener
+
+    with open(log_file, "ab", opener=private_opener) as log:
         process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
