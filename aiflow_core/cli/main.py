@@ -69,8 +69,15 @@ def _message(exc: BaseException) -> str:
 def _error_line(exc: BaseException, database: str = "") -> tuple[int, str]:
     """Return the exit code and the message for ``exc`` (its first line says what failed)."""
     from aiflow_core.cli.context import Aborted
-    from aiflow_core.errors import AIFlowError, NotFoundError
+    from aiflow_core.errors import AIFlowError, NotFoundError, StoreError, StoreUnavailableError
 
+    if isinstance(exc, StoreError):
+        # Its message already holds the database's own words; the driver's exception adds only noise.
+        hint = " (aiflow db init)" if not isinstance(exc, StoreUnavailableError) else ""
+        return EXIT_FAILED, (
+            f"{str(exc).strip()}; check that the database named by --db-url / AIFLOW_DB_URL is reachable "
+            f"and initialized{hint}"
+        )
     message = _message(exc)
     if isinstance(exc, NotFoundError):
         return EXIT_NOT_FOUND, message
