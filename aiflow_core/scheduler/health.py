@@ -56,6 +56,20 @@ class Health:
         record["healthy"] = self.healthy
         return record
 
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> Health:
+        """The inverse of :meth:`as_dict`."""
+
+        def time(name: str) -> dt.datetime | None:
+            value = record[name]
+            return None if value is None else dt.datetime.fromisoformat(value)
+
+        return cls(
+            leader=bool(record["leader"]), last_success=time("last_success"),
+            consecutive_failures=int(record["consecutive_failures"]), last_error=record["last_error"],
+            failing_since=time("failing_since"), events_behind=record["events_behind"],
+        )
+
     def describe(self) -> str:
         """One line for people: leader or not, and what fails since when."""
         role = "leader" if self.leader else "standby (another engine holds the scheduler lease)"
