@@ -30,7 +30,6 @@ ON_GO = """
 from aiflow_core import Condition, ValueStateDescriptor
 from aiflow_core.model.action import TaskAction
 from aiflow_core.model.workflow import Workflow
-from aiflow_core.notification.notification_client import AIFlowNotificationClient
 from aiflow_core.operators.python import PythonOperator
 
 
@@ -47,11 +46,6 @@ class EverySecond(Condition):
 
 def work():
     return 1
-
-
-def shout():
-    AIFlowNotificationClient().send_event("shout", "a\\x00b" + "x" * 2_000_000)
-    raise ValueError("broken\\x00message")
 
 
 with Workflow(name="on_go", keep_open=True) as w:
