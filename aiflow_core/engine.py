@@ -28,7 +28,7 @@ import aiflow_core
 from aiflow_core.api.observe import LEASE_NAME, dead_local_owner
 from aiflow_core.client import Client
 from aiflow_core.config import AIFlowConfig, check_argument, check_setting
-from aiflow_core.errors import ConfigError, InvalidArgumentError, InvalidStateError, NotFoundError
+from aiflow_core.errors import ConfigError, InvalidArgumentError, InvalidStateError, NotFoundError, StoreError
 from aiflow_core.executors import Executor, TaskJob, create_executor
 from aiflow_core.executors.attempt import serve_call
 from aiflow_core.executors.base import ExecutorContext
@@ -42,8 +42,10 @@ from aiflow_core.model.status import TaskStatus
 from aiflow_core.ports import Command, StartTask, Store, StoreTx
 from aiflow_core.runtime.context import TaskRuntime
 from aiflow_core.runtime.output import secrets_mask
+from aiflow_core.scheduler.health import Health, StepHealth
 from aiflow_core.scheduler.loop import SchedulerLoop
 from aiflow_core.scheduler.retention import Retention
+from aiflow_core.storable import ERROR_LIMIT, storable_text
 
 log = logging.getLogger("aiflow.engine")
 
@@ -139,6 +141,7 @@ class Engine(Client):
         self._beats_lock = threading.Lock()
         self._next_heartbeat_check = self.clock.now()
         self._mask = secrets_mask(self._known_secrets())
+        self._health = StepHealth(self.clock)
         self.retention = Retention(
             store=self.store, clock=self.clock, log_dir=self.log_dir,
             horizon=horizon,
@@ -209,7 +212,8 @@ class Engine(Client):
             TaskReport(
                 namespace=job.namespace, workflow_name=job.workflow_name,
                 workflow_execution_id=job.workflow_execution_id, task_execution_id=job.task_execution_id,
-                task_name=job.task_name, sequence_number=job.sequence_number, status=status, error=error,
+                task_name=job.task_name, sequence_number=job.sequence_number, status=status,
+                error=None if error is None else storable_text(error, ERROR_LIMIT),
             ).to_event()
         )
         self.wake()
@@ -370,6 +374,7 @@ class Engine(Client):
         if self.executor.sends_heartbeats:
             self._check_heartbeats()
         result = self.loop.step()
+        self._health.succeeded()
         if result.ended:
             with self._ended:
                 self._ended_count += 1
@@ -465,8 +470,8 @@ class Engine(Client):
                     interval, backoff = 0.005, 0.1
                 if again:
                     continue
-            except Exception:
-                log.exception("scheduler step failed; retrying in %.1f s", backoff)
+            except Exception as exc:
+                self._health.failed(exc, backoff)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
@@ -484,6 +489,18 @@ class Engine(Client):
                     continue
             except Exception:
                 log.exception("checking for work failed")
+
+    def health(self) -> Health:
+        """How this engine's scheduler loop fares: leader or not, its last successful step, the failures
+        since (how many, the last error, since when) and, on the leader, how many events it is behind."""
+        behind = None
+        if self._leader:
+            try:
+                with self.store.transaction(readonly=True) as tx:
+                    behind = max(tx.log_head().end - self.loop.checkpoint, 0)
+            except StoreError:
+                pass  # the failure shows in the step's record
+        return self._health.health(leader=self._leader, events_behind=behind)
 
     def _wait_for_wake(self, timeout: float) -> bool:
         """Wait up to ``timeout`` s for a wake-up; False if none came.

@@ -98,6 +98,19 @@ class IntegrityError(AIFlowError, ValueError):
     """Stored data failed verification (bad digest, bad signature, unknown version)."""
 
 
+class UnreadableRowError(IntegrityError):
+    """A stored row cannot be read: a status or kind this aiflow does not know, malformed JSON, ...
+
+    ``table`` and ``row`` name it (``row`` is its id, offset or key) so that
+    the scheduler can quarantine it and an operator can find it.
+    """
+
+    def __init__(self, table: str, row: object, problem: str) -> None:
+        self.table = table
+        self.row = row
+        super().__init__(f"row {row!r} of table {table} cannot be read: {problem}")
+
+
 class NotInTaskRuntimeError(AIFlowError, RuntimeError):
     """A task-runtime facility was used outside of a running task."""
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from aiflow_core.model.event import Event
 from aiflow_core.runtime.context import TaskRuntime, current_runtime
+from aiflow_core.storable import storable_event
 
 __all__ = ["AIFlowNotificationClient", "Event", "ListenerProcessor", "ListenerRegistrationId"]
 
@@ -88,11 +89,20 @@ class AIFlowNotificationClient:
         return self._runtime.namespace
 
     def send_event(self, key: str, value: str | None = None) -> Event:
-        """Send an event scoped to the current workflow execution; returns it with its offset."""
+        """Send an event scoped to the current workflow execution; returns it with its offset.
+
+        NUL characters and over-long text in the key, the value and the sender
+        (the task's ``workflow.task`` name) are made storable, as in
+        :func:`~aiflow_core.storable.storable_text`; a key or value that is not a
+        string is refused with InvalidArgumentError.
+        """
         runtime = self._runtime
+        sender = f"{runtime.workflow_name}.{runtime.task_name}"
+        if isinstance(key, str) and (value is None or isinstance(value, str)):
+            event = storable_event(Event(key, value, sender=sender))
+            key, value, sender = event.key, event.value, event.sender or sender
         return runtime.client.send_event(
-            key, value, namespace=runtime.namespace,
-            sender=f"{runtime.workflow_name}.{runtime.task_name}",
+            key, value, namespace=runtime.namespace, sender=sender,
             workflow_execution_id=runtime.workflow_execution_id,
             context={"task_execution_id": runtime.task_execution_id},
         )

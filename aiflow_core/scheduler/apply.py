@@ -20,6 +20,7 @@ from aiflow_core.model.internal.events import (
     TaskOperation,
     TaskReport,
     TaskStatusChange,
+    UnreadableEvent,
 )
 from aiflow_core.model.meta import StartCause, StartKind, TaskExecutionMeta
 from aiflow_core.model.status import TaskStatus, WorkflowStatus
@@ -28,6 +29,7 @@ from aiflow_core.scheduler.batch import Batch, ExecutionView
 from aiflow_core.scheduler.launch import create_execution
 from aiflow_core.scheduler.rules import RuleError, decide, execution_outcome
 from aiflow_core.scheduler.triggers import TriggerEvaluator
+from aiflow_core.storable import ERROR_LIMIT, storable_text
 
 log = logging.getLogger("aiflow.scheduler")
 
@@ -88,7 +90,9 @@ class Applier:
         }
 
     def apply(self, batch: Batch, event: Event) -> None:
-        """Apply one event."""
+        """Apply one event; an event the store could not read raises MalformedEventError (it is quarantined)."""
+        if isinstance(event, UnreadableEvent):
+            raise event.malformed()
         self._handlers[event.kind](batch, event)
 
     # -- events that reach conditions --
@@ -363,7 +367,7 @@ class Applier:
         if status.is_final:
             fields["end_date"] = batch.now
         if error:
-            fields["error"] = str(error)
+            fields["error"] = storable_text(str(error), ERROR_LIMIT)
         elif status is TaskStatus.SUCCESS and te.error is not None:
             fields["error"] = None  # a run that was asked to stop but finished first
         batch.tx.update_task_execution(te.id, **fields)

@@ -8,15 +8,16 @@ from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequen
 from typing import Any
 
 from aiflow_core import serialization
-from aiflow_core.errors import IntegrityError
+from aiflow_core.errors import IntegrityError, StoreError, UnreadableRowError
 from aiflow_core.model.context import RuleContext
 from aiflow_core.model.event import Event, EventKind
-from aiflow_core.model.internal.events import timer_payload
+from aiflow_core.model.internal.events import SNAPSHOT_TABLE, STATE_TABLE, QuarantineNotice, timer_payload
 from aiflow_core.model.meta import TaskExecutionMeta, WorkflowExecutionMeta, WorkflowMeta
 from aiflow_core.model.status import TaskStatus, WorkflowStatus
 from aiflow_core.model.workflow import Workflow
 from aiflow_core.ports import Command, StoreTx
 from aiflow_core.scheduler.rules import RuleIndex
+from aiflow_core.storable import ERROR_LIMIT, storable_text
 
 log = logging.getLogger("aiflow.scheduler")
 
@@ -146,22 +147,35 @@ class StateCells:
 
     def __init__(self) -> None:
         self._tx: StoreTx | None = None
+        self._on_unreadable: Callable[[str, str, BaseException], None] | None = None
         self._cells: dict[str, dict[str, Any]] = {}
         self._original: dict[str, dict[str, bytes]] = {}
 
-    def bind(self, tx: StoreTx) -> StateCells:
-        """Read and write through ``tx`` from now on."""
+    def bind(self, tx: StoreTx, on_unreadable: Callable[[str, str, BaseException], None]) -> StateCells:
+        """Read and write through ``tx`` from now on; ``on_unreadable(scope, name, error)`` hears of bad values."""
         self._tx = tx
+        self._on_unreadable = on_unreadable
         return self
 
     def cell(self, scope: str) -> dict[str, Any]:
-        """The mutable state values of ``scope``."""
+        """The mutable state values of ``scope``.
+
+        A stored value that cannot be unpickled is left out (the condition
+        sees no value) and reported to ``on_unreadable``; its row stays as it
+        is until the condition stores a new value under its name.
+        """
         cell = self._cells.get(scope)
         if cell is None:
-            assert self._tx is not None
+            assert self._tx is not None and self._on_unreadable is not None
             raw = self._tx.load_state(scope)
+            cell = {}
+            for name, value in list(raw.items()):
+                try:
+                    cell[name] = serialization.loads(value)
+                except Exception as exc:
+                    del raw[name]
+                    self._on_unreadable(scope, name, exc)
             self._original[scope] = raw
-            cell = {name: serialization.loads(value) for name, value in raw.items()}
             self._cells[scope] = cell
         return cell
 
@@ -235,7 +249,7 @@ class Batch:
         self.workflows = workflows
         self.on_rule_error = on_rule_error
         self.memory = memory if memory is not None else SchedulerMemory()
-        self.state = self.memory.state.bind(tx)
+        self.state = self.memory.state.bind(tx, self._unreadable_state)
         self.emitted: list[Event] = []
         self.commands: list[Command] = []
         self.timers_added = False
@@ -259,32 +273,70 @@ class Batch:
         return self._build_view(meta, new=True)
 
     def view(self, execution_id: int) -> ExecutionView | None:
-        """The view of an execution (kept in memory between batches); None if it does not exist."""
+        """The view of an execution (kept in memory between batches); None if it does not exist.
+
+        An execution whose row cannot be read is quarantined: marked FAILED
+        (it cannot be scheduled) with a NOTICE naming the row, and None.
+        """
         known = self.memory.views.get(execution_id)
         if known is not None:
             return known
         if execution_id not in self._views:
-            meta = self.tx.get_workflow_execution(execution_id)
+            try:
+                meta = self.tx.get_workflow_execution(execution_id)
+            except UnreadableRowError as exc:
+                self.quarantine(exc.table, exc.row, exc, consequence=f"workflow execution {execution_id} failed")
+                self.tx.update_workflow_execution(execution_id, WorkflowStatus.FAILED, self.now)
+                for ids in self.memory.running.values():
+                    ids.discard(execution_id)
+                meta = None
             self._views[execution_id] = None if meta is None else self._build_view(meta, new=False)
         return self._views[execution_id]
 
     def _build_view(self, meta: WorkflowExecutionMeta, new: bool) -> ExecutionView | None:
+        """The view of an execution; None, and the execution FAILED, if its workflow or tasks cannot be read."""
+        consequence = "" if meta.status.is_final else f"workflow execution {meta.id} failed"
         try:
             workflow, index = self.workflows.get(self.tx, meta.snapshot_id)
+        except StoreError:
+            raise  # the database failed: that says nothing about the snapshot
         except Exception as exc:
             self.on_rule_error(f"cannot load the workflow of execution {meta.id}", exc)
+            self.quarantine(SNAPSHOT_TABLE, meta.snapshot_id, exc, meta.namespace, consequence)
             self.fail_execution(meta, f"snapshot could not be loaded: {exc}")
             return None
-        latest = () if new else self.tx.latest_task_executions(meta.id)
+        try:
+            latest = () if new else self.tx.latest_task_executions(meta.id)
+        except UnreadableRowError as exc:
+            self.quarantine(exc.table, exc.row, exc, meta.namespace, consequence)
+            self.fail_execution(meta, str(exc))
+            return None
         view = ExecutionView(meta, workflow, index, latest)
         self.memory.views[meta.id] = view
         return view
 
     def fail_execution(self, meta: WorkflowExecutionMeta, reason: str) -> None:
-        """Mark an execution FAILED because it cannot be scheduled."""
+        """Mark an execution FAILED because it cannot be scheduled (one that ended already keeps its status)."""
+        if meta.status.is_final:
+            return
         log.error("workflow execution %s failed: %s", meta.id, reason)
         self.tx.update_workflow_execution(meta.id, WorkflowStatus.FAILED, self.now)
         self.memory.not_running(meta)
+
+    def quarantine(
+        self, table: str, row: object, error: BaseException, namespace: str = "default", consequence: str = "",
+    ) -> None:
+        """Set aside a stored row that cannot be read: log it and leave a NOTICE naming it, the error and
+        what it led to (``consequence``)."""
+        reason = f"row {row} of table {table} quarantined: {type(error).__name__}: {error}"
+        if consequence:
+            reason += f"; {consequence}"
+        reason = storable_text(reason, ERROR_LIMIT)
+        log.error("%s", reason)
+        self.emit(QuarantineNotice(namespace=namespace, table=table, row=str(row), reason=reason).to_event())
+
+    def _unreadable_state(self, scope: str, name: str, error: BaseException) -> None:
+        self.quarantine(STATE_TABLE, f"{scope}/{name}", error, consequence="the condition sees no value for it")
 
     def running_in(self, namespace: str) -> list[int]:
         """Ids of the RUNNING executions of a namespace, in order (looked up once, then kept in memory).

@@ -90,6 +90,11 @@ class SchedulerLoop:
         self._suspect_error = ""
         self.failures: deque[RuleFailure] = deque(maxlen=1000)
 
+    @property
+    def checkpoint(self) -> int:
+        """The offset of the last event this loop applied (as of its last step)."""
+        return self._checkpoint
+
     # -- inputs --
     def queue_report(self, event: Event) -> None:
         """Queue an executor report; the next step appends it to the log."""
@@ -163,6 +168,7 @@ class SchedulerLoop:
         except BaseException as exc:
             self._requeue_reports(reports)
             self.memory.clear()
+            self.applier.triggers.forget()
             self._next_timer = self._next_schedule = None
             self._note_failure(exc)
             raise
@@ -233,6 +239,7 @@ class SchedulerLoop:
     def forget(self) -> None:
         """Drop what the loop keeps between transactions (another engine may have written)."""
         self.memory.clear()
+        self.applier.triggers.forget()
         self._next_timer = self._next_schedule = None
         self.workflows = WorkflowCache()
 

@@ -9,6 +9,7 @@ import attrs
 from aiflow_core import serialization
 from aiflow_core.model.context import RuleContext
 from aiflow_core.model.event import Event
+from aiflow_core.model.internal.events import TRIGGER_TABLE
 from aiflow_core.model.meta import StartCause, StartKind
 from aiflow_core.model.rule import WorkflowRule
 from aiflow_core.scheduler.batch import Batch
@@ -34,6 +35,11 @@ class TriggerEvaluator:
         self._version: int | None = None
         self._active_by_namespace: dict[str, list[tuple[int, int, WorkflowRule]]] = {}
 
+    def forget(self) -> None:
+        """Drop the triggers kept (a failed transaction may not have recorded what loading them found)."""
+        self._version = None
+        self._active_by_namespace.clear()
+
     def _active(self, batch: Batch, namespace: str) -> list[tuple[int, int, WorkflowRule]]:
         if "triggers_version" not in batch.cache:
             version = batch.cache["triggers_version"] = batch.tx.triggers_version()
@@ -50,6 +56,9 @@ class TriggerEvaluator:
                     rule = serialization.loads(meta.rule)
                 except Exception as exc:
                     batch.on_rule_error(f"cannot load workflow trigger {meta.id}", exc)
+                    batch.quarantine(
+                        TRIGGER_TABLE, meta.id, exc, namespace, f"workflow trigger {meta.id} is not evaluated"
+                    )
                     continue
                 active.append((meta.id, meta.workflow_id, rule))
             self._active_by_namespace[namespace] = active

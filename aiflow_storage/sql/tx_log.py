@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,13 +21,19 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from aiflow_core.model.event import Event, EventKind
+from aiflow_core.model.internal.events import UnreadableEvent
 from aiflow_core.ports import EventFilter, LogHead, Timer, check_json, check_storable
 from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.prepared import Prepared
 from aiflow_storage.sql.tx_base import EVENT_COUNTER, TRIGGER_COUNTER, TxBase, in_list, in_params
 
+#: The columns of an event row; the context comes as text and is decoded row by row (see :func:`_event`).
+_EVENT_COLUMNS = (
+    *[c for c in t.events.c if c.name != "context"],
+    sa.cast(t.events.c.context, sa.Text).label("context"),
+)
 _EVENTS_AFTER = Prepared(
-    sa.select(t.events)
+    sa.select(*_EVENT_COLUMNS)
     .where(t.events.c.offset > sa.bindparam("after"))
     .order_by(t.events.c.offset)
     .limit(sa.bindparam("limit"))
@@ -64,7 +71,7 @@ _KEYS_PER_LOOKUP = 50
 @functools.cache
 def _events_by_keys(count: int) -> Prepared:
     """The events whose idempotency key is one of ``count`` parameters ``key0``, ``key1``, ..."""
-    return Prepared(sa.select(t.events).where(in_list(t.events.c.idempotency_key, count, "key")))
+    return Prepared(sa.select(*_EVENT_COLUMNS).where(in_list(t.events.c.idempotency_key, count, "key")))
 
 
 def like_prefix(prefix: str) -> str:
@@ -77,18 +84,32 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 
 
 def _event(row: Any) -> Event:
-    return Event(
-        row.key,
-        row.value,
-        namespace=row.namespace,
-        sender=row.sender,
-        context=row.context,
-        kind=EventKind(row.kind),
-        workflow_execution_id=row.workflow_execution_id,
-        offset=row.offset,
-        create_time=row.create_time,
-        idempotency_key=row.idempotency_key,
-    )
+    """The event of a row read with :data:`_EVENT_COLUMNS`; an UnreadableEvent if it cannot be decoded.
+
+    Decoding row by row keeps one bad row from hiding the good rows read with it.
+    """
+    fields: dict[str, Any] = {
+        "namespace": row.namespace, "sender": row.sender, "workflow_execution_id": row.workflow_execution_id,
+        "offset": row.offset, "create_time": row.create_time, "idempotency_key": row.idempotency_key,
+    }
+    problems = []
+    kind = EventKind.NOTICE
+    try:
+        kind = EventKind(row.kind)
+    except ValueError:
+        problems.append(f"kind {row.kind!r} is not one of {[k.value for k in EventKind]}")
+    context = None
+    try:
+        context = None if row.context is None else json.loads(row.context)
+    except (ValueError, RecursionError) as exc:
+        problems.append(f"context {row.context!r:.200} is not JSON ({exc})")
+    if context is not None and not isinstance(context, dict):
+        problems.append(f"context {row.context!r:.200} is not a JSON object")
+        context = None
+    if problems:
+        error = f"row @ offset {row.offset} of table {t.events.name} cannot be read: {'; '.join(problems)}"
+        return UnreadableEvent(row.key, row.value, kind=kind, error=error, **fields)
+    return Event(row.key, row.value, kind=kind, context=context, **fields)
 
 
 def _filtered(query: sa.Select[Any], flt: EventFilter) -> sa.Select[Any]:
@@ -174,7 +195,7 @@ class LogOps(TxBase):
 
     def list_events(self, flt: EventFilter, limit: int | None = None) -> list[Event]:
         """Return events matching ``flt``."""
-        query = _filtered(sa.select(t.events), flt).order_by(t.events.c.offset)
+        query = _filtered(sa.select(*_EVENT_COLUMNS), flt).order_by(t.events.c.offset)
         if limit is not None:
             query = query.limit(limit)
         self._write_events()

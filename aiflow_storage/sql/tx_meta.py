@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
-from aiflow_core.errors import AlreadyExistsError, InvalidStateError, NotFoundError
+from aiflow_core.errors import AlreadyExistsError, InvalidStateError, NotFoundError, UnreadableRowError
 from aiflow_core.model.clock import ensure_utc
 from aiflow_core.model.execution_type import ExecutionType
 from aiflow_core.model.meta import (
@@ -25,6 +25,8 @@ from aiflow_core.ports import UNSET, Unset, check_json, given
 from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.prepared import Prepared, PreparedInsert
 from aiflow_storage.sql.tx_base import TRIGGER_COUNTER, TxBase
+
+_Meta = TypeVar("_Meta")
 
 
 def page(query: sa.Select[Any], limit: int | None, offset: int | None) -> sa.Select[Any]:
@@ -89,7 +91,19 @@ _latest_ids = (
 _LATEST_TES = sa.select(t.task_executions).join(_latest_ids, t.task_executions.c.id == _latest_ids.c.latest_id)
 
 
-def _wfe(row: Any) -> WorkflowExecutionMeta:
+def _decoded(table: sa.Table, convert: Callable[[Any], _Meta]) -> Callable[[Any], _Meta]:
+    """``convert`` raising UnreadableRowError, naming the row, where a stored value is not one this aiflow knows."""
+
+    def decode(row: Any) -> _Meta:
+        try:
+            return convert(row)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise UnreadableRowError(table.name, row.id, str(exc)) from exc
+
+    return decode
+
+
+def _wfe_meta(row: Any) -> WorkflowExecutionMeta:
     return WorkflowExecutionMeta(
         id=row.id,
         workflow_id=row.workflow_id,
@@ -104,7 +118,7 @@ def _wfe(row: Any) -> WorkflowExecutionMeta:
     )
 
 
-def _te(row: Any) -> TaskExecutionMeta:
+def _te_meta(row: Any) -> TaskExecutionMeta:
     return TaskExecutionMeta(
         id=row.id,
         workflow_execution_id=row.workflow_execution_id,
@@ -119,6 +133,10 @@ def _te(row: Any) -> TaskExecutionMeta:
         error=row.error,
         log_path=row.log_path,
     )
+
+
+_wfe = _decoded(t.workflow_executions, _wfe_meta)
+_te = _decoded(t.task_executions, _te_meta)
 
 
 class MetaOps(TxBase):

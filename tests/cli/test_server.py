@@ -34,6 +34,10 @@ def test_server_daemon_steers_executions_and_tasks(
         status = cli.json("server", "status")
         assert status["running"] is True and status["pid_file"] == str(aiflow_home / "aiflow_server.pid")
         assert int((aiflow_home / "aiflow_server.pid").read_text()) == status["pid"]
+        health = wait_for(lambda: cli.json("server", "status")["health"], what="a health record")
+        assert health["leader"] is True and health["healthy"] is True and health["consecutive_failures"] == 0
+        assert (aiflow_home / "aiflow_server.health").stat().st_mode & 0o077 == 0
+        assert "leader; last successful step" in cli("server", "status").stdout
         assert "already running" in cli.error("server", "start", "-d", code=1)
 
         cli("workflow", "upload", str(workflow_files["demo"]))

@@ -3,7 +3,9 @@
 The server writes its pid to ``$AIFLOW_HOME/aiflow_server.pid`` once its
 engine runs; with ``-d`` it runs detached with its output in
 ``<log_dir>/server.log`` (``$AIFLOW_HOME/logs`` by default), and ``start``
-returns when the engine is up. ``stop`` sends SIGTERM: the engine stops its
+returns when the engine is up. While it runs it keeps its engine's health
+(``Engine.health``) in ``$AIFLOW_HOME/aiflow_server.health``, which ``status``
+prints. ``stop`` sends SIGTERM: the engine stops its
 loop, stops the running tasks (SIGTERM to each task, SIGKILL after a grace
 period), records them STOPPED and releases the scheduler lease.
 """
@@ -11,6 +13,7 @@ period), records them STOPPED and releases the scheduler lease.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -22,6 +25,8 @@ from aiflow_core.cli.parser import EXIT_NOT_FOUND, command, group
 from aiflow_core.errors import InvalidStateError, NotFoundError
 
 PID_FILE_NAME = "aiflow_server.pid"
+#: Where a running server keeps its engine's health (``Engine.health``) as JSON, renewed twice a second.
+HEALTH_FILE_NAME = "aiflow_server.health"
 LOG_FILE_NAME = "server.log"
 
 
@@ -77,12 +82,31 @@ def _write_pid(pid_file: Path) -> None:
     tmp.replace(pid_file)
 
 
-def _remove_own_pid(pid_file: Path) -> None:
+def _write_health(health_file: Path, record: dict[str, Any]) -> None:
+    """Replace the health file atomically (owner-only: it may name the database in an error)."""
+    tmp = health_file.with_name(f".{health_file.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(record, out)
+    tmp.replace(health_file)
+
+
+def _read_health(health_file: Path) -> dict[str, Any] | None:
+    try:
+        record = json.loads(health_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _remove_own_pid(pid_file: Path) -> bool:
     try:
         if int(pid_file.read_text().strip()) == os.getpid():
             pid_file.unlink()
+            return True
     except (OSError, ValueError):
         pass
+    return False
 
 
 def _serve(args: argparse.Namespace, ctx: Any, pid_file: Path) -> int:
@@ -108,11 +132,13 @@ def _serve(args: argparse.Namespace, ctx: Any, pid_file: Path) -> int:
         _write_pid(pid_file)
         log.info("aiflow server running: pid %s, database %s, executor %s, pid file %s",
                  os.getpid(), mask_url(engine.db_url), type(engine.executor).__name__, pid_file)
+        health_file = pid_file.with_name(HEALTH_FILE_NAME)
         while not stopping.wait(0.5):
-            pass
+            _write_health(health_file, engine.health().as_dict())
     finally:
         engine.close()
-        _remove_own_pid(pid_file)
+        if _remove_own_pid(pid_file):
+            pid_file.with_name(HEALTH_FILE_NAME).unlink(missing_ok=True)
         log.info("aiflow server stopped")
     return 0
 
@@ -191,12 +217,27 @@ def _stop(args: argparse.Namespace, ctx: Any) -> int:
 def _status(args: argparse.Namespace, ctx: Any) -> int:
     pid_file, log_file = server_paths()
     pid = running_pid(pid_file)
-    record = {"running": pid is not None, "pid": pid, "pid_file": str(pid_file), "log_file": str(log_file)}
+    health = _read_health(pid_file.with_name(HEALTH_FILE_NAME)) if pid is not None else None
+    record = {
+        "running": pid is not None, "pid": pid, "pid_file": str(pid_file), "log_file": str(log_file),
+        "health": health,
+    }
     if ctx.fmt == "table":
         ctx.write(f"aiflow server is running (pid {pid})" if pid else "aiflow server is not running")
+        if health is not None:
+            ctx.write(_describe_health(health))
     else:
         ctx.emit_one(record)
     return 0 if pid is not None else EXIT_NOT_FOUND
+
+
+def _describe_health(health: dict[str, Any]) -> str:
+    from aiflow_core.scheduler.health import Health
+
+    try:
+        return Health.from_dict(health).describe()
+    except (KeyError, TypeError, ValueError):
+        return f"health record unreadable: {health!r:.200}"
 
 
 def register(sub: Any) -> None:
@@ -213,5 +254,6 @@ def register(sub: Any) -> None:
                 "Stop the server: running tasks are stopped and recorded STOPPED; waits for it to exit.",
                 "aiflow server stop --timeout 120")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the server to exit")
-    command(srv, "status", _status, "Tell whether the server runs (exit code 0) or not (exit code 3).",
+    command(srv, "status", _status,
+            "Tell whether the server runs (exit code 0) or not (exit code 3), and how its scheduler loop fares.",
             "aiflow server status -o json", output=True)

@@ -14,6 +14,7 @@ into a timer's payload and :func:`timer_event` turns the payload back.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any
 
 import attrs
@@ -30,6 +31,12 @@ TASK_STATUS_KEY_PREFIX = "aiflow.task_status/"
 START_SKIPPED_KEY_PREFIX = "aiflow.start_skipped/"
 #: Prefix of the keys of NOTICE events recording an event skipped because it could not be applied.
 SKIPPED_EVENT_KEY_PREFIX = "aiflow.skipped_event/"
+#: Prefix of the keys of NOTICE events recording a stored row set aside because it could not be read.
+QUARANTINE_KEY_PREFIX = "aiflow.quarantined/"
+#: Tables whose rows the scheduler decodes itself (state values, pickled workflows and trigger rules).
+STATE_TABLE = "aiflow_state"
+SNAPSHOT_TABLE = "aiflow_workflow_snapshot"
+TRIGGER_TABLE = "aiflow_workflow_trigger"
 #: Sender of the events the engine emits.
 ENGINE_SENDER = "aiflow"
 
@@ -380,6 +387,24 @@ def timer_event(kind: EventKind, payload: dict[str, Any], dedup_key: str) -> Eve
     )
 
 
+# -- rows that cannot be read --
+@attrs.define(eq=True)
+class UnreadableEvent(Event):
+    """An event row the store could not decode (an unknown kind, a context that is not a JSON object).
+
+    Stores return it in the row's place, carrying its ``offset`` and the
+    ``error``, so the rows around it are read as usual; the scheduler
+    quarantines it like an event it cannot apply. Its ``kind`` is the row's
+    when known, else NOTICE, and its ``context`` is None.
+    """
+
+    error: str = attrs.field(default="", kw_only=True)
+
+    def malformed(self) -> MalformedEventError:
+        """The error to raise where the event would be applied."""
+        return MalformedEventError(self.error)
+
+
 # -- notices --
 @attrs.frozen(kw_only=True)
 class StartSkippedNotice:
@@ -440,5 +465,38 @@ class SkippedEventNotice:
             raise MalformedEventError(f"{_where(event)}: context field 'kind' is {kind!r}; expected an event kind")
         return cls(
             namespace=event.namespace, offset=_int(event, context, "offset"), kind=EventKind(kind),
+            reason=event.value or "",
+        )
+
+
+@attrs.frozen(kw_only=True)
+class QuarantineNotice:
+    """NOTICE: a stored row the scheduler cannot read was set aside; ``reason`` names it and the error.
+
+    ``row`` identifies the row in ``table`` (its id, or ``scope/name`` of a
+    state value). The notice is keyed by the row and the reason, so the same
+    bad row read again (after a restart, say) is noted once.
+    """
+
+    namespace: str
+    table: str
+    row: str
+    reason: str
+
+    def to_event(self) -> Event:
+        """The event to append."""
+        digest = hashlib.sha256(f"{self.table}\0{self.row}\0{self.reason}".encode(errors="replace")).hexdigest()
+        return Event(
+            f"{QUARANTINE_KEY_PREFIX}{self.table}/{self.row}"[:1024], self.reason, namespace=self.namespace,
+            sender=ENGINE_SENDER, kind=EventKind.NOTICE, context={"table": self.table, "row": self.row},
+            idempotency_key=f"quarantine:{digest}",
+        )
+
+    @classmethod
+    def from_event(cls, event: Event) -> QuarantineNotice:
+        """Read the notice; raises MalformedEventError if it lacks a field."""
+        context = _context(event, EventKind.NOTICE)
+        return cls(
+            namespace=event.namespace, table=_str(event, context, "table"), row=_str(event, context, "row"),
             reason=event.value or "",
         )
