@@ -41,7 +41,7 @@ from aiflow_core.model.meta import WorkflowExecutionMeta
 from aiflow_core.model.status import TaskStatus
 from aiflow_core.ports import Command, StartTask, Store, StoreTx
 from aiflow_core.runtime.context import TaskRuntime
-from aiflow_core.runtime.output import secrets_mask
+from aiflow_core.runtime.output import mask_file, secrets_mask
 from aiflow_core.scheduler.health import Health, StepHealth
 from aiflow_core.scheduler.loop import SchedulerLoop
 from aiflow_core.scheduler.retention import Retention
@@ -202,6 +202,8 @@ class Engine(Client):
     def _report(self, job: TaskJob, status: TaskStatus, error: str | None) -> None:
         if error:
             error = self._mask(error)
+        if status.is_final and self.executor.needs_snapshot_frame:
+            mask_file(job.log_path, self._mask)  # its worker process was not given the secrets to mask
         if self.executor.sends_heartbeats:
             with self._beats_lock:
                 if status is TaskStatus.RUNNING:

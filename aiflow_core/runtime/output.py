@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import contextvars
 import io
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import IO, Any, Protocol
+
+from aiflow_core.homefiles import private_opener
 
 
 class _Sink(Protocol):
@@ -100,3 +104,23 @@ def secrets_mask(secrets: Iterable[str]) -> Callable[[str], str]:
         return text
 
     return mask if known else str
+
+
+def mask_file(path: str | Path, mask: Callable[[str], str]) -> None:
+    """Rewrite the file at ``path`` with ``mask`` applied, atomically and owner-only; nothing if it is missing.
+
+    For a finished task's log written by a process that was not given the
+    secrets to mask (a worker of the process executor).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return
+    masked = mask(text)
+    if masked == text:
+        return
+    partial = path.with_name(f".{path.name}.masking")
+    with open(partial, "w", encoding="utf-8", opener=private_opener) as out:
+        out.write(masked)
+    os.replace(partial, path)

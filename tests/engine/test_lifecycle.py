@@ -120,6 +120,7 @@ from aiflow_core.model.workflow import Workflow
 from aiflow_core.operators.python import PythonOperator
 
 def work():
+    print("working")  # so that the run has a log file for retention to remove
     return 1
 
 with Workflow(name="triggered") as w:
