@@ -203,7 +203,10 @@ class Engine(Client):
         if error:
             error = self._mask(error)
         if status.is_final and self.executor.needs_snapshot_frame:
-            mask_file(job.log_path, self._mask)  # its worker process was not given the secrets to mask
+            try:
+                mask_file(job.log_path, self._mask)  # its worker process was not given the secrets to mask
+            except OSError:
+                log.exception("cannot mask the log %s of task execution %s", job.log_path, job.task_execution_id)
         if self.executor.sends_heartbeats:
             with self._beats_lock:
                 if status is TaskStatus.RUNNING:

@@ -110,13 +110,14 @@ def mask_file(path: str | Path, mask: Callable[[str], str]) -> None:
     """Rewrite the file at ``path`` with ``mask`` applied, atomically and owner-only; nothing if it is missing.
 
     For a finished task's log written by a process that was not given the
-    secrets to mask (a worker of the process executor).
+    secrets to mask (a worker of the process executor). A log that cannot be
+    read is left alone; one that cannot be rewritten raises ``OSError``.
     """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return
+    except OSError:
+        return  # no log (the run wrote nothing, or it could not be made): nothing to mask
     masked = mask(text)
     if masked == text:
         return
