@@ -29,7 +29,7 @@ import attrs
 import yaml
 
 from aiflow_core.errors import ConfigError, InvalidArgumentError, InvalidExpressionError
-from aiflow_core.executors import EXECUTOR_NAMES
+from aiflow_core.executor_names import executor_path
 from aiflow_core.homefiles import pickle_secret, private_dir, write_private
 from aiflow_core.model.durations import parse_horizon, positive_seconds
 from aiflow_core.model.expressions import time_zone
@@ -128,13 +128,7 @@ def _seconds(key: str, value: object, where: str) -> float:
 
 def _executor(key: str, value: object, where: str) -> str:
     name = _text(key, value, where)
-    if name.lower() not in EXECUTOR_NAMES and "." not in name:
-        close = difflib.get_close_matches(name.lower(), EXECUTOR_NAMES, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise ConfigError(
-            f"{where} names no executor: {name!r}; {hint}use one of {sorted(EXECUTOR_NAMES)} "
-            "or a dotted path to an Executor class"
-        )
+    executor_path(name, where)
     return name
 
 

@@ -7,24 +7,14 @@ third-party executor class taking ``parallelism``.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from typing import Any
 
 from aiflow_core.errors import ConfigError
+from aiflow_core.executor_names import BUILTIN_EXECUTORS, executor_path
 from aiflow_core.executors.base import Executor, TaskJob
 
-_BUILTIN = {
-    "inline": "aiflow_core.executors.inline.InlineExecutor",
-    "thread": "aiflow_core.executors.thread.ThreadExecutor",
-    "process": "aiflow_core.executors.process.ProcessExecutor",
-    "local": "aiflow_core.executors.process.ProcessExecutor",
-}
-
-#: The names of the built-in executors.
-EXECUTOR_NAMES = frozenset(_BUILTIN)
-
-__all__ = ["EXECUTOR_NAMES", "Executor", "TaskJob", "create_executor"]
+__all__ = ["Executor", "TaskJob", "create_executor"]
 
 
 def create_executor(spec: Any, parallelism: int = 10) -> Executor:
@@ -40,14 +30,7 @@ def create_executor(spec: Any, parallelism: int = 10) -> Executor:
         raise ConfigError(f"executor must be a name or an Executor, got {spec!r}")
     if isinstance(parallelism, bool) or not isinstance(parallelism, int) or parallelism < 1:
         raise ConfigError(f"parallelism must be a whole number of tasks of at least 1, got {parallelism!r}")
-    path = _BUILTIN.get(spec.lower(), spec)
-    module_name, _, class_name = path.rpartition(".")
-    if not module_name:
-        close = difflib.get_close_matches(spec.lower(), sorted(_BUILTIN), n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise ConfigError(
-            f"unknown executor {spec!r}; {hint}expected one of {sorted(_BUILTIN)} or a dotted class path"
-        )
+    module_name, _, class_name = executor_path(spec).rpartition(".")
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as exc:
@@ -56,7 +39,7 @@ def create_executor(spec: Any, parallelism: int = 10) -> Executor:
         raise ConfigError(
             f"executor {spec!r} is {cls!r}, not an Executor class; name a subclass of "
             "aiflow_core.executors.Executor taking parallelism, or one of "
-            f"{sorted(_BUILTIN)}"
+            f"{sorted(BUILTIN_EXECUTORS)}"
         )
     if spec.lower() == "inline":
         return cls()

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiflow_core.model.state import State, StateDescriptor, make_state
 from aiflow_core.model.status import TaskStatus
 
-if TYPE_CHECKING:
-    from aiflow_core.model.workflow import Workflow
+
+class WorkflowIdentity(Protocol):
+    """What a context tells of the workflow whose rules are evaluated (a :class:`Workflow` is one)."""
+
+    @property
+    def name(self) -> str:
+        """The workflow's name."""
+
+    @property
+    def namespace(self) -> str:
+        """The workflow's namespace."""
 
 
 class Context:
@@ -36,7 +45,7 @@ class Context:
         return None
 
     @property
-    def workflow(self) -> Workflow | None:
+    def workflow(self) -> WorkflowIdentity | None:
         """The workflow whose rules are evaluated, when known (as AIFlow's ``context.workflow``)."""
         return None
 
@@ -54,7 +63,7 @@ class RuleContext(Context):
         cell: MutableMapping[str, Any],
         task_status: Callable[[str], TaskStatus | None] | None = None,
         workflow_execution_id: int | None = None,
-        workflow: Workflow | None = None,
+        workflow: WorkflowIdentity | None = None,
     ) -> None:
         self._cell = cell
         self._task_status = task_status
@@ -75,7 +84,7 @@ class RuleContext(Context):
         return self._execution_id
 
     @property
-    def workflow(self) -> Workflow | None:
+    def workflow(self) -> WorkflowIdentity | None:
         """The workflow whose rules are evaluated, or ``None``."""
         return self._workflow
 

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING
 
 from aiflow_core.errors import InvalidArgumentError
 from aiflow_core.model.condition import Condition, evaluate
-from aiflow_core.model.context import Context, scoped
+from aiflow_core.model.context import Context, WorkflowIdentity, scoped
 from aiflow_core.model.event import Event
 from aiflow_core.model.internal.events import task_status_event_key
 from aiflow_core.model.state import ValueStateDescriptor
 from aiflow_core.model.status import TaskStatus
-
-if TYPE_CHECKING:
-    from aiflow_core.model.workflow import Workflow
 
 
 class SingleEventCondition(Condition):
@@ -86,7 +82,7 @@ class TaskStatusCondition(Condition):
             return None
         return context.get_task_status(self.task_name) == self.expect_status
 
-    def is_about(self, workflow: Workflow | None) -> bool:
+    def is_about(self, workflow: WorkflowIdentity | None) -> bool:
         """True if the condition names a task of ``workflow`` (or ``workflow`` is unknown)."""
         if workflow is None:
             return True

@@ -151,26 +151,13 @@ class TaskReport:
 
     def to_event(self) -> Event:
         """The event to append."""
-        return Event(
-            task_status_event_key(self.workflow_name, self.task_name), self.status.value,
-            namespace=self.namespace, sender=ENGINE_SENDER, kind=EventKind.TASK_REPORT,
-            workflow_execution_id=self.workflow_execution_id,
-            context={"task_execution_id": self.task_execution_id, "task_name": self.task_name,
-                     "sequence_number": self.sequence_number, "error": self.error},
-        )
+        return _status_event(self, EventKind.TASK_REPORT, error=self.error)
 
     @classmethod
     def from_event(cls, event: Event) -> TaskReport:
         """Read a report; raises MalformedEventError if it lacks a field."""
-        context = _context(event, EventKind.TASK_REPORT)
-        status = _status(event)
-        workflow_name, _ = _status_key(event)
-        return cls(
-            namespace=event.namespace, workflow_name=workflow_name, workflow_execution_id=_execution_id(event),
-            task_execution_id=_int(event, context, "task_execution_id"),
-            task_name=_str(event, context, "task_name"), sequence_number=_int(event, context, "sequence_number"),
-            status=status, error=_optional_str(event, context, "error"),
-        )
+        fields, context = _status_fields(event, EventKind.TASK_REPORT)
+        return cls(**fields, error=_optional_str(event, context, "error"))
 
 
 @attrs.frozen(kw_only=True)
@@ -187,26 +174,37 @@ class TaskStatusChange:
 
     def to_event(self) -> Event:
         """The event to append."""
-        return Event(
-            task_status_event_key(self.workflow_name, self.task_name), self.status.value,
-            namespace=self.namespace, sender=ENGINE_SENDER, kind=EventKind.TASK_STATUS,
-            workflow_execution_id=self.workflow_execution_id,
-            context={"task_execution_id": self.task_execution_id, "task_name": self.task_name,
-                     "sequence_number": self.sequence_number},
-        )
+        return _status_event(self, EventKind.TASK_STATUS)
 
     @classmethod
     def from_event(cls, event: Event) -> TaskStatusChange:
         """Read a status change; raises MalformedEventError if it lacks a field."""
-        context = _context(event, EventKind.TASK_STATUS)
-        status = _status(event)
-        workflow_name, _ = _status_key(event)
-        return cls(
-            namespace=event.namespace, workflow_name=workflow_name, workflow_execution_id=_execution_id(event),
-            task_execution_id=_int(event, context, "task_execution_id"),
-            task_name=_str(event, context, "task_name"), sequence_number=_int(event, context, "sequence_number"),
-            status=status,
-        )
+        fields, _ = _status_fields(event, EventKind.TASK_STATUS)
+        return cls(**fields)
+
+
+def _status_event(record: TaskReport | TaskStatusChange, kind: EventKind, **extra: Any) -> Event:
+    """The event of a task status report or change (``extra`` adds to its context)."""
+    return Event(
+        task_status_event_key(record.workflow_name, record.task_name), record.status.value,
+        namespace=record.namespace, sender=ENGINE_SENDER, kind=kind,
+        workflow_execution_id=record.workflow_execution_id,
+        context={"task_execution_id": record.task_execution_id, "task_name": record.task_name,
+                 "sequence_number": record.sequence_number, **extra},
+    )
+
+
+def _status_fields(event: Event, kind: EventKind) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fields a task status report and change share, read from ``event``, and its context."""
+    context = _context(event, kind)
+    status = _status(event)
+    workflow_name, _ = _status_key(event)
+    fields = {
+        "namespace": event.namespace, "workflow_name": workflow_name, "workflow_execution_id": _execution_id(event),
+        "task_execution_id": _int(event, context, "task_execution_id"), "task_name": _str(event, context, "task_name"),
+        "sequence_number": _int(event, context, "sequence_number"), "status": status,
+    }
+    return fields, context
 
 
 @attrs.frozen(kw_only=True)
