@@ -9,7 +9,6 @@ events (the way tests drive it, with the inline executor and a fake clock).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import logging
 import os
@@ -25,10 +24,17 @@ from aiflow_core.client import Client
 from aiflow_core.config import AIFlowConfig, check_argument, check_setting
 from aiflow_core.engine.handover import Handover
 from aiflow_core.engine.heartbeats import Heartbeats
-from aiflow_core.engine.leadership import LEASE_TTL, Leadership
-from aiflow_core.errors import ConfigError, InvalidArgumentError, InvalidStateError, NotFoundError, StoreError
+from aiflow_core.engine.leadership import Leadership
+from aiflow_core.errors import (
+    ConfigError,
+    InvalidArgumentError,
+    InvalidStateError,
+    LeaseLostError,
+    NotFoundError,
+    StoreError,
+)
 from aiflow_core.executors import Executor, TaskJob, create_executor
-from aiflow_core.executors.attempt import serve_call
+from aiflow_core.executors.attempt import AttemptEndedError, serve_call
 from aiflow_core.executors.base import ExecutorContext
 from aiflow_core.model.clock import Clock, ReplayClock
 from aiflow_core.model.durations import parse_horizon, positive_seconds
@@ -111,18 +117,22 @@ class Engine(Client):
         self.handover = Handover(
             executor=self.executor, workflows=lambda: self.loop.workflows, home=self.home,
             working_dir=self._snapshots.working_dir, report=self._report, mask=self._mask,
+            epoch=lambda: self.leadership.epoch,
+        )
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.leadership = Leadership(
+            store=self.store, owner=self.owner, ttl=self.config.scheduler_lease_ttl,
+            grace=self.config.task_heartbeat_timeout + self.config.task_heartbeat_interval,
+            on_elected=self._elected, on_deposed=self._deposed, queue=self._queue_report,
+            own_attempts=lambda: set(self.handover.running),
         )
         self.loop = SchedulerLoop(
             store=self.store, clock=self.clock, log_dir=self.log_dir, dispatch=self.handover.dispatch,
-            batch_size=batch_size,
+            batch_size=batch_size, fence=self.leadership.fence,
         )
         self.loop.schedules.timezone = self.timezone
         self.poll_interval = poll_interval
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.leadership = Leadership(
-            store=self.store, clock=self.clock, owner=self.owner, on_elected=self.loop.forget,
-            queue=self.loop.queue_report,
-        )
+        self._next_beat = 0.0
         self.heartbeats = Heartbeats(
             clock=self.clock, executor=self.executor, queue=self.loop.queue_report,
             timeout=self.config.task_heartbeat_timeout,
@@ -145,9 +155,10 @@ class Engine(Client):
         self.executor.open(
             ExecutorContext(
                 reporter=self._report, runtime_factory=self._runtime_for, wake=self.wake,
-                heartbeat=self.heartbeats.beat, env=self._worker_env(),
-                serve=functools.partial(serve_call, self),
+                heartbeat=self._heartbeat, env=self._worker_env(),
+                serve=self._serve,
                 heartbeat_interval=self.config.task_heartbeat_interval,
+                heartbeat_timeout=self.config.task_heartbeat_timeout,
             )
         )
         if getattr(self.clock, "is_fake", False) and hasattr(self.clock, "subscribe"):
@@ -187,6 +198,53 @@ class Engine(Client):
             found += secret_values(self.blob_spec)
         return found
 
+    # -- leadership --
+    def _queue_report(self, event: Any) -> None:
+        self.loop.queue_report(event)
+
+    def _elected(self, epoch: int) -> None:
+        """This engine leads at ``epoch``: forget what the loop kept (another engine may have written)."""
+        self.loop.forget()
+        self.loop.epoch = epoch
+
+    def _deposed(self, reason: str) -> None:
+        """This engine lost the lease: schedule nothing more and stop the tasks it runs."""
+        self.loop.forget()
+        self.loop.epoch = None
+        self.handover.stop_all()
+
+    def _attempt_current(self, job: TaskJob) -> bool:
+        """True if ``job`` is an attempt of this engine's current leadership, whose lease cannot have expired."""
+        return job.epoch == self.leadership.epoch and self.leadership.holds()
+
+    def _heartbeat(self, task_execution_id: int) -> bool:
+        """A worker's heartbeat: go on while the attempt is of this engine's current, unexpired leadership."""
+        self.heartbeats.beat(task_execution_id)
+        job = self.handover.running.get(task_execution_id)
+        return job is not None and self._attempt_current(job)
+
+    def _serve(self, job: TaskJob, op: str, args: dict[str, Any]) -> Any:
+        """Carry out a call of a task attempt; refused when the attempt is stale (its engine lost the lease)."""
+        if not self._attempt_current(job):
+            log.warning("refused %s of a stale attempt of task execution %s (epoch %s)", op,
+                        job.task_execution_id, job.epoch)
+            raise AttemptEndedError(
+                f"task execution {job.task_execution_id}'s attempt of epoch {job.epoch} is stale: "
+                "its engine no longer holds the scheduler lease"
+            )
+        return serve_call(self, job, op, args)
+
+    def _beat_attempts(self) -> None:
+        """Record on the database's clock, in a fenced transaction, that this engine's attempts are alive."""
+        now = time.monotonic()
+        if now < self._next_beat:
+            return
+        self._next_beat = now + self.config.task_heartbeat_interval
+        ids = [job.task_execution_id for job in self.handover.attempts() if job.epoch == self.leadership.epoch]
+        if ids:
+            with self.loop.transaction() as tx:
+                tx.beat_task_executions(ids)
+
     def wake(self) -> None:
         """Make the loop look for work now."""
         self._wake.set()
@@ -204,12 +262,14 @@ class Engine(Client):
                 log.exception("cannot mask the log %s of task execution %s", job.log_path, job.task_execution_id)
         if self.executor.sends_heartbeats:
             self.heartbeats.reported(job, status)
+        if status.is_final:
+            self.handover.ended(job)
         self.loop.queue_report(
             TaskReport(
                 namespace=job.namespace, workflow_name=job.workflow_name,
                 workflow_execution_id=job.workflow_execution_id, task_execution_id=job.task_execution_id,
                 task_name=job.task_name, sequence_number=job.sequence_number, status=status,
-                error=None if error is None else storable_text(error, ERROR_LIMIT),
+                error=None if error is None else storable_text(error, ERROR_LIMIT), epoch=job.epoch,
             ).to_event()
         )
         self.wake()
@@ -233,7 +293,13 @@ class Engine(Client):
         """
         if self.executor.sends_heartbeats:
             self.heartbeats.check()
-        result = self.loop.step()
+        try:
+            self.leadership.settle_lost()
+            self._beat_attempts()
+            result = self.loop.step()
+        except LeaseLostError as exc:
+            self.leadership.depose(str(exc))
+            return False, False
         self._health.succeeded()
         if result.ended:
             with self._ended:
@@ -388,15 +454,16 @@ class Engine(Client):
         self.executor.close(timeout)
         if self.leadership.leader:
             try:
-                self._apply_last_reports(timeout)
-                self.leadership.release()
+                if self.leadership.ensure():
+                    self._apply_last_reports(timeout)
+                    self.leadership.release()
             except Exception:
                 log.exception("could not record the final task statuses")
-            self.leadership.leader = False
+            self.leadership.epoch = None
 
     def _apply_last_reports(self, timeout: float | None) -> None:
         """Step until the executor's last reports (and what they lead to) are applied, within ``timeout`` s."""
-        deadline = time.monotonic() + (timeout if timeout is not None else LEASE_TTL)
+        deadline = time.monotonic() + (timeout if timeout is not None else self.leadership.ttl)
         while self.loop.step().more or self.loop.reports_queued():
             if time.monotonic() > deadline:
                 log.warning("the engine stopped with events left to apply; the next engine applies them")

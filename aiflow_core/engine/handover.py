@@ -4,13 +4,16 @@
 the jobs need (the workflow, its snapshot, the pickled frame for worker
 processes); the function it returns runs only after that transaction
 committed, and gives the executor its stops and starts. A task whose
-definition cannot be loaded fails with the traceback in its log.
+definition cannot be loaded fails with the traceback in its log. Jobs carry
+the lease epoch they were dispatched at, which names the attempt; stops
+name it too, so they reach only that attempt.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -47,8 +50,13 @@ class Handover:
     def __init__(
         self, *, executor: Executor, workflows: Callable[[], WorkflowCache], home: Path,
         working_dir: Callable[[str, str, Path], Path], report: Report, mask: Callable[[str], str],
+        epoch: Callable[[], int | None],
     ) -> None:
         self.executor = executor
+        self._epoch = epoch
+        #: The attempts handed to the executor that have not reported a final status, by task execution id.
+        self.running: dict[int, TaskJob] = {}
+        self._running_lock = threading.Lock()
         self._workflows = workflows
         self._home = home
         self._working_dir = working_dir
@@ -64,6 +72,7 @@ class Handover:
         stops: list[int] = []
         starts: list[tuple[TaskJob, Any, Any]] = []
         workflows = self._workflows()
+        epoch = self._epoch()
         for command in commands:
             if not isinstance(command, StartTask):
                 stops.append(command.task_execution_id)
@@ -73,7 +82,7 @@ class Handover:
                 namespace=command.namespace, workflow_name=command.workflow_name, task_name=command.task_name,
                 sequence_number=command.sequence_number, try_number=command.try_number,
                 snapshot_id=command.snapshot_id, log_path=command.log_path,
-                execution_timeout=command.execution_timeout,
+                execution_timeout=command.execution_timeout, epoch=epoch,
             )
             try:
                 workflow, _ = workflows.get(tx, job.snapshot_id)
@@ -88,16 +97,35 @@ class Handover:
 
         def hand_over() -> None:
             for te_id in stops:
-                self.executor.stop_task(te_id)
+                self.executor.stop_task(te_id, epoch)
             for job, workflow, snapshot in starts:
                 try:
                     job = self._prepare(job, workflow, snapshot)
                 except Exception as exc:
                     self.fail_unprepared(job, exc)
                     continue
+                with self._running_lock:
+                    self.running[job.task_execution_id] = job
                 self.executor.submit(job)
 
         return hand_over
+
+    def ended(self, job: TaskJob) -> None:
+        """An attempt reported its final status."""
+        with self._running_lock:
+            current = self.running.get(job.task_execution_id)
+            if current is not None and current.epoch == job.epoch:
+                del self.running[job.task_execution_id]
+
+    def attempts(self) -> list[TaskJob]:
+        """The attempts handed over that have not ended."""
+        with self._running_lock:
+            return list(self.running.values())
+
+    def stop_all(self) -> None:
+        """Stop every attempt handed over (the engine lost the scheduler lease)."""
+        for job in self.attempts():
+            self.executor.stop_task(job.task_execution_id, job.epoch)
 
     def _prepare(self, job: TaskJob, workflow: Any, snapshot: Any) -> TaskJob:
         """Give a job its working directory and its operator (or the pickled workflow for workers)."""
