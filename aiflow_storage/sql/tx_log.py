@@ -20,9 +20,10 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
+from aiflow_core.leases import Lease, lease_lost
 from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.internal.events import UnreadableEvent
-from aiflow_core.ports import EventFilter, Lease, LogHead, Timer, check_json, check_storable, lease_lost
+from aiflow_core.ports import EventFilter, LogHead, Timer, check_json, check_storable
 from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.prepared import Prepared
 from aiflow_storage.sql.tx_base import EVENT_COUNTER, TRIGGER_COUNTER, TxBase, in_list, in_params
