@@ -229,4 +229,4 @@ def test_reports_of_an_attempt_of_another_epoch_are_refused_with_a_notice(harnes
     assert "epoch 1" in (notices[0].value or "") and "epoch is 2" in (notices[0].value or "")
     harness.report(first, TaskStatus.SUCCESS, epoch=2)
     harness.settle()
-    assert [t.status for t in harness.tasks(execution)][0] is TaskStatus.SUCCESS
+    assert harness.tasks(execution)[0].status is TaskStatus.SUCCESS
