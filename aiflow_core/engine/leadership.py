@@ -32,6 +32,7 @@ from aiflow_core.errors import LeaseLostError
 from aiflow_core.model.event import Event
 from aiflow_core.model.internal.events import TaskReport
 from aiflow_core.model.status import TaskStatus
+from aiflow_core.leases import Lease
 from aiflow_core.ports import Store, StoreTx
 
 log = logging.getLogger("aiflow.engine")
@@ -100,17 +101,12 @@ class Leadership:
         if self.epoch is not None and time.monotonic() < self._renew_at:
             return True
         started = time.monotonic()
-        previous = None
-        with self.store.transaction() as tx:
-            if self.epoch is None:
-                previous = tx.get_lease(LEASE_NAME)
-            lease = tx.acquire_lease(LEASE_NAME, self.owner, self.ttl)
-            if lease is None and previous is not None and dead_local_owner(previous.owner):
-                log.warning("taking over the scheduler lease of %s, whose process is gone", previous.owner)
-                tx.release_lease(LEASE_NAME, previous.owner)
-                lease = tx.acquire_lease(LEASE_NAME, self.owner, self.ttl)
-            if lease is not None and self.epoch is None:
-                self._find_doubtful(tx, previous, lease.now)
+        try:
+            lease = self._take()
+        except Exception:
+            if self.epoch is not None and started >= self._valid_until:
+                self.depose("the lease could not be renewed before it ended")
+            raise
         if lease is None:
             if self.epoch is not None:
                 self.depose("another engine holds the scheduler lease")
@@ -131,6 +127,21 @@ class Leadership:
             log.info("%s leads the scheduler at epoch %s", self.owner, lease.epoch)
             self._on_elected(self.epochs)
         return True
+
+    def _take(self) -> Lease | None:
+        """Take or renew the lease in one transaction; returns it, or None while another engine holds it."""
+        previous = None
+        with self.store.transaction() as tx:
+            if self.epoch is None:
+                previous = tx.get_lease(LEASE_NAME)
+            lease = tx.acquire_lease(LEASE_NAME, self.owner, self.ttl)
+            if lease is None and previous is not None and dead_local_owner(previous.owner):
+                log.warning("taking over the scheduler lease of %s, whose process is gone", previous.owner)
+                tx.release_lease(LEASE_NAME, previous.owner)
+                lease = tx.acquire_lease(LEASE_NAME, self.owner, self.ttl)
+            if lease is not None and self.epoch is None:
+                self._find_doubtful(tx, previous, lease.now)
+        return lease
 
     def fence(self, tx: StoreTx) -> None:
         """Prove inside ``tx`` that this engine holds the lease at its epoch; LeaseLostError otherwise."""
