@@ -29,10 +29,10 @@ from collections.abc import Callable
 
 from aiflow_core.api.observe import LEASE_NAME, dead_local_owner
 from aiflow_core.errors import LeaseLostError
+from aiflow_core.leases import Lease
 from aiflow_core.model.event import Event
 from aiflow_core.model.internal.events import TaskReport
 from aiflow_core.model.status import TaskStatus
-from aiflow_core.leases import Lease
 from aiflow_core.ports import Store, StoreTx
 
 log = logging.getLogger("aiflow.engine")
