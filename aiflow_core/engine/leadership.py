@@ -39,6 +39,8 @@ log = logging.getLogger("aiflow.engine")
 
 #: The default lease length in seconds (config key ``scheduler_lease_ttl``).
 LEASE_TTL = 10.0
+#: Seconds between looks at the database's clock while attempts of earlier leaders are in doubt.
+SETTLE_EVERY = 0.25
 #: The statuses of a task execution whose attempt may still run.
 ALIVE = (TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.STOPPING)
 
@@ -81,6 +83,7 @@ class Leadership:
         #: Task executions of earlier leaders that may still run -> when they count as lost (database clock).
         self._doubtful: dict[int, dt.datetime] = {}
         self._next_settle: dt.datetime | None = None
+        self._next_look = 0.0
 
     @property
     def leader(self) -> bool:
@@ -184,8 +187,9 @@ class Leadership:
 
     def settle_lost(self) -> None:
         """Report lost the doubtful attempts whose time came (call while leading, before a step)."""
-        if self._next_settle is None:
+        if self._next_settle is None or time.monotonic() < self._next_look:
             return
+        self._next_look = time.monotonic() + SETTLE_EVERY
         with self.store.transaction(readonly=True) as tx:
             now = tx.store_now()
             if now < self._next_settle:
