@@ -37,8 +37,6 @@ from aiflow_core.ports import Store, StoreTx
 
 log = logging.getLogger("aiflow.engine")
 
-#: The default lease length in seconds (config key ``scheduler_lease_ttl``).
-LEASE_TTL = 10.0
 #: Seconds between looks at the database's clock while attempts of earlier leaders are in doubt.
 SETTLE_EVERY = 0.25
 #: The statuses of a task execution whose attempt may still run.
