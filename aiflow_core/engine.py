@@ -42,6 +42,7 @@ from aiflow_core.model.status import TaskStatus
 from aiflow_core.ports import Command, StartTask, Store, StoreTx
 from aiflow_core.runtime.context import TaskRuntime
 from aiflow_core.runtime.output import mask_file, secrets_mask
+from aiflow_core.scheduler.explain import ExplanationRecorder
 from aiflow_core.scheduler.health import Health, StepHealth
 from aiflow_core.scheduler.loop import SchedulerLoop
 from aiflow_core.scheduler.retention import Retention
@@ -68,7 +69,10 @@ class Engine(Client):
     scheduler lease and schedules, the others wait to take over.
     ``history_retention`` (default: the config's ``history_retention``, 30d)
     is how long finished executions, their logs and events are kept; ``None``
-    keeps everything. ``store`` injects a ready store (e.g. one
+    keeps everything. ``explanations`` (default: the config's ``explanations``,
+    ``"decisions"``) is how much the scheduler records of its rule
+    evaluations for the ``explain_*`` queries: ``"off"``, ``"decisions"`` or
+    ``"full"``. ``store`` injects a ready store (e.g. one
     :class:`~aiflow_core.testing.memory.MemoryStore` shared with a client)
     instead of ``db_url``; a store held in memory needs an executor that runs
     tasks in this process.
@@ -88,6 +92,7 @@ class Engine(Client):
         poll_interval: float = 0.05,
         history_retention: object = ...,
         store: Store | None = None,
+        explanations: str | None = None,
     ) -> None:
         check_argument("clock", clock, Clock, "a Clock, such as aiflow_core.testing.FakeClock")
         check_argument("log_dir", log_dir, (str, Path), "a directory path")
@@ -100,6 +105,8 @@ class Engine(Client):
             horizon = parse_horizon(history_retention) if history_retention is not ... else None
         except InvalidArgumentError as exc:
             raise ConfigError(f"argument history_retention={history_retention!r}: {exc}") from None
+        if explanations is not None:
+            explanations = check_setting("explanations", explanations, "argument explanations")
         if clock is not None and clock.is_fake:
             clock = ReplayClock(clock)
         super().__init__(db_url, blob, clock=clock, config=config, store=store)
@@ -119,6 +126,7 @@ class Engine(Client):
         self.loop = SchedulerLoop(
             store=self.store, clock=self.clock, log_dir=self.log_dir, dispatch=self._dispatch,
             batch_size=batch_size,
+            recorder=ExplanationRecorder(explanations if explanations is not None else self.config.explanations),
         )
         self.loop.schedules.timezone = self.timezone
         self.poll_interval = poll_interval

@@ -38,6 +38,7 @@ from aiflow_core.model.status import TaskStatus
 from aiflow_core.ports import Command, Store, StoreTx
 from aiflow_core.scheduler.apply import Applier
 from aiflow_core.scheduler.batch import Batch, SchedulerMemory, WorkflowCache
+from aiflow_core.scheduler.explain import ExplanationRecorder
 from aiflow_core.scheduler.schedules import ScheduleFirer
 from aiflow_core.scheduler.triggers import TriggerEvaluator
 
@@ -70,14 +71,14 @@ class SchedulerLoop:
 
     def __init__(
         self, *, store: Store, clock: Clock, log_dir: Path, dispatch: Dispatch,
-        name: str = "main", batch_size: int = 500,
+        name: str = "main", batch_size: int = 500, recorder: ExplanationRecorder | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.name = name
         self.batch_size = batch_size
         self.workflows = WorkflowCache()
-        self.applier = Applier(log_dir, TriggerEvaluator())
+        self.applier = Applier(log_dir, TriggerEvaluator(), recorder)
         self.schedules = ScheduleFirer()
         self._dispatch = dispatch
         self._reports: deque[Event] = deque()
@@ -130,6 +131,7 @@ class SchedulerLoop:
         """Run one transaction of scheduling; see the module docstring."""
         now = self.clock.now()
         reports = self._take_reports()
+        self.applier.recorder.begin()
         try:
             with self.store.transaction() as tx:
                 checkpoint = tx.get_checkpoint(self.name)
@@ -159,6 +161,7 @@ class SchedulerLoop:
                     events = tx.read_events(last, limit - applied)
                     batch.next_round(events, limit - applied)
                 batch.state.flush()
+                self.applier.recorder.flush(tx)
                 if batch.emitted:
                     tx.append_events(batch.emitted, now)
                 if last != checkpoint:
