@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from aiflow_core.model.explanation import ExplanationRecord
+from aiflow_core.ports import check_json
 from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.prepared import Prepared
 from aiflow_storage.sql.tx_base import TxBase
@@ -31,9 +32,11 @@ class ExplainOps(TxBase):
     """Explanation rows."""
 
     def add_explanations(self, records: Sequence[ExplanationRecord]) -> None:
-        """Insert explanation rows in one statement."""
+        """Insert explanation rows in one statement; StoreDataError if a payload is not JSON."""
         if not records:
             return
+        for r in records:
+            check_json(r.payload, f"explanation of event @ offset {r.event_offset}")
         _INSERT.executemany(self.conn, [
             {
                 "event_offset": r.event_offset, "namespace": r.namespace,
