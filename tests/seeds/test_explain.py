@@ -298,3 +298,15 @@ def test_explain_refuses_unknown_ids(tester: WorkflowTester) -> None:
         engine.explain_event(0)
     with pytest.raises(ValueError, match="limit must be a positive integer"):
         engine.explain_task("report", wid, limit=0)
+
+
+def test_explanations_setting_reads_yaml_off_and_the_environment(tmp_path: Path) -> None:
+    from aiflow_core.config import load_config
+
+    (tmp_path / "aiflow.yaml").write_text("explanations: off\n")  # YAML reads a bare off as false
+    assert load_config(env={"AIFLOW_HOME": str(tmp_path)}).explanations == "off"
+    (tmp_path / "aiflow.yaml").write_text("explanations: FULL\n")
+    assert load_config(env={"AIFLOW_HOME": str(tmp_path)}).explanations == "full"
+    env = {"AIFLOW_HOME": str(tmp_path), "AIFLOW_EXPLANATIONS": "off"}
+    assert load_config(env=env).explanations == "off"
+    assert load_config(env={"AIFLOW_HOME": str(tmp_path / "none")}).explanations == "decisions"
