@@ -15,9 +15,30 @@ from aiflow_storage.sql.prepared import Prepared
 from aiflow_storage.sql.tx_base import TxBase
 
 _c = t.explanations.c
-_INSERT = Prepared(
-    sa.insert(t.explanations).values({c.name: sa.bindparam(c.name) for c in t.explanations.columns if c.name != "id"})
-)
+class _InsertExplanations(Prepared):
+    """The INSERT of explanation rows, binding the payload as the JSON text :func:`check_json` made.
+
+    The payload is so serialised once (and checked the same way on every
+    database); PostgreSQL is told to read that text as JSON.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(self._insert(None))
+
+    @staticmethod
+    def _insert(dialect: sa.Dialect | None) -> sa.Insert:
+        payload: sa.ColumnElement[Any] = sa.bindparam("payload", type_=sa.Text())
+        if dialect is not None and dialect.name == "postgresql":
+            payload = sa.cast(payload, _c.payload.type)
+        values: dict[str, Any] = {c.name: sa.bindparam(c.name, type_=c.type) for c in t.explanations.columns
+                                  if c.name not in ("id", "payload")}
+        return sa.insert(t.explanations).values({**values, "payload": payload})
+
+    def _statement_for(self, dialect: sa.Dialect) -> sa.ClauseElement:
+        return self._insert(dialect)
+
+
+_INSERT = _InsertExplanations()
 
 
 def _record(row: Any) -> ExplanationRecord:
@@ -35,13 +56,12 @@ class ExplainOps(TxBase):
         """Insert explanation rows in one statement; StoreDataError if a payload is not JSON."""
         if not records:
             return
-        for r in records:
-            check_json(r.payload, f"explanation of event @ offset {r.event_offset}")
         _INSERT.executemany(self.conn, [
             {
                 "event_offset": r.event_offset, "namespace": r.namespace,
                 "workflow_execution_id": r.workflow_execution_id, "workflow_id": r.workflow_id,
-                "task_name": r.task_name, "create_time": r.create_time, "payload": r.payload,
+                "task_name": r.task_name, "create_time": r.create_time,
+                "payload": check_json(r.payload, f"explanation of event @ offset {r.event_offset}"),
             }
             for r in records
         ])
