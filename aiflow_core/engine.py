@@ -47,6 +47,7 @@ from aiflow_core.scheduler.health import Health, StepHealth
 from aiflow_core.scheduler.loop import SchedulerLoop
 from aiflow_core.scheduler.retention import Retention
 from aiflow_core.storable import ERROR_LIMIT, storable_text
+from aiflow_core.telemetry import open_telemetry
 
 log = logging.getLogger("aiflow.engine")
 
@@ -72,7 +73,10 @@ class Engine(Client):
     keeps everything. ``explanations`` (default: the config's ``explanations``,
     ``"decisions"``) is how much the scheduler records of its rule
     evaluations for the ``explain_*`` queries: ``"off"``, ``"decisions"`` or
-    ``"full"``. ``store`` injects a ready store (e.g. one
+    ``"full"``. ``tracing`` (extra ``otel``) makes OpenTelemetry spans of
+    scheduler steps and task executions: ``True`` for the global tracer
+    provider, or a ``TracerProvider`` (see :mod:`aiflow_core.telemetry`).
+    ``store`` injects a ready store (e.g. one
     :class:`~aiflow_core.testing.memory.MemoryStore` shared with a client)
     instead of ``db_url``; a store held in memory needs an executor that runs
     tasks in this process.
@@ -93,6 +97,7 @@ class Engine(Client):
         history_retention: object = ...,
         store: Store | None = None,
         explanations: str | None = None,
+        tracing: Any = False,
     ) -> None:
         check_argument("clock", clock, Clock, "a Clock, such as aiflow_core.testing.FakeClock")
         check_argument("log_dir", log_dir, (str, Path), "a directory path")
@@ -107,6 +112,8 @@ class Engine(Client):
             raise ConfigError(f"argument history_retention={history_retention!r}: {exc}") from None
         if explanations is not None:
             explanations = check_setting("explanations", explanations, "argument explanations")
+        #: Spans of steps and task executions (a no-op unless ``tracing``); made first: it may refuse.
+        self.telemetry = open_telemetry(tracing)
         if clock is not None and clock.is_fake:
             clock = ReplayClock(clock)
         super().__init__(db_url, blob, clock=clock, config=config, store=store)
@@ -210,6 +217,7 @@ class Engine(Client):
     def _report(self, job: TaskJob, status: TaskStatus, error: str | None) -> None:
         if error:
             error = self._mask(error)
+        self.telemetry.task_reported(job.task_execution_id, status, error)
         if status.is_final and self.executor.needs_snapshot_frame:
             try:
                 mask_file(job.log_path, self._mask)  # its worker process was not given the secrets to mask
@@ -271,6 +279,7 @@ class Engine(Client):
         """Read what the commands need inside the transaction; return the hand-over to run after it."""
         stops: list[int] = []
         starts: list[tuple[TaskJob, Any, Any]] = []
+        self.telemetry.prepare(tx, commands)
         for command in commands:
             if not isinstance(command, StartTask):
                 stops.append(command.task_execution_id)
@@ -294,6 +303,7 @@ class Engine(Client):
             starts.append((job, workflow, snapshot))
 
         def hand_over() -> None:
+            self.telemetry.handed_over()
             for te_id in stops:
                 self.executor.stop_task(te_id)
             for job, workflow, snapshot in starts:
@@ -386,7 +396,7 @@ class Engine(Client):
         """
         if self.executor.sends_heartbeats:
             self._check_heartbeats()
-        result = self.loop.step()
+        result = self.telemetry.run_step(self.loop.step)
         self._health.succeeded()
         if result.ended:
             with self._ended:
@@ -559,6 +569,7 @@ class Engine(Client):
     def close(self) -> None:
         """Stop the engine and release its database connections."""
         self.stop()
+        self.telemetry.close()
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
