@@ -5,9 +5,9 @@ One :meth:`SchedulerLoop.step` is one database transaction that
 1. appends the executor reports queued in memory and the events of due
    timers and schedules (keyed, so a fire is never appended twice),
 2. reads the events after the checkpoint and applies them,
-3. writes state, emitted events and the task executions that commands to
-   the executor start or stop, and advances the checkpoint, all in the same
-   commit.
+3. writes state, emitted events, the task executions that commands to
+   the executor start or stop and the explanations of its decisions, and
+   advances the checkpoint, all in the same commit.
 
 A start command's record is its QUEUED task execution, a stop command's the
 STOPPING status, both written in the deciding transaction. Commands are
@@ -67,7 +67,11 @@ class RuleFailure:
 
 
 class SchedulerLoop:
-    """Applies the event log of one store; owns the checkpoint named ``name``."""
+    """Applies the event log of one store; owns the checkpoint named ``name``.
+
+    ``recorder`` records what rules and triggers made of each event (see
+    :mod:`aiflow_core.scheduler.explain`); without one nothing is recorded.
+    """
 
     def __init__(
         self, *, store: Store, clock: Clock, log_dir: Path, dispatch: Dispatch,
