@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from aiflow_core.model.action import TaskAction
+from aiflow_core.model.condition import Condition
 from aiflow_core.model.context import Context
 from aiflow_core.model.event import Event
 from aiflow_core.model.explanation import ExplainLevel, ExplanationRecord, Outcome
@@ -69,10 +70,28 @@ def render_value(value: Any, depth: int = 0) -> Any:
 
 
 def render_state(cell: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The state values of a rule as JSON values, or None when it keeps none."""
+    """The state values of a rule as JSON values, or None when it keeps none.
+
+    A value whose fields or ``repr`` raise is shown by the error: recording
+    never changes what the scheduler does.
+    """
     if not cell:
         return None
-    return {str(name): render_value(value, 1) for name, value in cell.items()}
+    shown: dict[str, Any] = {}
+    for name, value in cell.items():
+        try:
+            shown[str(name)] = render_value(value, 1)
+        except Exception as exc:
+            shown[str(name)] = f"<{type(value).__name__} that cannot be shown: {type(exc).__name__}>"
+    return shown
+
+
+def describe(condition: Condition) -> str:
+    """``condition.describe()``, or its class name if a user's ``describe`` raises."""
+    try:
+        return str(condition.describe())
+    except Exception:
+        return type(condition).__name__
 
 
 def error_text(error: BaseException) -> str:
@@ -159,7 +178,7 @@ class TaskRulesNote:
         full = self.recorder.level is ExplainLevel.FULL
         for trace in self.trace:
             rule = rules[trace.task_name][trace.rule_index]
-            entry = _rule_entry(trace, rule.condition.describe(), rule.action.value)
+            entry = _rule_entry(trace, describe(rule.condition), rule.action.value)
             if trace.met:
                 outcome, reason, run = self._acted[trace.task_name]
                 entry.update(outcome=outcome.value, reason=reason, task_execution_id=run)
@@ -197,7 +216,7 @@ class TriggersNote:
         assert self.trace is not None
         by_workflow: dict[int, list[dict[str, Any]]] = {}
         for trace in self.trace:
-            entry: dict[str, Any] = {"trigger_id": trace.trigger_id, "condition": trace.condition}
+            entry: dict[str, Any] = {"trigger_id": trace.trigger_id, "condition": describe(trace.condition)}
             if trace.skipped:
                 entry.update(outcome=Outcome.EARLIER_TRIGGER_FIRED.value,
                              reason="an earlier trigger of the workflow fired first")
@@ -298,7 +317,7 @@ class ExplanationRecorder:
         reason = f"workflow execution {view.id} is {view.status.value}: its rules are {when} evaluated"
         for task_name in view.index.tasks_expecting(event.key):
             entries = [
-                {"rule_index": i, "condition": rule.condition.describe(), "action": rule.action.value,
+                {"rule_index": i, "condition": describe(rule.condition), "action": rule.action.value,
                  "outcome": Outcome.EXECUTION_NOT_RUNNING.value, "reason": reason}
                 for i, rule in enumerate(view.workflow.rules.get(task_name, [])) if rule.condition.expects(event.key)
             ]

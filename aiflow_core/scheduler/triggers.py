@@ -7,6 +7,7 @@ from typing import Any
 import attrs
 
 from aiflow_core import serialization
+from aiflow_core.model.condition import Condition
 from aiflow_core.model.context import RuleContext
 from aiflow_core.model.event import Event
 from aiflow_core.model.internal.events import TRIGGER_TABLE
@@ -30,7 +31,7 @@ class TriggerTrace:
 
     trigger_id: int
     workflow_id: int
-    condition: str
+    condition: Condition
     met: bool | None
     error: BaseException | None = None
     skipped: bool = False
@@ -95,7 +96,7 @@ class TriggerEvaluator:
             if workflow_id in started:
                 if trace is not None:
                     trace.append(TriggerTrace(
-                        trigger_id=trigger_id, workflow_id=workflow_id, condition=rule.condition.describe(),
+                        trigger_id=trigger_id, workflow_id=workflow_id, condition=rule.condition,
                         met=None, skipped=True,
                     ))
                 continue
@@ -110,13 +111,13 @@ class TriggerEvaluator:
                 )
                 if trace is not None:
                     trace.append(TriggerTrace(
-                        trigger_id=trigger_id, workflow_id=workflow_id, condition=rule.condition.describe(),
+                        trigger_id=trigger_id, workflow_id=workflow_id, condition=rule.condition,
                         met=None, error=exc,
                     ))
                 continue
             if trace is not None:
                 trace.append(TriggerTrace(
-                    trigger_id=trigger_id, workflow_id=workflow_id, condition=rule.condition.describe(), met=fired,
+                    trigger_id=trigger_id, workflow_id=workflow_id, condition=rule.condition, met=fired,
                 ))
             if fired:
                 started.add(workflow_id)

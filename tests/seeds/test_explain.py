@@ -310,3 +310,52 @@ def test_explanations_setting_reads_yaml_off_and_the_environment(tmp_path: Path)
     env = {"AIFLOW_HOME": str(tmp_path), "AIFLOW_EXPLANATIONS": "off"}
     assert load_config(env=env).explanations == "off"
     assert load_config(env={"AIFLOW_HOME": str(tmp_path / "none")}).explanations == "decisions"
+
+
+ODD = """
+from aiflow_core.model.action import TaskAction
+from aiflow_core.model.condition import Condition
+from aiflow_core.model.internal.conditions import SingleEventCondition
+from aiflow_core.model.state import ValueStateDescriptor
+from aiflow_core.model.workflow import Workflow
+from aiflow_core.operators.bash import BashOperator
+
+
+class Odd:
+    __slots__ = ("n",)
+
+    def __init__(self, n):
+        self.n = n
+
+    def __repr__(self):
+        raise RuntimeError("no repr")
+
+
+class Hidden(Condition):
+    def is_met(self, event, context):
+        context.get_state(ValueStateDescriptor(name="odd")).update(Odd(1))
+        return False
+
+    def describe(self):
+        raise RuntimeError("no description")
+
+
+with Workflow(name="odd", keep_open=True) as workflow:
+    hidden = BashOperator(name="hidden", bash_command="echo never")
+    hidden.action_on_condition(action=TaskAction.START, condition=Hidden(["tick"]))
+    plain = BashOperator(name="plain", bash_command="echo plain")
+    plain.action_on_condition(action=TaskAction.START, condition=SingleEventCondition("tick"))
+"""
+
+
+def test_recording_survives_what_cannot_be_described_or_shown(tester: WorkflowTester) -> None:
+    tester.upload_source(ODD)
+    wid = tester.start("odd")
+    tester.send("tick")
+    assert tester.statuses(wid) == {"plain": TaskStatus.SUCCESS}  # scheduling went on
+    [event] = tester.engine.list_events(key="tick")
+    rows = {e.task_name: e for e in tester.engine.explain_event(event.offset or 0).evaluations}
+    [hidden] = rows["hidden"].rules
+    assert hidden.condition == "Hidden" and hidden.outcome is Outcome.NOT_MET
+    assert hidden.state == {"odd": "<Odd that cannot be shown: RuntimeError>"}
+    assert rows["plain"].rules[0].outcome is Outcome.STARTED
