@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +42,15 @@ from aiflow_core.model.durations import parse_horizon, positive_seconds
 from aiflow_core.model.internal.events import TaskReport
 from aiflow_core.model.meta import WorkflowExecutionMeta
 from aiflow_core.model.status import TaskStatus
-from aiflow_core.ports import Store
+from aiflow_core.ports import Command, Store, StoreTx
 from aiflow_core.runtime.context import TaskRuntime
 from aiflow_core.runtime.output import mask_file, secrets_mask
+from aiflow_core.scheduler.explain import ExplanationRecorder
 from aiflow_core.scheduler.health import Health, StepHealth
 from aiflow_core.scheduler.loop import SchedulerLoop
 from aiflow_core.scheduler.retention import Retention
 from aiflow_core.storable import ERROR_LIMIT, storable_text
+from aiflow_core.telemetry import open_telemetry
 
 log = logging.getLogger("aiflow.engine")
 
@@ -65,10 +68,11 @@ class Engine(Client):
     scheduler lease and schedules, the others wait to take over.
     ``history_retention`` (default: the config's ``history_retention``, 30d)
     is how long finished executions, their logs and events are kept; ``None``
-    keeps everything. ``store`` injects a ready store (e.g. one
-    :class:`~aiflow_core.testing.memory.MemoryStore` shared with a client)
-    instead of ``db_url``; a store held in memory needs an executor that runs
-    tasks in this process.
+    keeps everything. ``explanations`` (``"off"``, ``"decisions"``, ``"full"``; default: the config's)
+    is what the scheduler records for ``explain_*``; ``tracing`` (extra ``otel``: ``True`` or a
+    ``TracerProvider``) makes OpenTelemetry spans (:mod:`aiflow_core.telemetry`). ``store`` injects a
+    ready store (e.g. one :class:`~aiflow_core.testing.memory.MemoryStore` shared with a client)
+    instead of ``db_url``; a store held in memory needs an executor that runs tasks in this process.
     """
 
     def __init__(
@@ -85,6 +89,8 @@ class Engine(Client):
         poll_interval: float = 0.05,
         history_retention: object = ...,
         store: Store | None = None,
+        explanations: str | None = None,
+        tracing: Any = False,
     ) -> None:
         check_argument("clock", clock, Clock, "a Clock, such as aiflow_core.testing.FakeClock")
         check_argument("log_dir", log_dir, (str, Path), "a directory path")
@@ -97,6 +103,8 @@ class Engine(Client):
             horizon = parse_horizon(history_retention) if history_retention is not ... else None
         except InvalidArgumentError as exc:
             raise ConfigError(f"argument history_retention={history_retention!r}: {exc}") from None
+        level = None if explanations is None else check_setting("explanations", explanations, "argument explanations")
+        self.telemetry = open_telemetry(tracing)  # before anything is opened: it may refuse
         if clock is not None and clock.is_fake:
             clock = ReplayClock(clock)
         super().__init__(db_url, blob, clock=clock, config=config, store=store)
@@ -127,8 +135,9 @@ class Engine(Client):
             own_attempts=lambda: set(self.handover.running),
         )
         self.loop = SchedulerLoop(
-            store=self.store, clock=self.clock, log_dir=self.log_dir, dispatch=self.handover.dispatch,
+            store=self.store, clock=self.clock, log_dir=self.log_dir, dispatch=self._dispatch,
             batch_size=batch_size, fence=self.leadership.fence,
+            recorder=ExplanationRecorder(level or self.config.explanations),
         )
         self.loop.schedules.timezone = self.timezone
         self.poll_interval = poll_interval
@@ -265,6 +274,7 @@ class Engine(Client):
     def _report(self, job: TaskJob, status: TaskStatus, error: str | None) -> None:
         if error:
             error = self._mask(error)
+        self.telemetry.task_reported(job.task_execution_id, status, error)
         if status.is_final and self.executor.needs_snapshot_frame:
             try:
                 mask_file(job.log_path, self._mask)  # its worker process was not given the secrets to mask
@@ -293,6 +303,10 @@ class Engine(Client):
             wake=self.wake, blob_spec=self.blob_spec, mask=self._mask,
         )
 
+    def _dispatch(self, tx: StoreTx, commands: list[Command]) -> Callable[[], None]:
+        """The hand-over of a step's commands (read inside its transaction), traced when tracing is on."""
+        return self.telemetry.around_hand_over(tx, commands, self.handover.dispatch(tx, commands))
+
     # -- running --
     def _step(self) -> tuple[bool, bool]:
         """One step plus the executor's in-thread work and housekeeping.
@@ -307,7 +321,7 @@ class Engine(Client):
         try:
             self.leadership.settle_lost()
             self._beat_attempts()
-            result = self.loop.step()
+            result = self.telemetry.run_step(self.loop.step)
         except LeaseLostError as exc:
             self.leadership.recheck(str(exc))
             return False, self.leadership.leader
@@ -483,6 +497,7 @@ class Engine(Client):
     def close(self) -> None:
         """Stop the engine and release its database connections."""
         self.stop()
+        self.telemetry.close()
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
 #: The schema version this code works with: the number of the newest revision in ``migrations/versions``.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = sa.MetaData()
 
@@ -214,6 +214,21 @@ triggers = sa.Table(
     sa.Column("rule", LongBlob, nullable=False),
     sa.Column("is_paused", sa.Boolean, nullable=False),
     sa.Column("create_time", UtcDateTime, nullable=False),
+)
+
+#: What the scheduler evaluated: one row per event and task of an execution (or workflow, for triggers).
+explanations = sa.Table(
+    "aiflow_explanation",
+    metadata,
+    _id(),
+    sa.Column("event_offset", sa.BigInteger, nullable=False, index=True),
+    sa.Column("namespace", sa.String(255), nullable=False),
+    sa.Column("workflow_execution_id", Id),
+    sa.Column("workflow_id", Id, index=True),
+    sa.Column("task_name", sa.String(255)),
+    sa.Column("create_time", UtcDateTime, nullable=False, index=True),
+    sa.Column("payload", Json, nullable=False),
+    sa.Index("ix_explanation_wfe_task", "workflow_execution_id", "task_name", "id"),
 )
 
 # MySQL/MariaDB: full Unicode, and binary comparison so that names, keys and

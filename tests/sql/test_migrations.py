@@ -82,7 +82,8 @@ def test_migrated_database_matches_the_metadata(empty_url: str) -> None:
 
 def test_head_is_the_version_the_code_knows() -> None:
     assert migrate.scripts().get_current_head() == f"{SCHEMA_VERSION:04d}"
-    assert [r["version"] for r in migrate.history()] == list(range(1, SCHEMA_VERSION + 1))
+    versions = [r["version"] for r in migrate.history()]
+    assert versions[0] == 1 and versions[-1] == SCHEMA_VERSION and versions == sorted(set(versions))
 
 
 def test_upgrade_and_downgrade_one_revision_at_a_time(empty_url: str) -> None:

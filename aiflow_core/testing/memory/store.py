@@ -19,6 +19,7 @@ from aiflow_core.model.clock import Clock, SystemClock
 from aiflow_core.model.event import Event
 from aiflow_core.ports import Store, StoreTx
 from aiflow_core.testing.memory.tx_base import Tables
+from aiflow_core.testing.memory.tx_explain import ExplainOps
 from aiflow_core.testing.memory.tx_log import LogOps
 from aiflow_core.testing.memory.tx_meta import MetaOps
 from aiflow_core.testing.memory.tx_plans import PlanOps
@@ -29,7 +30,7 @@ MEMORY_URL = "memory://"
 MEMORY_SCHEMA_VERSION = 1
 
 
-class MemoryTx(MetaOps, LogOps, PlanOps, StoreTx):
+class MemoryTx(MetaOps, LogOps, PlanOps, ExplainOps, StoreTx):
     """One transaction on the tables of a :class:`MemoryStore`."""
 
 
