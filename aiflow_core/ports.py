@@ -13,7 +13,6 @@ from __future__ import annotations
 import abc
 import contextlib
 import datetime as dt
-import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from enum import Enum
@@ -21,7 +20,6 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from aiflow_core.errors import StoreDataError
 from aiflow_core.leases import Lease
 from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.execution_type import ExecutionType
@@ -121,42 +119,6 @@ class EventFilter:
     sender: str | None = None
     workflow_execution_id: int | None = None
     kinds: Sequence[EventKind] | None = (EventKind.USER,)
-
-
-#: The longest string each text field of an event may hold (the columns of the SQL schema).
-EVENT_FIELD_LIMITS = {"key": 1024, "namespace": 255, "sender": 255, "idempotency_key": 255}
-
-
-def check_storable(event: Event) -> None:
-    """Raise StoreDataError unless every store keeps ``event`` as it is.
-
-    Text fields fit their column (:data:`EVENT_FIELD_LIMITS`) and hold no NUL
-    character (PostgreSQL text cannot), and the context is JSON without NaN
-    or infinities. Stores call it on every event they append, so the same
-    misuse is refused the same way on every backend, before the database
-    sees it.
-    """
-    for name in ("key", "value", "namespace", "sender", "idempotency_key"):
-        text = getattr(event, name)
-        if text is None:
-            continue
-        limit = EVENT_FIELD_LIMITS.get(name)
-        if limit is not None and len(text) > limit:
-            raise StoreDataError(
-                f"event {name} {text[:40]!r}... is {len(text)} characters long; the limit is {limit}"
-            )
-        if "\x00" in text:
-            raise StoreDataError(f"event {name} {text[:40]!r} holds a NUL character, which no store keeps")
-    if event.context is not None:
-        check_json(event.context, f"context of event {event.key!r}")
-
-
-def check_json(value: object, what: str) -> str:
-    """``value`` as JSON text; StoreDataError naming ``what`` if it is not JSON (NaN and infinities are not)."""
-    try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise StoreDataError(f"{what} must hold only JSON values, got {value!r:.200}: {exc}") from None
 
 
 class CatalogTx(abc.ABC):

@@ -5,15 +5,17 @@ characters (PostgreSQL text cannot hold them), lone surrogates (no database
 encodes them) or megabytes of text. The engine passes them through
 :func:`storable_text` (or :func:`storable_event`) before it writes them, so
 one task can never make every write fail. Callers of the API who send such
-values are refused instead, by :func:`~aiflow_core.ports.check_storable`.
+values are refused instead, by :func:`check_storable`.
 """
 
 from __future__ import annotations
 
+import json
+
 import attrs
 
+from aiflow_core.errors import StoreDataError
 from aiflow_core.model.event import MAX_EVENT_VALUE_LENGTH, Event
-from aiflow_core.ports import EVENT_FIELD_LIMITS
 
 #: The longest error text the engine stores for a task execution; longer errors are cut (see :func:`storable_text`).
 ERROR_LIMIT = 65_536
@@ -53,3 +55,39 @@ def storable_event(event: Event) -> Event:
         value=None if event.value is None else storable_text(event.value, MAX_EVENT_VALUE_LENGTH),
         sender=None if event.sender is None else storable_text(event.sender, EVENT_FIELD_LIMITS["sender"]),
     )
+
+
+#: The longest string each text field of an event may hold (the columns of the SQL schema).
+EVENT_FIELD_LIMITS = {"key": 1024, "namespace": 255, "sender": 255, "idempotency_key": 255}
+
+
+def check_storable(event: Event) -> None:
+    """Raise StoreDataError unless every store keeps ``event`` as it is.
+
+    Text fields fit their column (:data:`EVENT_FIELD_LIMITS`) and hold no NUL
+    character (PostgreSQL text cannot), and the context is JSON without NaN
+    or infinities. Stores call it on every event they append, so the same
+    misuse is refused the same way on every backend, before the database
+    sees it.
+    """
+    for name in ("key", "value", "namespace", "sender", "idempotency_key"):
+        text = getattr(event, name)
+        if text is None:
+            continue
+        limit = EVENT_FIELD_LIMITS.get(name)
+        if limit is not None and len(text) > limit:
+            raise StoreDataError(
+                f"event {name} {text[:40]!r}... is {len(text)} characters long; the limit is {limit}"
+            )
+        if "\x00" in text:
+            raise StoreDataError(f"event {name} {text[:40]!r} holds a NUL character, which no store keeps")
+    if event.context is not None:
+        check_json(event.context, f"context of event {event.key!r}")
+
+
+def check_json(value: object, what: str) -> str:
+    """``value`` as JSON text; StoreDataError naming ``what`` if it is not JSON (NaN and infinities are not)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise StoreDataError(f"{what} must hold only JSON values, got {value!r:.200}: {exc}") from None

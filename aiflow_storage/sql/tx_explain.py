@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from aiflow_core.model.explanation import ExplanationRecord
-from aiflow_core.ports import check_json
+from aiflow_core.storable import check_json
 from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.prepared import Prepared
 from aiflow_storage.sql.tx_base import TxBase

@@ -23,7 +23,8 @@ from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from aiflow_core.leases import Lease, lease_lost
 from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.internal.events import UnreadableEvent
-from aiflow_core.ports import EventFilter, LogHead, Timer, check_json, check_storable
+from aiflow_core.ports import EventFilter, LogHead, Timer
+from aiflow_core.storable import check_json, check_storable
 from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.prepared import Prepared
 from aiflow_storage.sql.tx_base import EVENT_COUNTER, TRIGGER_COUNTER, TxBase, in_list, in_params

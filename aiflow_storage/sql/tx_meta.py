@@ -21,7 +21,8 @@ from aiflow_core.model.meta import (
     WorkflowSnapshotMeta,
 )
 from aiflow_core.model.status import TaskStatus, WorkflowStatus
-from aiflow_core.ports import UNSET, Unset, check_json, given
+from aiflow_core.ports import UNSET, Unset, given
+from aiflow_core.storable import check_json
 from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.prepared import Prepared, PreparedInsert
 from aiflow_storage.sql.tx_base import TRIGGER_COUNTER, TxBase

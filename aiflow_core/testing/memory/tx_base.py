@@ -28,7 +28,8 @@ from aiflow_core.model.meta import (
     WorkflowScheduleMeta,
     WorkflowTriggerMeta,
 )
-from aiflow_core.ports import Timer, check_json
+from aiflow_core.ports import Timer
+from aiflow_core.storable import check_json
 
 #: The counter holding the last offset of the event log.
 EVENT_COUNTER = "event_offset"

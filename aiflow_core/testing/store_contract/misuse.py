@@ -16,7 +16,8 @@ from aiflow_core.errors import StoreConflictError, StoreDataError, StoreError
 from aiflow_core.model.event import Event
 from aiflow_core.model.execution_type import ExecutionType
 from aiflow_core.model.status import TaskStatus
-from aiflow_core.ports import EVENT_FIELD_LIMITS, EventFilter, Store
+from aiflow_core.ports import EventFilter, Store
+from aiflow_core.storable import EVENT_FIELD_LIMITS
 from aiflow_core.testing.store_contract.support import MANUAL, T0, at
 
 
