@@ -378,8 +378,9 @@ class Engine(Client):
         """
         if self.executor.sends_heartbeats:
             self._check_heartbeats()
+        started = time.perf_counter()
         result = self.loop.step()
-        self._health.succeeded()
+        self._health.succeeded(time.perf_counter() - started)
         if result.ended:
             with self._ended:
                 self._ended_count += 1

@@ -110,7 +110,14 @@ class LogHead:
 
 @attrs.frozen(kw_only=True)
 class EventFilter:
-    """Filters of ``list_events``/``count_events``; ``None`` means any."""
+    """Filters of ``list_events``/``count_events``; ``None`` means any.
+
+    ``begin_offset`` and ``end_offset`` bound the offsets (both exclusive),
+    ``begin_time`` (inclusive) and ``end_time`` (exclusive) the creation
+    times. ``newest_first`` lists the highest offsets first: with
+    ``end_offset`` set to the last offset of a page, it pages back through
+    the log by key (keyset pagination).
+    """
 
     keys: Sequence[str] | None = None
     namespace: str | None = None
@@ -119,6 +126,9 @@ class EventFilter:
     sender: str | None = None
     workflow_execution_id: int | None = None
     kinds: Sequence[EventKind] | None = (EventKind.USER,)
+    end_offset: int | None = None
+    end_time: dt.datetime | None = None
+    newest_first: bool = False
 
 
 #: The longest string each text field of an event may hold (the columns of the SQL schema).
@@ -268,8 +278,14 @@ class ExecutionTx(abc.ABC):
         offset: int | None = None,
         statuses: Sequence[WorkflowStatus] | None = None,
         namespace: str | None = None,
+        before_id: int | None = None,
+        newest_first: bool = False,
     ) -> list[WorkflowExecutionMeta]:
-        """Return executions (of a workflow, or all), filtered by status, ordered by id."""
+        """Return executions (of a workflow, or all), filtered by status, ordered by id.
+
+        ``before_id`` keeps the ids below it; ``newest_first`` orders by
+        descending id (together: keyset pagination, newest first).
+        """
 
     @abc.abstractmethod
     def list_finished_workflow_executions(self, before: dt.datetime, limit: int) -> list[WorkflowExecutionMeta]:
@@ -319,6 +335,10 @@ class ExecutionTx(abc.ABC):
     @abc.abstractmethod
     def list_task_executions_by_status(self, statuses: Sequence[TaskStatus]) -> list[TaskExecutionMeta]:
         """Return every task execution whose status is one of ``statuses``."""
+
+    @abc.abstractmethod
+    def count_task_executions_by_status(self) -> dict[TaskStatus, int]:
+        """How many task executions have each status (statuses that none has are left out)."""
 
     @abc.abstractmethod
     def latest_task_executions(self, workflow_execution_id: int) -> list[TaskExecutionMeta]:

@@ -32,7 +32,8 @@ class Health:
     take the lease) that failed since, ``last_error`` is the last one's
     error and ``failing_since`` the time of the first; ``events_behind`` is
     how many events of the log the leader has not applied yet (None when
-    not the leader or not known).
+    not the leader or not known). ``steps`` counts the steps that committed
+    and ``step_seconds`` is the time they took together (for metrics).
     """
 
     leader: bool
@@ -41,6 +42,8 @@ class Health:
     last_error: str | None
     failing_since: dt.datetime | None
     events_behind: int | None
+    steps: int = 0
+    step_seconds: float = 0.0
 
     @property
     def healthy(self) -> bool:
@@ -68,6 +71,7 @@ class Health:
             leader=bool(record["leader"]), last_success=time("last_success"),
             consecutive_failures=int(record["consecutive_failures"]), last_error=record["last_error"],
             failing_since=time("failing_since"), events_behind=record["events_behind"],
+            steps=int(record.get("steps", 0)), step_seconds=float(record.get("step_seconds", 0.0)),
         )
 
     def describe(self) -> str:
@@ -95,10 +99,14 @@ class StepHealth:
         self._last_error: str | None = None
         self._failing_since: dt.datetime | None = None
         self._next_log: dt.datetime | None = None
+        self._steps = 0
+        self._step_seconds = 0.0
 
-    def succeeded(self) -> None:
-        """A step committed (or found nothing to do)."""
+    def succeeded(self, seconds: float = 0.0) -> None:
+        """A step committed (or found nothing to do) after ``seconds``."""
         with self._lock:
+            self._steps += 1
+            self._step_seconds += seconds
             now = self.clock.now()
             if self._failures:
                 log.warning(
@@ -133,4 +141,5 @@ class StepHealth:
             return Health(
                 leader=leader, last_success=self._last_success, consecutive_failures=self._failures,
                 last_error=self._last_error, failing_since=self._failing_since, events_behind=events_behind,
+                steps=self._steps, step_seconds=self._step_seconds,
             )
