@@ -16,6 +16,7 @@ from aiflow_core.cli.commands import (
     plans,
     run,
     server,
+    ui,
     workflow,
 )
 
@@ -31,6 +32,7 @@ GROUPS: list[Callable[[Any], None]] = [
     plans.register_trigger,
     events.register,
     server.register,
+    ui.register,
     run.register,
     completion.register,
     misc.register,
