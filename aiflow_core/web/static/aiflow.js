@@ -112,6 +112,7 @@
         const rows = runs.map(function (r) {
           const tr = document.createElement("tr");
           tr.dataset.run = r.id;
+          tr.dataset.task = r.task_name;
           tr.appendChild(cell(link("/ui/task-executions/" + r.id, r.id)));
           tr.appendChild(cell(r.task_name));
           tr.appendChild(cell(r.sequence_number));
