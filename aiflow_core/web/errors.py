@@ -73,7 +73,10 @@ def install(app: FastAPI) -> None:
     async def malformed(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         problems = [
-            {"field": _field(e.get("loc", ())), "location": str((e.get("loc") or ("",))[0]), "message": e.get("msg", "")}
+            {
+                "field": _field(e.get("loc", ())), "location": str((e.get("loc") or ("",))[0]),
+                "message": e.get("msg", ""),
+            }
             for e in exc.errors()
         ]
         first = problems[0] if problems else {"field": "", "message": "malformed request"}
@@ -88,7 +91,8 @@ def install(app: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         name = _HTTP_ERRORS.get(exc.status_code, "HTTPError")
-        return JSONResponse({"error": name, "detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+        body = {"error": name, "detail": str(exc.detail)}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)

@@ -11,9 +11,9 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the web extra is not installed")
 
-from aiflow_core.engine import Engine  # noqa: E402
-from aiflow_core.model.internal.conditions import SingleEventCondition  # noqa: E402
-from aiflow_core.model.rule import WorkflowRule  # noqa: E402
+from aiflow_core.engine import Engine
+from aiflow_core.model.internal.conditions import SingleEventCondition
+from aiflow_core.model.rule import WorkflowRule
 
 TOKEN = "t0ken-for-the-web-tests-0123456789"
 WORKFLOW_FILE = Path(__file__).with_name("web_workflows.py")

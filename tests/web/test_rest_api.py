@@ -284,7 +284,8 @@ def test_keyset_pages_of_events_and_executions(http: httpx.Client, site: Site) -
     pages: list[int] = []
     before = None
     while True:
-        body = http.get("/api/workflow-executions", params={"limit": 1, **({"before": before} if before else {})}).json()
+        params = {"limit": 1, **({"before": before} if before else {})}
+        body = http.get("/api/workflow-executions", params=params).json()
         pages += [e["id"] for e in body["items"]]
         before = body["next_before"]
         if before is None:
@@ -314,7 +315,8 @@ def test_a_page_link_with_the_token_signs_the_browser_in(site: Site) -> None:
         signed = fresh.get("/ui/events?key=x&token=" + TOKEN, follow_redirects=False)
     assert signed.status_code == 303 and signed.headers["location"] == "/ui/events?key=x"
     cookie = signed.cookies["aiflow_token"]
-    assert "httponly" in signed.headers["set-cookie"].lower() and "samesite=strict" in signed.headers["set-cookie"].lower()
+    set_cookie = signed.headers["set-cookie"].lower()
+    assert "httponly" in set_cookie and "samesite=strict" in set_cookie
     with httpx.Client(base_url=site.url, cookies={"aiflow_token": cookie}) as browser:
         refused = browser.post(f"{WF}/disable")
         assert refused.status_code == 403 and "x-aiflow-action" in refused.json()["detail"]

@@ -51,8 +51,10 @@ def add_web_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
     parser.add_argument(f"--{prefix}host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1; any other needs the token for every call)")
     parser.add_argument(f"--{prefix}port", type=int, default=8080, help="port to listen on (default 8080)")
-    parser.add_argument(f"--{prefix}token", default=None,
-                        help=f"the token acting calls need (default: ${TOKEN_ENV}, else $AIFLOW_HOME/{TOKEN_FILE_NAME})")
+    parser.add_argument(
+        f"--{prefix}token", default=None,
+        help=f"the token acting calls need (default: ${TOKEN_ENV}, else $AIFLOW_HOME/{TOKEN_FILE_NAME})",
+    )
 
 
 def _ui(args: argparse.Namespace, ctx: Any) -> int:

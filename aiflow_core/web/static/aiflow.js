@@ -121,7 +121,7 @@
           tr.appendChild(cell(when(r.begin_date)));
           const s = seconds(r, now);
           tr.appendChild(cell(duration(s)));
-          tr.appendChild(cell(r.started_by));
+          tr.appendChild(cell(r.started_by, "cause"));
           const bar = document.createElement("div");
           bar.className = "bar " + r.status;
           if (s != null) {
