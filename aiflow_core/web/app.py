@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse
 
 from aiflow_core.web import errors
 from aiflow_core.web.records import MaskedJSONResponse
@@ -42,7 +43,7 @@ def create_app(
     """
     guard = Guard(token, host)
     app = FastAPI(
-        title="aiflow", version=_version(), openapi_url=OPENAPI_PATH, docs_url=None, redoc_url=None,
+        title="aiflow", version=_version(), openapi_url=None, docs_url=None, redoc_url=None,
         default_response_class=MaskedJSONResponse,
         description="Inspect and steer aiflow workflows: namespaces, workflows, executions, task runs, "
         "schedules, triggers and events. Reading needs no token on a loopback address; every call that "
@@ -52,6 +53,11 @@ def create_app(
     app.state.guard = guard
     errors.install(app)
     checked = [Depends(guard.check)]
+
+    @app.get(OPENAPI_PATH, include_in_schema=False, dependencies=checked)
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
     app.include_router(catalog_router(client), prefix="/api", dependencies=checked)
     app.include_router(runs_router(client), prefix="/api", dependencies=checked)
     from aiflow_core.web.metrics import metrics_router

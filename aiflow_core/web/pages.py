@@ -72,8 +72,10 @@ class Pages:
             response = RedirectResponse(target + (f"?{query}" if query else ""), status_code=303)
             response.set_cookie(COOKIE, presented, httponly=True, samesite="strict", path=base or "/")
             return response
-        cookie = request.cookies.get(COOKIE)
-        signed_in = self.guard.valid(cookie)
+        carried, by_cookie = self.guard.presented(request)
+        signed_in = self.guard.valid(carried)
+        if carried is not None and not signed_in and not by_cookie:  # a stale cookie only leaves the page read-only
+            return self._page("error.html", base, 403, {"title": "Refused", "message": "the token is wrong"})
         if not signed_in and not self.guard.private(request):
             return self._page("error.html", base, 401, {
                 "title": "Token needed", "message": "this server is not on a loopback address: open this page "

@@ -68,7 +68,7 @@ class Guard:
             and hmac.compare_digest(candidate.encode("utf-8"), self.token.encode("utf-8"))
         )
 
-    def _presented(self, request: Request) -> tuple[str | None, bool]:
+    def presented(self, request: Request) -> tuple[str | None, bool]:
         """The token the request carries and whether it came as the cookie."""
         header = request.headers.get("authorization", "")
         if header:
@@ -87,7 +87,7 @@ class Guard:
                 401, "acting calls need a token, and this app has none; create it with token=... "
                 "(aiflow ui and aiflow server start --ui make one)",
             )
-        presented, by_cookie = self._presented(request)
+        presented, by_cookie = self.presented(request)
         if presented is None:
             raise HTTPException(
                 401, "this call needs the token: send 'Authorization: Bearer TOKEN' "
