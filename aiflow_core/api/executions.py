@@ -168,10 +168,11 @@ class ExecutionOps(ClientBase):
             return tx.get_task_execution(check_id("task execution", task_execution_id))
 
     def list_task_executions(
-        self, workflow_execution_id: int, limit: int | None = None, offset: int | None = None
+        self, workflow_execution_id: int, limit: int | None = None, offset: int | None = None,
+        newest_first: bool = False,
     ) -> list[TaskExecutionMeta]:
-        """Return the task executions of a workflow execution, oldest first."""
+        """Return the task executions of a workflow execution, oldest first (``newest_first``: the latest first)."""
         check_limit_offset(limit, offset)
         with self._tx(readonly=True) as tx:
             self._execution(tx, workflow_execution_id)
-            return tx.list_task_executions(workflow_execution_id, limit, offset)
+            return tx.list_task_executions(workflow_execution_id, limit, offset, newest_first=bool(newest_first))

@@ -27,6 +27,8 @@ from aiflow_core.web.records import masked, record, records
 from aiflow_core.web.security import COOKIE, Guard
 
 PAGE_SIZE = 50
+#: The latest task runs an execution's page shows (its script asks for as many).
+TIMELINE_RUNS = 200
 _ROOT = files("aiflow_core.web")
 
 
@@ -166,7 +168,7 @@ def mount_ui(app: FastAPI, client: Any, guard: Guard) -> None:
             definition = client.get_workflow_definition(execution.workflow_name, execution.namespace)
             return {
                 "title": f"Execution {workflow_execution_id}", "execution": record(execution),
-                "runs": records(client.list_task_executions(workflow_execution_id)),
+                "runs": records(reversed(client.list_task_executions(workflow_execution_id, TIMELINE_RUNS, None, True))),
                 "tasks": sorted(definition.tasks) if definition is not None else [],
             }
 

@@ -98,8 +98,9 @@ def runs_router(client: Any) -> APIRouter:
     def list_task_executions(
         workflow_execution_id: int,
         limit: int | None = Query(None, ge=0), offset: int | None = Query(None, ge=0),
+        newest_first: bool = Query(False, description="the latest runs first (with limit: the latest N)"),
     ) -> Any:
-        return records(client.list_task_executions(workflow_execution_id, limit, offset))
+        return records(client.list_task_executions(workflow_execution_id, limit, offset, newest_first))
 
     @api.post("/workflow-executions/{workflow_execution_id}/tasks/{task_name}/start", tags=["task executions"],
               status_code=202, summary="Ask the engine to start a task of a running execution")

@@ -429,12 +429,14 @@ class MetaOps(TxBase):
         limit: int | None = None,
         offset: int | None = None,
         task_name: str | None = None,
+        newest_first: bool = False,
     ) -> list[TaskExecutionMeta]:
-        """Return task executions of a workflow execution ordered by id."""
+        """Return task executions of a workflow execution ordered by id (descending with ``newest_first``)."""
+        ids = t.task_executions.c.id
         query = (
             sa.select(t.task_executions)
             .where(t.task_executions.c.workflow_execution_id == workflow_execution_id)
-            .order_by(t.task_executions.c.id)
+            .order_by(ids.desc() if newest_first else ids)
         )
         if task_name is not None:
             query = query.where(t.task_executions.c.task_name == task_name)

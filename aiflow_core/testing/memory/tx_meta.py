@@ -293,9 +293,12 @@ class MetaOps(TxBase):
         limit: int | None = None,
         offset: int | None = None,
         task_name: str | None = None,
+        newest_first: bool = False,
     ) -> list[TaskExecutionMeta]:
-        """Return task executions of a workflow execution ordered by id."""
+        """Return task executions of a workflow execution ordered by id (descending with ``newest_first``)."""
         rows = self._tasks_of(workflow_execution_id)
+        if newest_first:
+            rows.reverse()
         return page([te for te in rows if task_name is None or te.task_name == task_name], limit, offset)
 
     def list_task_executions_by_status(self, statuses: Sequence[TaskStatus]) -> list[TaskExecutionMeta]:

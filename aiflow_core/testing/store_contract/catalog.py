@@ -318,6 +318,7 @@ class CatalogContract:
             assert [t.id for t in tx.list_task_executions(wfe)] == [t1.id, t2.id, t3.id]
             assert [t.id for t in tx.list_task_executions(wfe, task_name="extract")] == [t1.id, t3.id]
             assert [t.id for t in tx.list_task_executions(wfe, limit=1, offset=1)] == [t2.id]
+            assert [t.id for t in tx.list_task_executions(wfe, limit=2, newest_first=True)] == [t3.id, t2.id]
             assert tx.list_task_executions(10_000) == []
             assert tx.count_task_executions_by_status() == {TaskStatus.INIT: 2, TaskStatus.QUEUED: 2}
             end = dt.datetime(2024, 3, 2, 0, 0, 0, 999999, tzinfo=UTC)

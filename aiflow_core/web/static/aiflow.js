@@ -3,6 +3,7 @@
 (function () {
   const base = document.body.dataset.base || "";
   const FINAL = new Set(["SUCCESS", "FAILED", "STOPPED"]);
+  const TIMELINE_RUNS = 200;  // the latest runs the live timeline shows
 
   function flash(text, isError) {
     const box = document.getElementById("flash");
@@ -102,8 +103,11 @@
       try {
         const [execution, runs] = await Promise.all([
           getJSON("/api/workflow-executions/" + id),
-          getJSON("/api/workflow-executions/" + id + "/task-executions"),
+          getJSON("/api/workflow-executions/" + id + "/task-executions?newest_first=true&limit=" + TIMELINE_RUNS),
         ]);
+        runs.reverse();
+        const more = document.getElementById("timeline-more");
+        if (more) more.hidden = runs.length < TIMELINE_RUNS;
         const now = Date.now();
         const starts = runs.filter(function (r) { return r.begin_date; }).map(function (r) { return Date.parse(r.begin_date); });
         const first = starts.length ? Math.min.apply(null, starts) : now;
