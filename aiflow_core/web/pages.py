@@ -166,9 +166,10 @@ def mount_ui(app: FastAPI, client: Any, guard: Guard) -> None:
             if execution is None:
                 client.list_task_executions(workflow_execution_id)  # raises NotFoundError naming it
             definition = client.get_workflow_definition(execution.workflow_name, execution.namespace)
+            latest = client.list_task_executions(workflow_execution_id, TIMELINE_RUNS, None, True)
             return {
                 "title": f"Execution {workflow_execution_id}", "execution": record(execution),
-                "runs": records(reversed(client.list_task_executions(workflow_execution_id, TIMELINE_RUNS, None, True))),
+                "runs": records(reversed(latest)),
                 "tasks": sorted(definition.tasks) if definition is not None else [],
             }
 

@@ -16,12 +16,12 @@ depends_on = None
 #: Tables and ``table.column``s whose data the downgrade destroys (checked before it runs).
 DOWNGRADE_DROPS: tuple[str, ...] = ()
 
-_KEY_PREFIX = {"mysql_length": {"key": 191}, "mariadb_length": {"key": 191}}
-
-
 def upgrade() -> None:
     """Add ``ix_event_key_offset``, ``ix_event_sender_offset`` and ``ix_event_wfe_offset``."""
-    op.create_index("ix_event_key_offset", "aiflow_event", ["key", "offset"], **_KEY_PREFIX)
+    op.create_index(
+        "ix_event_key_offset", "aiflow_event", ["key", "offset"],
+        mysql_length={"key": 191}, mariadb_length={"key": 191},
+    )
     op.create_index("ix_event_sender_offset", "aiflow_event", ["sender", "offset"])
     op.create_index("ix_event_wfe_offset", "aiflow_event", ["workflow_execution_id", "offset"])
 
