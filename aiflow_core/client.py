@@ -13,6 +13,7 @@ from typing import Any
 
 from aiflow_core.api.events import EventOps
 from aiflow_core.api.executions import ExecutionOps
+from aiflow_core.api.explain import ExplainOps
 from aiflow_core.api.observe import ObserveOps
 from aiflow_core.api.plans import PlanOps
 from aiflow_core.api.workflows import WorkflowOps
@@ -22,8 +23,9 @@ from aiflow_core.ports import Store
 from aiflow_core.stores import open_store
 
 
-class Client(WorkflowOps, ExecutionOps, PlanOps, EventOps, ObserveOps):
-    """Operations on namespaces, workflows, snapshots, executions, schedules, triggers, events and logs.
+class Client(WorkflowOps, ExecutionOps, PlanOps, EventOps, ObserveOps, ExplainOps):
+    """Operations on namespaces, workflows, snapshots, executions, schedules, triggers, events, logs and
+    explanations of the scheduler's decisions.
 
     ``db_url`` defaults to the configured ``metadata_backend_uri`` (a SQLite
     file under ``$AIFLOW_HOME``); ``"memory://"`` keeps everything in this

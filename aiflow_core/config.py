@@ -13,6 +13,7 @@ variable                          key
 ``AIFLOW_BLOB_URL``               ``blob_manager`` as one fsspec URL
 ``AIFLOW_PICKLE_SECRET``          ``pickle_secret``
 ``AIFLOW_TIMEZONE``               ``timezone``
+``AIFLOW_EXPLANATIONS``           ``explanations``
 ================================  =============================
 """
 
@@ -32,6 +33,7 @@ from aiflow_core.errors import ConfigError, InvalidArgumentError, InvalidExpress
 from aiflow_core.executor_names import executor_path
 from aiflow_core.homefiles import pickle_secret, private_dir, write_private
 from aiflow_core.model.durations import parse_horizon, positive_seconds
+from aiflow_core.model.explanation import ExplainLevel
 from aiflow_core.model.expressions import time_zone
 
 log = logging.getLogger("aiflow.config")
@@ -58,6 +60,8 @@ task_executor_heartbeat_check_interval: 10
 workflow_load_timeout: 60
 # how long finished executions, their logs and events are kept (e.g. 30d, 12h)
 history_retention: 30d
+# what the scheduler records of its rule evaluations, for `aiflow explain`: off, decisions or full
+explanations: decisions
 # time zone in which cron expressions are evaluated
 timezone: UTC
 # secret that signs stored pickles; empty: the one generated in $AIFLOW_HOME/pickle_secret (owner-only).
@@ -140,6 +144,15 @@ def _retention(key: str, value: object, where: str) -> object:
     return value
 
 
+def _explanations(key: str, value: object, where: str) -> str:
+    text = "off" if value is False else str(value).strip().lower()  # YAML reads a bare off as false
+    try:
+        return ExplainLevel(text).value
+    except ValueError:
+        choices = ", ".join(level.value for level in ExplainLevel)
+        raise ConfigError(f"{where} must be one of {choices}, got {value!r}; e.g. {key}: decisions") from None
+
+
 def _timezone(key: str, value: object, where: str) -> str:
     try:
         time_zone(value)  # type: ignore[arg-type]
@@ -174,6 +187,7 @@ _CHECKS = {
     "task_executor_heartbeat_check_interval": _seconds,
     "workflow_load_timeout": _seconds,
     "history_retention": _retention,
+    "explanations": _explanations,
     "timezone": _timezone,
     "pickle_secret": _secret,
     "blob_manager": _blob,
@@ -210,6 +224,7 @@ class AIFlowConfig:
     task_executor_heartbeat_check_interval: float = 10.0
     workflow_load_timeout: float = 60.0
     history_retention: Any = "30d"
+    explanations: str = "decisions"
     timezone: str = "UTC"
     pickle_secret: str | None = None
     blob_manager: Any = None
@@ -241,6 +256,7 @@ _ENV_KEYS = {
     "AIFLOW_BLOB_URL": "blob_manager",
     "AIFLOW_PICKLE_SECRET": "pickle_secret",
     "AIFLOW_TIMEZONE": "timezone",
+    "AIFLOW_EXPLANATIONS": "explanations",
 }
 
 

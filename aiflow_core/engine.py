@@ -42,10 +42,12 @@ from aiflow_core.model.status import TaskStatus
 from aiflow_core.ports import Command, StartTask, Store, StoreTx
 from aiflow_core.runtime.context import TaskRuntime
 from aiflow_core.runtime.output import mask_file, secrets_mask
+from aiflow_core.scheduler.explain import ExplanationRecorder
 from aiflow_core.scheduler.health import Health, StepHealth
 from aiflow_core.scheduler.loop import SchedulerLoop
 from aiflow_core.scheduler.retention import Retention
 from aiflow_core.storable import ERROR_LIMIT, storable_text
+from aiflow_core.telemetry import open_telemetry
 
 log = logging.getLogger("aiflow.engine")
 
@@ -68,7 +70,13 @@ class Engine(Client):
     scheduler lease and schedules, the others wait to take over.
     ``history_retention`` (default: the config's ``history_retention``, 30d)
     is how long finished executions, their logs and events are kept; ``None``
-    keeps everything. ``store`` injects a ready store (e.g. one
+    keeps everything. ``explanations`` (default: the config's ``explanations``,
+    ``"decisions"``) is how much the scheduler records of its rule
+    evaluations for the ``explain_*`` queries: ``"off"``, ``"decisions"`` or
+    ``"full"``. ``tracing`` (extra ``otel``) makes OpenTelemetry spans of
+    scheduler steps and task executions: ``True`` for the global tracer
+    provider, or a ``TracerProvider`` (see :mod:`aiflow_core.telemetry`).
+    ``store`` injects a ready store (e.g. one
     :class:`~aiflow_core.testing.memory.MemoryStore` shared with a client)
     instead of ``db_url``; a store held in memory needs an executor that runs
     tasks in this process.
@@ -88,6 +96,8 @@ class Engine(Client):
         poll_interval: float = 0.05,
         history_retention: object = ...,
         store: Store | None = None,
+        explanations: str | None = None,
+        tracing: Any = False,
     ) -> None:
         check_argument("clock", clock, Clock, "a Clock, such as aiflow_core.testing.FakeClock")
         check_argument("log_dir", log_dir, (str, Path), "a directory path")
@@ -100,6 +110,10 @@ class Engine(Client):
             horizon = parse_horizon(history_retention) if history_retention is not ... else None
         except InvalidArgumentError as exc:
             raise ConfigError(f"argument history_retention={history_retention!r}: {exc}") from None
+        if explanations is not None:
+            explanations = check_setting("explanations", explanations, "argument explanations")
+        #: Spans of steps and task executions (a no-op unless ``tracing``); made first: it may refuse.
+        self.telemetry = open_telemetry(tracing)
         if clock is not None and clock.is_fake:
             clock = ReplayClock(clock)
         super().__init__(db_url, blob, clock=clock, config=config, store=store)
@@ -119,6 +133,7 @@ class Engine(Client):
         self.loop = SchedulerLoop(
             store=self.store, clock=self.clock, log_dir=self.log_dir, dispatch=self._dispatch,
             batch_size=batch_size,
+            recorder=ExplanationRecorder(explanations if explanations is not None else self.config.explanations),
         )
         self.loop.schedules.timezone = self.timezone
         self.poll_interval = poll_interval
@@ -202,6 +217,7 @@ class Engine(Client):
     def _report(self, job: TaskJob, status: TaskStatus, error: str | None) -> None:
         if error:
             error = self._mask(error)
+        self.telemetry.task_reported(job.task_execution_id, status, error)
         if status.is_final and self.executor.needs_snapshot_frame:
             try:
                 mask_file(job.log_path, self._mask)  # its worker process was not given the secrets to mask
@@ -263,6 +279,7 @@ class Engine(Client):
         """Read what the commands need inside the transaction; return the hand-over to run after it."""
         stops: list[int] = []
         starts: list[tuple[TaskJob, Any, Any]] = []
+        self.telemetry.prepare(tx, commands)
         for command in commands:
             if not isinstance(command, StartTask):
                 stops.append(command.task_execution_id)
@@ -286,6 +303,7 @@ class Engine(Client):
             starts.append((job, workflow, snapshot))
 
         def hand_over() -> None:
+            self.telemetry.handed_over()
             for te_id in stops:
                 self.executor.stop_task(te_id)
             for job, workflow, snapshot in starts:
@@ -379,7 +397,7 @@ class Engine(Client):
         if self.executor.sends_heartbeats:
             self._check_heartbeats()
         started = time.perf_counter()
-        result = self.loop.step()
+        result = self.telemetry.run_step(self.loop.step)
         self._health.succeeded(time.perf_counter() - started)
         if result.ended:
             with self._ended:
@@ -552,6 +570,7 @@ class Engine(Client):
     def close(self) -> None:
         """Stop the engine and release its database connections."""
         self.stop()
+        self.telemetry.close()
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None

@@ -24,6 +24,7 @@ import attrs
 from aiflow_core.errors import StoreDataError
 from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.execution_type import ExecutionType
+from aiflow_core.model.explanation import ExplanationRecord
 from aiflow_core.model.meta import (
     NamespaceMeta,
     StartCause,
@@ -299,7 +300,7 @@ class ExecutionTx(abc.ABC):
 
     @abc.abstractmethod
     def delete_workflow_execution(self, execution_id: int) -> None:
-        """Delete an execution with its task executions and state."""
+        """Delete an execution with its task executions, state and explanations."""
 
     # -- task executions --
 
@@ -524,7 +525,30 @@ class PlanTx(abc.ABC):
         """Give up lease ``name`` if ``owner`` holds it."""
 
 
-class StoreTx(CatalogTx, ExecutionTx, LogTx, PlanTx):
+class ExplainTx(abc.ABC):
+    """Explanations: what the scheduler evaluated for each event (:mod:`aiflow_core.model.explanation`)."""
+
+    @abc.abstractmethod
+    def add_explanations(self, records: Sequence[ExplanationRecord]) -> None:
+        """Store explanation rows; the store gives each an id (the records' ``id`` is ignored)."""
+
+    @abc.abstractmethod
+    def list_explanations(
+        self, *, event_offset: int | None = None, workflow_execution_id: int | None = None,
+        task_name: str | None = None, before_id: int | None = None, limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[ExplanationRecord]:
+        """Rows matching every filter given, ordered by id (newest first if asked).
+
+        ``before_id`` keeps the rows whose id is below it (keyset paging).
+        """
+
+    @abc.abstractmethod
+    def delete_explanations_before(self, before: dt.datetime, limit: int) -> int:
+        """Delete up to ``limit`` rows created before ``before``, oldest first; returns how many."""
+
+
+class StoreTx(CatalogTx, ExecutionTx, LogTx, PlanTx, ExplainTx):
     """Operations inside one transaction: every part of the port together."""
 
 

@@ -30,6 +30,7 @@ _FUNCTIONS = (
     "add_workflow_trigger", "delete_workflow_trigger", "delete_workflow_triggers", "get_workflow_trigger",
     "list_workflow_triggers", "pause_workflow_trigger", "resume_workflow_trigger",
     "send_event", "list_events", "count_events", "time_to_offset",
+    "explain_task_execution", "explain_task", "explain_event",
 )
 
 __all__ = [*_FUNCTIONS, "get_default_client", "set_default_client"]

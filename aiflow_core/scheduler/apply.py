@@ -26,6 +26,7 @@ from aiflow_core.model.meta import StartCause, StartKind, TaskExecutionMeta
 from aiflow_core.model.status import TaskStatus, WorkflowStatus
 from aiflow_core.ports import EventFilter, StartTask, StopTask
 from aiflow_core.scheduler.batch import Batch, ExecutionView
+from aiflow_core.scheduler.explain import ExplanationRecorder
 from aiflow_core.scheduler.launch import create_execution
 from aiflow_core.scheduler.rules import RuleError, decide, execution_outcome
 from aiflow_core.scheduler.triggers import TriggerEvaluator
@@ -71,9 +72,11 @@ def effective_status(current: TaskStatus, reported: TaskStatus) -> TaskStatus | 
 class Applier:
     """Turns each event of the log into state changes, new events and executor commands."""
 
-    def __init__(self, log_dir: Path, triggers: TriggerEvaluator) -> None:
+    def __init__(self, log_dir: Path, triggers: TriggerEvaluator, recorder: ExplanationRecorder | None = None) -> None:
         self.log_dir = log_dir
         self.triggers = triggers
+        #: Notes what rules and triggers made of each event (level ``off`` unless one is given).
+        self.recorder = recorder if recorder is not None else ExplanationRecorder("off")
         self._handlers = {
             EventKind.USER: self._on_user_event,
             EventKind.TASK_STATUS: self._on_task_status,
@@ -105,6 +108,8 @@ class Applier:
             view = batch.view(execution_id)
             if view is not None and view.running and view.meta.namespace == event.namespace:
                 self._evaluate_rules(batch, view, event)
+            elif view is not None and not view.running:
+                self.recorder.not_running(batch, view, event)
         self._launch_triggered(batch, event)
 
     def _on_task_report(self, batch: Batch, event: Event) -> None:
@@ -139,6 +144,8 @@ class Applier:
             return
         if view.running:
             self._evaluate_rules(batch, view, event)
+        else:
+            self.recorder.not_running(batch, view, event)
         self._launch_triggered(batch, event)
         self._check_outcome(batch, view, event.offset)
 
@@ -230,18 +237,26 @@ class Applier:
         self._launch(batch, fire.workflow_id, ExecutionType.PERIODIC, cause)
 
     def _launch_triggered(self, batch: Batch, event: Event) -> None:
-        for decision in self.triggers.evaluate(batch, event):
-            self._launch(batch, decision.workflow_id, ExecutionType.EVENT, decision.cause)
+        note = self.recorder.triggers(batch, event)
+        for decision in self.triggers.evaluate(batch, event, note.trace):
+            note.launched(decision.workflow_id, self._launch(batch, decision.workflow_id, ExecutionType.EVENT,
+                                                             decision.cause))
+        note.done()
 
-    def _launch(self, batch: Batch, workflow_id: int, execution_type: ExecutionType, cause: StartCause) -> None:
+    def _launch(
+        self, batch: Batch, workflow_id: int, execution_type: ExecutionType, cause: StartCause
+    ) -> ExecutionView | None:
         view = create_execution(batch, workflow_id, execution_type, cause)
         if view is not None:
             self.start_execution(batch, view)
+        return view
 
     # -- rules and outcomes --
     def _evaluate_rules(self, batch: Batch, view: ExecutionView, event: Event) -> None:
         errors: list[RuleError] = []
-        decisions = decide(event, view.index, lambda task, i: batch.rule_context(view, task, i), errors)
+        note = self.recorder.task_rules(batch, view, event)
+        contexts = note.contexts(lambda task, i: batch.rule_context(view, task, i))
+        decisions = decide(event, view.index, contexts, errors, note.trace)
         for error in errors:
             batch.on_rule_error(
                 f"condition of rule #{error.rule_index} of task {error.task_name!r} in workflow "
@@ -249,6 +264,7 @@ class Applier:
                 error.error,
             )
         for decision in decisions:
+            before = view.latest(decision.task_name)
             cause = StartCause(
                 kind=StartKind.RULE, event_offset=event.offset, event_key=event.key,
                 rule_index=decision.rule.index, rule=decision.rule.description,
@@ -258,6 +274,8 @@ class Applier:
                 self.stop_task(batch, view, decision.task_name, reason)
             if decision.action is not TaskAction.STOP:
                 self.start_task(batch, view, decision.task_name, cause, ExecutionType.EVENT)
+            note.acted(decision, before, view.latest(decision.task_name))
+        note.done()
 
     def _check_outcome(self, batch: Batch, view: ExecutionView, after_offset: int | None = None) -> None:
         """End the execution if nothing can happen in it any more.

@@ -22,6 +22,16 @@ from aiflow_core.storable import ERROR_LIMIT, storable_text
 log = logging.getLogger("aiflow.scheduler")
 
 
+def rule_scope(execution_id: int, task_name: str, rule_index: int) -> str:
+    """The state scope of one task rule of one workflow execution."""
+    return f"wfe:{execution_id}:{task_name}:{rule_index}"
+
+
+def trigger_scope(trigger_id: int) -> str:
+    """The state scope of one workflow trigger."""
+    return f"trigger:{trigger_id}:"
+
+
 class WorkflowCache:
     """Workflows unpickled from snapshots, kept per snapshot id (snapshots never change)."""
 
@@ -178,6 +188,10 @@ class StateCells:
             self._original[scope] = raw
             self._cells[scope] = cell
         return cell
+
+    def loaded(self, scope: str) -> dict[str, Any] | None:
+        """The state values of ``scope`` if they are loaded (a condition used them), else None; loads nothing."""
+        return self._cells.get(scope)
 
     def flush(self) -> None:
         """Write changed values back to the store."""
@@ -362,7 +376,7 @@ class Batch:
 
     def rule_context(self, view: ExecutionView, task_name: str, rule_index: int) -> RuleContext:
         """The context of one task rule of one execution."""
-        cell = _LazyCell(self.state, f"wfe:{view.id}:{task_name}:{rule_index}")
+        cell = _LazyCell(self.state, rule_scope(view.id, task_name, rule_index))
         return RuleContext(cell, view.task_status, view.id, view.workflow)
 
     def add_timer(self, fire_time: dt.datetime, event: Event) -> None:

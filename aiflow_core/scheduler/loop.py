@@ -5,9 +5,9 @@ One :meth:`SchedulerLoop.step` is one database transaction that
 1. appends the executor reports queued in memory and the events of due
    timers and schedules (keyed, so a fire is never appended twice),
 2. reads the events after the checkpoint and applies them,
-3. writes state, emitted events and the task executions that commands to
-   the executor start or stop, and advances the checkpoint, all in the same
-   commit.
+3. writes state, emitted events, the task executions that commands to
+   the executor start or stop and the explanations of its decisions, and
+   advances the checkpoint, all in the same commit.
 
 A start command's record is its QUEUED task execution, a stop command's the
 STOPPING status, both written in the deciding transaction. Commands are
@@ -38,6 +38,7 @@ from aiflow_core.model.status import TaskStatus
 from aiflow_core.ports import Command, Store, StoreTx
 from aiflow_core.scheduler.apply import Applier
 from aiflow_core.scheduler.batch import Batch, SchedulerMemory, WorkflowCache
+from aiflow_core.scheduler.explain import ExplanationRecorder
 from aiflow_core.scheduler.schedules import ScheduleFirer
 from aiflow_core.scheduler.triggers import TriggerEvaluator
 
@@ -66,18 +67,22 @@ class RuleFailure:
 
 
 class SchedulerLoop:
-    """Applies the event log of one store; owns the checkpoint named ``name``."""
+    """Applies the event log of one store; owns the checkpoint named ``name``.
+
+    ``recorder`` records what rules and triggers made of each event (see
+    :mod:`aiflow_core.scheduler.explain`); without one nothing is recorded.
+    """
 
     def __init__(
         self, *, store: Store, clock: Clock, log_dir: Path, dispatch: Dispatch,
-        name: str = "main", batch_size: int = 500,
+        name: str = "main", batch_size: int = 500, recorder: ExplanationRecorder | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.name = name
         self.batch_size = batch_size
         self.workflows = WorkflowCache()
-        self.applier = Applier(log_dir, TriggerEvaluator())
+        self.applier = Applier(log_dir, TriggerEvaluator(), recorder)
         self.schedules = ScheduleFirer()
         self._dispatch = dispatch
         self._reports: deque[Event] = deque()
@@ -130,6 +135,7 @@ class SchedulerLoop:
         """Run one transaction of scheduling; see the module docstring."""
         now = self.clock.now()
         reports = self._take_reports()
+        self.applier.recorder.begin()
         try:
             with self.store.transaction() as tx:
                 checkpoint = tx.get_checkpoint(self.name)
@@ -159,6 +165,7 @@ class SchedulerLoop:
                     events = tx.read_events(last, limit - applied)
                     batch.next_round(events, limit - applied)
                 batch.state.flush()
+                self.applier.recorder.flush(tx)
                 if batch.emitted:
                     tx.append_events(batch.emitted, now)
                 if last != checkpoint:

@@ -1,4 +1,4 @@
-"""History retention: pruning finished executions, their logs and state, and old events.
+"""History retention: pruning finished executions, their logs and state, old events and explanations.
 
 Pruning runs in bounded batches (one short transaction each) so it never holds
 the database for long. It never touches an execution that has not finished,
@@ -49,7 +49,8 @@ class Retention:
         return self.prune(now)
 
     def prune(self, now: dt.datetime) -> int:
-        """Delete what ended before ``now - horizon``; returns the number of executions and events deleted."""
+        """Delete what ended before ``now - horizon``; returns the number of executions, events and explanations
+        deleted."""
         if self.horizon is None:
             return 0
         before = now - self.horizon
@@ -74,6 +75,12 @@ class Retention:
             total += deleted
             if deleted < self.batch * 10:
                 break
+        while True:
+            with self.store.transaction() as tx:
+                deleted = tx.delete_explanations_before(before, self.batch * 10)
+            total += deleted
+            if deleted < self.batch * 10:
+                break
         if total:
-            log.info("history retention pruned %d executions and events older than %s", total, before)
+            log.info("history retention pruned %d executions, events and explanations older than %s", total, before)
         return total

@@ -37,6 +37,21 @@ class RuleError:
     error: BaseException
 
 
+@attrs.frozen(kw_only=True)
+class RuleTrace:
+    """How one task rule met an event: whether its condition held, what it raised, or which earlier rule fired.
+
+    ``met`` is None when the rule was not evaluated (``skipped_by`` names the
+    rule of the task that fired first) or raised (``error``).
+    """
+
+    task_name: str
+    rule_index: int
+    met: bool | None
+    error: BaseException | None = None
+    skipped_by: int | None = None
+
+
 class RuleIndex:
     """The rules of a workflow indexed by the event keys they expect.
 
@@ -109,28 +124,42 @@ def decide(
     index: RuleIndex,
     context_for: Callable[[str, int], Context],
     errors: list[RuleError] | None = None,
+    trace: list[RuleTrace] | None = None,
 ) -> list[TaskDecision]:
     """Evaluate the task rules that expect ``event`` and return what to do.
 
     Each task's rules are evaluated in order and the first that fires wins.
     A condition that raises is recorded in ``errors`` and counts as not met.
+    With ``trace``, every rule that expects the event is noted in it, the
+    ones after a rule that fired as skipped.
     """
     decisions: list[TaskDecision] = []
     for task_name in index.tasks_expecting(event.key):
         rules: list[TaskRule] = index.workflow.rules.get(task_name, [])
+        fired: int | None = None
         for rule_index, rule in enumerate(rules):
             if not rule.condition.expects(event.key):
+                continue
+            if fired is not None:
+                assert trace is not None
+                trace.append(RuleTrace(task_name=task_name, rule_index=rule_index, met=None, skipped_by=fired))
                 continue
             try:
                 action = rule.trigger(event, context_for(task_name, rule_index))
             except Exception as exc:
                 if errors is not None:
                     errors.append(RuleError(task_name=task_name, rule_index=rule_index, error=exc))
+                if trace is not None:
+                    trace.append(RuleTrace(task_name=task_name, rule_index=rule_index, met=None, error=exc))
                 continue
+            if trace is not None:
+                trace.append(RuleTrace(task_name=task_name, rule_index=rule_index, met=action is not None))
             if action is not None:
-                fired = FiredRule(index=rule_index, description=rule.condition.describe())
-                decisions.append(TaskDecision(task_name=task_name, action=action, rule=fired))
-                break
+                fired_rule = FiredRule(index=rule_index, description=rule.condition.describe())
+                decisions.append(TaskDecision(task_name=task_name, action=action, rule=fired_rule))
+                if trace is None:
+                    break
+                fired = rule_index
     return decisions
 
 

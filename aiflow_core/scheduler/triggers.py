@@ -7,12 +7,13 @@ from typing import Any
 import attrs
 
 from aiflow_core import serialization
+from aiflow_core.model.condition import Condition
 from aiflow_core.model.context import RuleContext
 from aiflow_core.model.event import Event
 from aiflow_core.model.internal.events import TRIGGER_TABLE
 from aiflow_core.model.meta import StartCause, StartKind
 from aiflow_core.model.rule import WorkflowRule
-from aiflow_core.scheduler.batch import Batch
+from aiflow_core.scheduler.batch import Batch, trigger_scope
 
 
 @attrs.frozen(kw_only=True)
@@ -21,6 +22,19 @@ class TriggerDecision:
 
     workflow_id: int
     cause: StartCause
+
+
+@attrs.frozen(kw_only=True)
+class TriggerTrace:
+    """How one trigger met an event: whether its condition held, what it raised, or that its workflow
+    was started by an earlier trigger (``skipped``)."""
+
+    trigger_id: int
+    workflow_id: int
+    condition: Condition
+    met: bool | None
+    error: BaseException | None = None
+    skipped: bool = False
 
 
 class TriggerEvaluator:
@@ -64,19 +78,29 @@ class TriggerEvaluator:
             self._active_by_namespace[namespace] = active
         return active
 
-    def evaluate(self, batch: Batch, event: Event) -> list[TriggerDecision]:
+    def evaluate(
+        self, batch: Batch, event: Event, trace: list[TriggerTrace] | None = None
+    ) -> list[TriggerDecision]:
         """The executions ``event`` starts: at most one per workflow.
 
         A workflow's triggers act as one, as in AIFlow: they are evaluated in
         the order they were added and the first that fires wins; the others
-        of that workflow are not evaluated for this event.
+        of that workflow are not evaluated for this event. With ``trace``,
+        every trigger that expects the event is noted in it.
         """
         decisions: list[TriggerDecision] = []
         started: set[int] = set()
         for trigger_id, workflow_id, rule in self._active(batch, event.namespace):
-            if workflow_id in started or not rule.condition.expects(event.key):
+            if not rule.condition.expects(event.key):
                 continue
-            cell: dict[str, Any] = batch.state.cell(f"trigger:{trigger_id}:")
+            if workflow_id in started:
+                if trace is not None:
+                    trace.append(TriggerTrace(
+                        trigger_id=trigger_id, workflow_id=workflow_id, condition=rule.condition,
+                        met=None, skipped=True,
+                    ))
+                continue
+            cell: dict[str, Any] = batch.state.cell(trigger_scope(trigger_id))
             try:
                 fired = rule.trigger(event, RuleContext(cell))
             except Exception as exc:
@@ -85,7 +109,16 @@ class TriggerEvaluator:
                     f"@ offset {event.offset}",
                     exc,
                 )
+                if trace is not None:
+                    trace.append(TriggerTrace(
+                        trigger_id=trigger_id, workflow_id=workflow_id, condition=rule.condition,
+                        met=None, error=exc,
+                    ))
                 continue
+            if trace is not None:
+                trace.append(TriggerTrace(
+                    trigger_id=trigger_id, workflow_id=workflow_id, condition=rule.condition, met=fired,
+                ))
             if fired:
                 started.add(workflow_id)
                 cause = StartCause(

@@ -50,12 +50,14 @@ class WorkflowTester:
     keeps it in memory, which is faster but reachable only from this
     process. ``start`` is the fake clock's start time (default
     2024-01-01T00:00:00Z). History is kept for the whole test unless
-    ``history_retention`` (e.g. ``"30d"``) is given.
+    ``history_retention`` (e.g. ``"30d"``) is given. ``explanations`` is how
+    much the scheduler records for the ``explain_*`` queries (``"off"``,
+    ``"decisions"``, ``"full"``; default: the configured level).
     """
 
     def __init__(
         self, directory: Path, start: dt.datetime | str | None = None, executor: str = "inline",
-        history_retention: str | None = None, db_url: str | None = None,
+        history_retention: str | None = None, db_url: str | None = None, explanations: str | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -67,6 +69,7 @@ class WorkflowTester:
             clock=self.clock,
             log_dir=self.directory / "logs",
             history_retention=history_retention,
+            explanations=explanations,
         )
         self._sources = 0
 

@@ -122,8 +122,8 @@ def data_lost(conn: sa.Connection, current: int, version: int) -> dict[str, int]
     """Rows that downgrading from ``current`` to ``version`` would delete, by table (or ``table.column``)."""
     inspector = sa.inspect(conn)
     rows: dict[str, int] = {}
-    for number in range(current, version, -1):
-        module = scripts().get_revision(revision_id(number)).module
+    for script in scripts().iterate_revisions(revision_id(current), revision_id(version) if version else "base"):
+        module = script.module
         for name in module.DOWNGRADE_DROPS:
             table, _, column = name.partition(".")
             if not inspector.has_table(table):

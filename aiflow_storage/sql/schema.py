@@ -217,6 +217,21 @@ triggers = sa.Table(
     sa.Column("create_time", UtcDateTime, nullable=False),
 )
 
+#: What the scheduler evaluated: one row per event and task of an execution (or workflow, for triggers).
+explanations = sa.Table(
+    "aiflow_explanation",
+    metadata,
+    _id(),
+    sa.Column("event_offset", sa.BigInteger, nullable=False, index=True),
+    sa.Column("namespace", sa.String(255), nullable=False),
+    sa.Column("workflow_execution_id", Id),
+    sa.Column("workflow_id", Id, index=True),
+    sa.Column("task_name", sa.String(255)),
+    sa.Column("create_time", UtcDateTime, nullable=False, index=True),
+    sa.Column("payload", Json, nullable=False),
+    sa.Index("ix_explanation_wfe_task", "workflow_execution_id", "task_name", "id"),
+)
+
 # MySQL/MariaDB: full Unicode, and binary comparison so that names, keys and
 # state scopes are case- and accent-sensitive as on SQLite and PostgreSQL.
 for _table in metadata.tables.values():

@@ -14,13 +14,14 @@ from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.engine import create_engine, mask_url
 from aiflow_storage.sql.errors import store_error
 from aiflow_storage.sql.notify import Listener
+from aiflow_storage.sql.tx_explain import ExplainOps
 from aiflow_storage.sql.tx_log import LogOps
 from aiflow_storage.sql.tx_meta import MetaOps
 from aiflow_storage.sql.tx_plans import PlanOps
 from aiflow_storage.sql.version import stored_version
 
 
-class SqlTx(MetaOps, LogOps, PlanOps, StoreTx):
+class SqlTx(MetaOps, LogOps, PlanOps, ExplainOps, StoreTx):
     """One transaction on one connection."""
 
 

@@ -252,7 +252,7 @@ class MetaOps(TxBase):
             self.conn.execute(sa.delete(t.states).where(t.states.c.scope.like(f"trigger:{trigger_id}:%")))
         if trigger_ids:
             self._bump_counter(TRIGGER_COUNTER)
-        for table in (t.schedules, t.triggers):
+        for table in (t.schedules, t.triggers, t.explanations):
             self.conn.execute(sa.delete(table).where(table.c.workflow_id == workflow_id))
         self.conn.execute(sa.update(t.workflows).where(t.workflows.c.id == workflow_id).values(snapshot_id=None))
         self.conn.execute(sa.delete(t.snapshots).where(t.snapshots.c.workflow_id == workflow_id))
@@ -383,8 +383,9 @@ class MetaOps(TxBase):
         self._update_row(t.workflow_executions, execution_id, {"status": status.value, "end_date": end_date})
 
     def delete_workflow_execution(self, execution_id: int) -> None:
-        """Delete an execution, its task executions and state."""
+        """Delete an execution, its task executions, state and explanations."""
         self.conn.execute(sa.delete(t.states).where(t.states.c.scope.like(f"wfe:{execution_id}:%")))
+        self.conn.execute(sa.delete(t.explanations).where(t.explanations.c.workflow_execution_id == execution_id))
         self.conn.execute(sa.delete(t.task_executions).where(t.task_executions.c.workflow_execution_id == execution_id))
         self.conn.execute(sa.delete(t.workflow_executions).where(t.workflow_executions.c.id == execution_id))
 

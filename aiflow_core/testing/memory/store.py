@@ -18,6 +18,7 @@ from aiflow_core.errors import DataLossError, InvalidStateError
 from aiflow_core.model.event import Event
 from aiflow_core.ports import Store, StoreTx
 from aiflow_core.testing.memory.tx_base import Tables
+from aiflow_core.testing.memory.tx_explain import ExplainOps
 from aiflow_core.testing.memory.tx_log import LogOps
 from aiflow_core.testing.memory.tx_meta import MetaOps
 from aiflow_core.testing.memory.tx_plans import PlanOps
@@ -28,7 +29,7 @@ MEMORY_URL = "memory://"
 MEMORY_SCHEMA_VERSION = 1
 
 
-class MemoryTx(MetaOps, LogOps, PlanOps, StoreTx):
+class MemoryTx(MetaOps, LogOps, PlanOps, ExplainOps, StoreTx):
     """One transaction on the tables of a :class:`MemoryStore`."""
 
 

@@ -20,6 +20,7 @@ import attrs
 from aiflow_core.errors import StoreConflictError
 from aiflow_core.model.clock import ensure_utc
 from aiflow_core.model.event import Event
+from aiflow_core.model.explanation import ExplanationRecord
 from aiflow_core.model.meta import (
     TaskExecutionMeta,
     WorkflowExecutionMeta,
@@ -78,6 +79,8 @@ class Tables:
     timer_keys: dict[str, int] = attrs.field(factory=dict)
     schedules: dict[int, WorkflowScheduleMeta] = attrs.field(factory=dict)
     triggers: dict[int, WorkflowTriggerMeta] = attrs.field(factory=dict)
+    #: Explanation id -> (row without payload, its payload as JSON text).
+    explanations: dict[int, tuple[ExplanationRecord, str]] = attrs.field(factory=dict)
     #: Table name -> last id given out.
     ids: dict[str, int] = attrs.field(factory=dict)
 

@@ -133,6 +133,7 @@ class MetaOps(TxBase):
         if trigger_ids:
             self._bump_counter(TRIGGER_COUNTER)
         self._delete_where(self.t.schedules, lambda _, s: s.workflow_id != workflow_id)
+        self._delete_where(self.t.explanations, lambda _, row: row[0].workflow_id != workflow_id)
         self._delete_where(self.t.snapshots, lambda _, s: s.workflow_id != workflow_id)
         workflow = self._pop(self.t.workflows, workflow_id)
         if workflow is not None:
@@ -247,8 +248,9 @@ class MetaOps(TxBase):
             self._put(self.t.executions, execution_id, updated)
 
     def delete_workflow_execution(self, execution_id: int) -> None:
-        """Delete an execution, its task executions and state."""
+        """Delete an execution, its task executions, state and explanations."""
         self._delete_scopes(f"wfe:{execution_id}:")
+        self._delete_where(self.t.explanations, lambda _, row: row[0].workflow_execution_id != execution_id)
         for task_execution_id in list(self.t.tasks_of.get(execution_id, ())):
             self._pop(self.t.task_executions, task_execution_id)
         self._pop(self.t.tasks_of, execution_id)
