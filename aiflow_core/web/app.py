@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from aiflow_core.web import errors
 from aiflow_core.web.records import MaskedJSONResponse
 from aiflow_core.web.routes_catalog import catalog_router
+from aiflow_core.web.routes_explain import explain_router
 from aiflow_core.web.routes_runs import runs_router
 from aiflow_core.web.security import Guard
 
@@ -60,6 +61,7 @@ def create_app(
 
     app.include_router(catalog_router(client), prefix="/api", dependencies=checked)
     app.include_router(runs_router(client), prefix="/api", dependencies=checked)
+    app.include_router(explain_router(client), prefix="/api", dependencies=checked)
     from aiflow_core.web.metrics import metrics_router
 
     if health is None and callable(getattr(client, "health", None)):

@@ -182,12 +182,28 @@ def mount_ui(app: FastAPI, client: Any, guard: Guard) -> None:
             if run is None:
                 client.read_task_execution_log(task_execution_id)  # raises NotFoundError naming it
             piece = client.read_task_execution_log(task_execution_id)
+            explanation = client.explain_task_execution(task_execution_id)
             return {
                 "title": f"Task run {task_execution_id}", "run": record(run), "log": piece.text,
-                "log_offset": piece.next_offset, "log_complete": piece.complete,
+                "log_offset": piece.next_offset, "log_complete": piece.complete, "chain": explanation.chain,
             }
 
         return pages.render(request, "task_execution.html", build)
+
+    @app.get("/ui/executions/{workflow_execution_id}/tasks/{task_name}", include_in_schema=False)
+    def task_page(request: Request, workflow_execution_id: int, task_name: str) -> Response:
+        def build() -> dict[str, Any]:
+            explanation = client.explain_task(task_name, workflow_execution_id)
+            return {"title": f"Task {task_name} of execution {workflow_execution_id}", "why": explanation}
+
+        return pages.render(request, "task.html", build)
+
+    @app.get("/ui/events/{offset}", include_in_schema=False)
+    def event_page(request: Request, offset: int) -> Response:
+        def build() -> dict[str, Any]:
+            return {"title": f"Event {offset}", "explanation": client.explain_event(offset)}
+
+        return pages.render(request, "event.html", build)
 
     @app.get("/ui/events", include_in_schema=False)
     def events_page(

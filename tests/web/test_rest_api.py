@@ -27,14 +27,17 @@ def ids(site: Site, http: httpx.Client) -> dict[str, Any]:
     """Objects the routes are called on: a finished execution, a task run, a schedule, a trigger, an event."""
     site.open_gate()
     execution = http.post(f"{WF}/executions", headers=AUTH).json()["id"]
-    http.post("/api/events", json={"key": "go"}, headers=AUTH)  # starts on_event, the last task to run
+    go = http.post("/api/events", json={"key": "go"}, headers=AUTH).json()["offset"]  # starts on_event, the last task
     site.wait(lambda: site.engine.get_workflow_execution(execution).status.is_final, what="execution end")
     run = site.engine.list_task_executions(execution)[0].id
     schedule = site.engine.list_workflow_schedules("web_flow")[0].id
     trigger = site.engine.list_workflow_triggers("web_flow")[0].id
     snapshot = site.engine.get_workflow("web_flow").snapshot_id  # type: ignore[union-attr]
     site.engine.add_namespace("scratch")
-    return {"execution": execution, "run": run, "schedule": schedule, "trigger": trigger, "snapshot": snapshot}
+    return {
+        "execution": execution, "run": run, "schedule": schedule, "trigger": trigger, "snapshot": snapshot,
+        "event": go,
+    }
 
 
 # (method, path, body, expected status): every route of the API with valid arguments.
@@ -76,6 +79,10 @@ def routes(i: dict[str, Any]) -> list[tuple[str, str, Any, int]]:
         ("GET", "/api/events/latest-offset", None, 200),
         ("GET", "/api/engine", None, 200),
         ("GET", "/metrics", None, 200),
+        ("GET", f"/api/task-executions/{r}/explanation", None, 200),
+        ("GET", f"/api/workflow-executions/{e}/tasks/on_event/explanation", None, 200),
+        ("GET", f"/api/events/{i['event']}/explanation", None, 200),
+        ("GET", f"/api/evaluations?workflow_execution_id={e}", None, 200),
     ]
 
 
@@ -135,8 +142,10 @@ def _template(path: str, ids: dict[str, Any]) -> str:
         f"/api/schedules/{ids['schedule']}": "/api/schedules/{schedule_id}",
         f"/api/triggers/{ids['trigger']}": "/api/triggers/{trigger_id}",
         f"/api/snapshots/{ids['snapshot']}": "/api/snapshots/{snapshot_id}",
+        f"/api/events/{ids['event']}": "/api/events/{offset}",
     }
-    path = path.replace("/tasks/hello/", "/tasks/{task_name}/")
+    path = path.partition("?")[0]
+    path = path.replace("/tasks/hello/", "/tasks/{task_name}/").replace("/tasks/on_event/", "/tasks/{task_name}/")
     for concrete, template in sorted(names.items(), key=lambda kv: -len(kv[0])):
         if path == concrete or path.startswith(concrete + "/"):
             path = template + path[len(concrete):]
@@ -165,6 +174,9 @@ def _template(path: str, ids: dict[str, Any]) -> str:
         ("POST", "/api/triggers/987654/resume", "workflow trigger", 987654),
         ("GET", "/api/snapshots/987654", "workflow snapshot", 987654),
         ("GET", "/api/workflow-executions?namespace=nowhere", "namespace", "nowhere"),
+        ("GET", "/api/task-executions/987654/explanation", "task execution", 987654),
+        ("GET", "/api/workflow-executions/987654/tasks/hello/explanation", "workflow execution", 987654),
+        ("GET", "/api/events/987654/explanation", "event", 987654),
     ],
 )
 def test_unknown_objects_are_404_naming_them(http: httpx.Client, method: str, path: str, kind: str, key: Any) -> None:
@@ -384,3 +396,19 @@ def test_starting_stopping_and_deleting_routes(http: httpx.Client, site: Site, i
     assert site.engine.get_workflow_execution(own) is None
     assert site.engine.list_workflow_schedules("web_flow") == []
     assert site.engine.list_workflow_triggers("web_flow") == []
+
+
+def test_explanations_name_what_a_task_waits_for(http: httpx.Client, site: Site, ids: dict[str, Any]) -> None:
+    execution = http.post("/api/namespaces/default/workflows/waiting_flow/executions", headers=AUTH).json()["id"]
+    sent = http.post("/api/events", json={"key": "model_ready"}, headers=AUTH).json()["offset"]
+    site.wait(lambda: http.get(f"/api/events/{sent}/explanation").json()["recorded"], what="model_ready applied")
+    why = http.get(f"/api/workflow-executions/{execution}/tasks/report/explanation").json()
+    assert why["task_status"] is None and "data_ready" in why["summary"]
+    assert why["rules"][0]["waiting_for"] == ["event 'data_ready'"] or "data_ready" in str(why["rules"][0])
+    assert "model_ready" not in " ".join(why["rules"][0]["waiting_for"])
+    assert "has not started" in why["text"]
+    hello = next(r for r in site.engine.list_task_executions(ids["execution"]) if r.task_name == "on_event")
+    chain = http.get(f"/api/task-executions/{hello.id}/explanation").json()
+    assert chain["chain"][0]["event"]["key"] == "go" and "started by a user" in chain["text"]
+    pages = http.get("/api/evaluations", params={"workflow_execution_id": execution, "limit": 1}).json()
+    assert [e["event_key"] for e in pages["items"]] == ["model_ready"]

@@ -91,6 +91,7 @@ def _finished_execution(site: Site) -> int:
 def test_every_page_renders_without_console_errors(tab: Tab, site: Site, shots: Path) -> None:
     execution = _finished_execution(site)
     run = next(r for r in site.engine.list_task_executions(execution) if r.task_name == "hello")
+    started = next(r for r in site.engine.list_task_executions(execution) if r.task_name == "on_event")
     pages = {
         "namespaces": ("/", "Namespaces"),
         "namespace": ("/ui/namespaces/default", "web_flow"),
@@ -98,7 +99,10 @@ def test_every_page_renders_without_console_errors(tab: Tab, site: Site, shots: 
         "executions": ("/ui/executions", "Executions"),
         "execution": (f"/ui/executions/{execution}", "Task runs"),
         "task-run": (f"/ui/task-executions/{run.id}", "hello from postgresql://scott:***@db.example/app"),
+        "task-run-explained": (f"/ui/task-executions/{started.id}", "Why it started"),
         "events": ("/ui/events?internal=true", "Events"),
+        "task": (f"/ui/executions/{execution}/tasks/on_event", "Its rules"),
+        "event": (f"/ui/events/{started.cause.event_offset}", "STARTED"),
     }
     for name, (path, text) in pages.items():
         response = tab.open(path)
@@ -219,3 +223,18 @@ def test_without_the_token_the_buttons_say_what_is_needed(browser: Any, site: Si
         assert site.engine.get_workflow("web_flow").is_enabled  # type: ignore[union-attr]
     finally:
         reader.close()
+
+
+def test_why_a_task_waiting_for_two_events_has_not_started(tab: Tab, site: Site, shots: Path) -> None:
+    execution = site.engine.start_workflow_execution("waiting_flow")
+    sent = site.engine.send_event("model_ready")
+    site.wait(lambda: site.engine.explain_event(sent.offset).recorded, what="model_ready applied")  # type: ignore[arg-type]
+    tab.open(f"/ui/executions/{execution}")
+    tab.page.locator('#tasks tr[data-task="report"]').get_by_role("link", name="report").click()
+    tab.page.wait_for_url(f"**/ui/executions/{execution}/tasks/report")
+    summary = tab.page.inner_text("#why-summary")
+    assert "has not started" in summary and "data_ready" in summary and "model_ready" not in summary
+    waiting = tab.page.inner_text('#rules tr[data-rule="0"] .waiting')
+    assert "data_ready" in waiting and "model_ready" not in waiting
+    tab.page.screenshot(path=str(shots / "why-not-running.png"), full_page=True)
+    assert tab.errors == []

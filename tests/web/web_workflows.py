@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 from aiflow_core.model.action import TaskAction
+from aiflow_core.model.internal.conditions import MeetAllCondition, SingleEventCondition
 from aiflow_core.model.workflow import Workflow
 from aiflow_core.operators.bash import BashOperator
 from aiflow_core.operators.python import PythonOperator
@@ -28,3 +29,11 @@ with Workflow(name="web_flow") as flow:
     on_event = BashOperator(name="on_event", bash_command="echo the event came")
     after.start_after(gate)
     on_event.action_on_event_received(action=TaskAction.START, event_key="go")
+
+
+with Workflow(name="waiting_flow") as waiting:
+    report = BashOperator(name="report", bash_command="echo both came")
+    report.action_on_condition(
+        action=TaskAction.START,
+        condition=MeetAllCondition(conditions=[SingleEventCondition("data_ready"), SingleEventCondition("model_ready")]),
+    )

@@ -185,7 +185,8 @@
           const tr = document.createElement("tr");
           tr.dataset.offset = e.offset;
           tr.className = "new";
-          [e.offset, when(e.create_time), e.namespace, e.key].forEach(function (v) { tr.appendChild(cell(v)); });
+          tr.appendChild(cell(link("/ui/events/" + e.offset, e.offset)));
+          [when(e.create_time), e.namespace, e.key].forEach(function (v) { tr.appendChild(cell(v)); });
           tr.appendChild(cell(e.value, "value"));
           tr.appendChild(cell(e.sender || ""));
           tr.appendChild(cell(e.workflow_execution_id ? link("/ui/executions/" + e.workflow_execution_id, e.workflow_execution_id) : ""));
