@@ -35,5 +35,7 @@ with Workflow(name="waiting_flow") as waiting:
     report = BashOperator(name="report", bash_command="echo both came")
     report.action_on_condition(
         action=TaskAction.START,
-        condition=MeetAllCondition(conditions=[SingleEventCondition("data_ready"), SingleEventCondition("model_ready")]),
+        condition=MeetAllCondition(
+            conditions=[SingleEventCondition("data_ready"), SingleEventCondition("model_ready")]
+        ),
     )
