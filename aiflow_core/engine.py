@@ -70,16 +70,11 @@ class Engine(Client):
     scheduler lease and schedules, the others wait to take over.
     ``history_retention`` (default: the config's ``history_retention``, 30d)
     is how long finished executions, their logs and events are kept; ``None``
-    keeps everything. ``explanations`` (default: the config's ``explanations``,
-    ``"decisions"``) is how much the scheduler records of its rule
-    evaluations for the ``explain_*`` queries: ``"off"``, ``"decisions"`` or
-    ``"full"``. ``tracing`` (extra ``otel``) makes OpenTelemetry spans of
-    scheduler steps and task executions: ``True`` for the global tracer
-    provider, or a ``TracerProvider`` (see :mod:`aiflow_core.telemetry`).
-    ``store`` injects a ready store (e.g. one
-    :class:`~aiflow_core.testing.memory.MemoryStore` shared with a client)
-    instead of ``db_url``; a store held in memory needs an executor that runs
-    tasks in this process.
+    keeps everything. ``explanations`` (``"off"``, ``"decisions"``, ``"full"``; default: the config's)
+    is what the scheduler records for ``explain_*``; ``tracing`` (extra ``otel``: ``True`` or a
+    ``TracerProvider``) makes OpenTelemetry spans (:mod:`aiflow_core.telemetry`). ``store`` injects a
+    ready store (e.g. one :class:`~aiflow_core.testing.memory.MemoryStore` shared with a client)
+    instead of ``db_url``; a store held in memory needs an executor that runs tasks in this process.
     """
 
     def __init__(
@@ -110,10 +105,8 @@ class Engine(Client):
             horizon = parse_horizon(history_retention) if history_retention is not ... else None
         except InvalidArgumentError as exc:
             raise ConfigError(f"argument history_retention={history_retention!r}: {exc}") from None
-        if explanations is not None:
-            explanations = check_setting("explanations", explanations, "argument explanations")
-        #: Spans of steps and task executions (a no-op unless ``tracing``); made first: it may refuse.
-        self.telemetry = open_telemetry(tracing)
+        level = None if explanations is None else check_setting("explanations", explanations, "argument explanations")
+        self.telemetry = open_telemetry(tracing)  # before anything is opened: it may refuse
         if clock is not None and clock.is_fake:
             clock = ReplayClock(clock)
         super().__init__(db_url, blob, clock=clock, config=config, store=store)
@@ -133,7 +126,7 @@ class Engine(Client):
         self.loop = SchedulerLoop(
             store=self.store, clock=self.clock, log_dir=self.log_dir, dispatch=self._dispatch,
             batch_size=batch_size,
-            recorder=ExplanationRecorder(explanations if explanations is not None else self.config.explanations),
+            recorder=ExplanationRecorder(level or self.config.explanations),
         )
         self.loop.schedules.timezone = self.timezone
         self.poll_interval = poll_interval
@@ -279,7 +272,6 @@ class Engine(Client):
         """Read what the commands need inside the transaction; return the hand-over to run after it."""
         stops: list[int] = []
         starts: list[tuple[TaskJob, Any, Any]] = []
-        self.telemetry.prepare(tx, commands)
         for command in commands:
             if not isinstance(command, StartTask):
                 stops.append(command.task_execution_id)
@@ -303,7 +295,6 @@ class Engine(Client):
             starts.append((job, workflow, snapshot))
 
         def hand_over() -> None:
-            self.telemetry.handed_over()
             for te_id in stops:
                 self.executor.stop_task(te_id)
             for job, workflow, snapshot in starts:
@@ -314,7 +305,7 @@ class Engine(Client):
                     continue
                 self.executor.submit(job)
 
-        return hand_over
+        return self.telemetry.around_hand_over(tx, commands, hand_over)
 
     def _prepare(self, job: TaskJob, workflow: Any, snapshot: Any) -> TaskJob:
         """Give a job its working directory and its operator (or the pickled workflow for workers)."""

@@ -42,11 +42,11 @@ class NoTelemetry:
         """Run one scheduler step."""
         return step()
 
-    def prepare(self, tx: StoreTx, commands: Sequence[Command]) -> None:
-        """Nothing to read."""
-
-    def handed_over(self) -> None:
-        """Nothing to start."""
+    def around_hand_over(
+        self, tx: StoreTx, commands: Sequence[Command], hand_over: Callable[[], None]
+    ) -> Callable[[], None]:
+        """The hand-over of ``commands`` to the executor (run after ``tx`` commits), as it is."""
+        return hand_over
 
     def task_reported(self, task_execution_id: int, status: TaskStatus, error: str | None = None) -> None:
         """Nothing to note."""
@@ -77,7 +77,6 @@ class Telemetry(NoTelemetry):
         self._lock = threading.Lock()
         self._tasks: dict[int, Any] = {}
         self._events: OrderedDict[int, Any] = OrderedDict()
-        self._pending: list[tuple[StartTask, StartCause]] = []
 
     def run_step(self, step: Callable[[], StepResult]) -> StepResult:
         """Run one scheduler step in an ``aiflow.scheduler.step`` span that records what it did."""
@@ -87,20 +86,24 @@ class Telemetry(NoTelemetry):
                                  "aiflow.executions_ended": len(result.ended)})
         return result
 
-    def prepare(self, tx: StoreTx, commands: Sequence[Command]) -> None:
-        """Read, inside the deciding transaction, why each task execution to start was started."""
-        self._pending = []
+    def around_hand_over(
+        self, tx: StoreTx, commands: Sequence[Command], hand_over: Callable[[], None]
+    ) -> Callable[[], None]:
+        """Read in ``tx`` why each task execution to start was started; the returned hand-over (run after
+        the commit) starts their spans, then hands the commands over."""
+        pending: list[tuple[StartTask, StartCause]] = []
         for command in commands:
             if isinstance(command, StartTask):
                 run = tx.get_task_execution(command.task_execution_id)
                 if run is not None:
-                    self._pending.append((command, run.cause))
+                    pending.append((command, run.cause))
 
-    def handed_over(self) -> None:
-        """Start the spans of the task executions prepared, now that their transaction committed."""
-        pending, self._pending = self._pending, []
-        for command, cause in pending:
-            self.task_queued(command, cause)
+        def traced() -> None:
+            for command, cause in pending:
+                self.task_queued(command, cause)
+            hand_over()
+
+        return traced
 
     def _event_context(self, cause: StartCause) -> Any:
         """The span context of the event behind ``cause`` (its span made now, under the current step)."""

@@ -243,12 +243,12 @@ class ExplainOps(ClientBase):
 
     @staticmethod
     def _recent_rows(tx: StoreTx, execution_id: int, task_name: str, rule_count: int, limit: int) -> list[Evaluation]:
-        """The newest evaluations of a task: at least ``limit``, and back to the last one of each rule
-        (at most :data:`SCAN_LIMIT`)."""
+        """The newest evaluations of a task: ``limit`` of them, and older ones back to the last of each rule,
+        reading at most :data:`SCAN_LIMIT` rows."""
         rows: list[Evaluation] = []
         seen: set[int] = set()
         before: int | None = None
-        while len(rows) < SCAN_LIMIT:
+        for _ in range(0, SCAN_LIMIT, _PAGE):
             page = tx.list_explanations(workflow_execution_id=execution_id, task_name=task_name, before_id=before,
                                         limit=_PAGE, newest_first=True)
             for record in page:

@@ -210,6 +210,13 @@ def test_every_outcome_of_task_rules_is_named(tester: WorkflowTester) -> None:
     [broken] = engine.explain_event(odd.offset or 0).evaluations
     assert broken.rules[0].outcome is Outcome.ERROR and broken.rules[0].met is None
     assert broken.rules[0].error == "ValueError: cannot read x"
+    why = engine.explain_task("job", wid, limit=1)
+    assert [r.last_evaluation.outcome if r.last_evaluation else None for r in why.rules] == [
+        Outcome.ALIVE, Outcome.EARLIER_RULE_FIRED, Outcome.NOTHING_TO_STOP, Outcome.ERROR,
+    ]
+    assert [e.event_offset for e in why.recent] == [odd.offset]
+    assert why.summary.startswith("the task's last run") and "not started again: rule #0 waits for event 'go'" \
+        in why.summary
 
     tester.stop(wid)
     late = engine.send_event("go", workflow_execution_id=wid)
