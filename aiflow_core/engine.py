@@ -387,9 +387,7 @@ class Engine(Client):
         """
         if self.executor.sends_heartbeats:
             self._check_heartbeats()
-        started = time.perf_counter()
-        result = self.telemetry.run_step(self.loop.step)
-        self._health.succeeded(time.perf_counter() - started)
+        result = self._health.timed(lambda: self.telemetry.run_step(self.loop.step))
         if result.ended:
             with self._ended:
                 self._ended_count += 1

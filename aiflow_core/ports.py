@@ -111,14 +111,8 @@ class LogHead:
 
 @attrs.frozen(kw_only=True)
 class EventFilter:
-    """Filters of ``list_events``/``count_events``; ``None`` means any.
-
-    ``begin_offset`` and ``end_offset`` bound the offsets (both exclusive),
-    ``begin_time`` (inclusive) and ``end_time`` (exclusive) the creation
-    times. ``newest_first`` lists the highest offsets first: with
-    ``end_offset`` set to the last offset of a page, it pages back through
-    the log by key (keyset pagination).
-    """
+    """Filters of ``list_events``/``count_events`` (``None``: any); offset bounds exclusive, ``begin_time``
+    inclusive, ``end_time`` exclusive; ``newest_first`` with ``end_offset`` pages back by keyset."""
 
     keys: Sequence[str] | None = None
     namespace: str | None = None
@@ -282,11 +276,8 @@ class ExecutionTx(abc.ABC):
         before_id: int | None = None,
         newest_first: bool = False,
     ) -> list[WorkflowExecutionMeta]:
-        """Return executions (of a workflow, or all), filtered by status, ordered by id.
-
-        ``before_id`` keeps the ids below it; ``newest_first`` orders by
-        descending id (together: keyset pagination, newest first).
-        """
+        """Return executions (of a workflow, or all) by status, ordered by id (descending: ``newest_first``),
+        below ``before_id`` (with ``newest_first``: keyset pages)."""
 
     @abc.abstractmethod
     def list_finished_workflow_executions(self, before: dt.datetime, limit: int) -> list[WorkflowExecutionMeta]:

@@ -1,10 +1,11 @@
 """Web UI and REST API benchmarks.
 
-1. UI polling overhead: a chain of no-op tasks on the thread executor, run
-   with nobody watching and with the UI open on its execution (a client
-   making the requests the execution and events pages make, once a second
-   each, as their scripts do), alternately; the ratio of the median walls
-   must be at most 1.1.
+1. UI polling overhead: a chain of no-op tasks on the thread executor, the
+   web app served from the engine's process, run with nobody watching and
+   with the UI open on its execution (another process making the requests of
+   the execution page's script once a second), alternately; the ratio of the
+   median CPU times of the engine's process must be at most 1.1 (wall times
+   are recorded too).
 2. Page answer times on a big SQLite store: 1,000,000 events and 100,000
    workflow executions bulk-loaded with ``sqlite3``; the events page and the
    executions page (first page, filtered, deep pages by keyset) must answer
@@ -20,7 +21,8 @@ import json
 import random
 import sqlite3
 import statistics
-import threading
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -45,44 +47,54 @@ TOKEN = "benchmark-token-0123456789abcdef"
 
 
 # -- 1. polling overhead --
+#: What a browser with the execution page open asks, once a second (the page's script), run in its own process.
+WATCHER = """
+import sys, time
+import httpx
+
+http = httpx.Client(base_url=sys.argv[1], timeout=30)
+latest = 0
+print("watching", flush=True)
+while True:
+    newest = http.get("/api/workflow-executions", params={"limit": 1}).json()["items"]
+    if newest:
+        execution = newest[0]["id"]
+        http.get(f"/api/workflow-executions/{execution}").raise_for_status()
+        http.get(f"/api/workflow-executions/{execution}/task-executions",
+                 params={"newest_first": "true", "limit": 200}).raise_for_status()
+    page = http.get("/api/events", params={"after": latest, "limit": 200}).json()
+    latest = max([latest, *(e["offset"] for e in page["items"])])
+    time.sleep(1.0)
+"""
+
+
 class Watcher:
-    """Makes the requests of an open execution page and events page (their scripts' polls, once a second)."""
+    """A process polling the app like an open execution page, while the block runs."""
 
     def __init__(self, url: str) -> None:
-        import httpx
-
-        self.http = httpx.Client(base_url=url, timeout=30)
-        self.execution: int | None = None
-        self.requests = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self.latest = 0
-
-    def _run(self) -> None:
-        while not self._stop.wait(1.0):
-            if self.execution is not None:
-                self.http.get(f"/api/workflow-executions/{self.execution}").raise_for_status()
-                self.http.get(
-                    f"/api/workflow-executions/{self.execution}/task-executions",
-                    params={"newest_first": "true", "limit": 200},
-                ).raise_for_status()
-            page = self.http.get("/api/events", params={"after": self.latest, "limit": 200})
-            page.raise_for_status()
-            self.latest = max([self.latest, *(e["offset"] for e in page.json()["items"])])
-            self.requests += 3
+        self.url = url
+        self.process: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> Watcher:
-        self._thread.start()
+        self.process = subprocess.Popen([sys.executable, "-c", WATCHER, self.url], stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        self.process.stdout.readline()  # it runs
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.http.close()
+        assert self.process is not None
+        self.process.terminate()
+        self.process.wait(10)
 
 
 def polling_overhead(n: int, repeats: int) -> dict[str, Any]:
-    """Median wall of a chain of ``n`` tasks without and with the UI polling, alternating runs."""
+    """A chain of ``n`` tasks without and with the UI polling, alternating runs: wall and CPU time of the process.
+
+    The engine and the web app share the process (as with ``aiflow server
+    start --ui``); the polling client is another process, like a browser.
+    The verdict is on the CPU time of the engine's process, which the other
+    users of a shared machine disturb far less than wall time.
+    """
     from aiflow_core import Engine
     from aiflow_core.web import create_app
     from aiflow_core.web.server import BackgroundServer
@@ -93,33 +105,30 @@ def polling_overhead(n: int, repeats: int) -> dict[str, Any]:
             engine.upload_workflows(str(path))
             server = BackgroundServer(create_app(engine, token=TOKEN)).start()
             try:
-                def run(watcher: Watcher | None) -> float:
-                    start = time.perf_counter()
+                def run() -> tuple[float, float]:
+                    wall, cpu = time.perf_counter(), time.process_time()
                     execution = engine.start_workflow_execution("chain")
-                    if watcher is not None:
-                        watcher.execution = execution
                     result = engine.wait_for_workflow_execution(execution, timeout=600)
                     if result.status.value != "SUCCESS":
                         raise RuntimeError(f"the chain ended {result.status.value}")
-                    return time.perf_counter() - start
+                    return time.perf_counter() - wall, time.process_time() - cpu
 
-                run(None)  # warm-up
-                alone: list[float] = []
-                watched: list[float] = []
-                requests = 0
+                run()  # warm-up
+                alone: list[tuple[float, float]] = []
+                watched: list[tuple[float, float]] = []
                 for _ in range(repeats):
-                    alone.append(run(None))
-                    with Watcher(server.url) as watcher:
-                        watched.append(run(watcher))
-                        requests += watcher.requests
+                    alone.append(run())
+                    with Watcher(server.url):
+                        watched.append(run())
             finally:
                 server.stop()
-    ratio = statistics.median(watched) / statistics.median(alone)
-    log(f"chain of {n}: alone {[f'{w:.2f}' for w in alone]} s, with the UI polling {[f'{w:.2f}' for w in watched]} s"
-        f" ({requests} requests), ratio {ratio:.3f}")
+    cpu_ratio = statistics.median(c for _, c in watched) / statistics.median(c for _, c in alone)
+    wall_ratio = statistics.median(w for w, _ in watched) / statistics.median(w for w, _ in alone)
+    log(f"chain of {n}: alone {[f'{w:.2f}/{c:.2f}' for w, c in alone]} s (wall/CPU), with the UI polling "
+        f"{[f'{w:.2f}/{c:.2f}' for w, c in watched]} s; ratios CPU {cpu_ratio:.3f}, wall {wall_ratio:.3f}")
     return {
-        "tasks": n, "alone_s": alone, "watched_s": watched, "requests": requests, "ratio": ratio,
-        "target": f"<= {POLL_RATIO_TARGET}", "result": at_most(ratio, POLL_RATIO_TARGET),
+        "tasks": n, "alone_s": alone, "watched_s": watched, "cpu_ratio": cpu_ratio, "wall_ratio": wall_ratio,
+        "target": f"CPU <= {POLL_RATIO_TARGET}", "result": at_most(cpu_ratio, POLL_RATIO_TARGET),
     }
 
 
@@ -252,10 +261,11 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         "# Web UI and REST API", "", f"Machine: {results['machine']}", "",
         "## The UI open and polling during a chain", "",
-        *table(["tasks", "alone (s)", "UI polling (s)", "requests", "ratio", "target", "result"], [[
-            poll["tasks"], ", ".join(f"{w:.2f}" for w in poll["alone_s"]),
-            ", ".join(f"{w:.2f}" for w in poll["watched_s"]), poll["requests"], f"{poll['ratio']:.3f}",
-            poll["target"], poll["result"],
+        *table(["tasks", "alone (wall/CPU s)", "UI polling (wall/CPU s)", "CPU ratio", "wall ratio", "target",
+                "result"], [[
+            poll["tasks"], ", ".join(f"{w:.2f}/{c:.2f}" for w, c in poll["alone_s"]),
+            ", ".join(f"{w:.2f}/{c:.2f}" for w, c in poll["watched_s"]), f"{poll['cpu_ratio']:.3f}",
+            f"{poll['wall_ratio']:.3f}", poll["target"], poll["result"],
         ]]),
         "", f"## Page answer times: {results['events']:,} events, {results['executions']:,} executions (SQLite)", "",
         *table(["page", "median (ms)", "max (ms)", "target", "result"], [

@@ -13,13 +13,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import attrs
 
 from aiflow_core.model.clock import Clock
 
 log = logging.getLogger("aiflow.scheduler")
+T = TypeVar("T")
 
 
 @attrs.frozen(kw_only=True)
@@ -116,6 +119,13 @@ class StepHealth:
             self._last_success = now
             self._failures = 0
             self._last_error = self._failing_since = None
+
+    def timed(self, step: Callable[[], T]) -> T:
+        """Run ``step``; when it returns, record a success with the time it took (for metrics)."""
+        started = time.perf_counter()
+        result = step()
+        self.succeeded(time.perf_counter() - started)
+        return result
 
     def failed(self, error: BaseException, retry_in: float) -> None:
         """A step (or taking the lease) raised ``error``; the loop tries again in ``retry_in`` seconds."""
