@@ -47,24 +47,28 @@ TOKEN = "benchmark-token-0123456789abcdef"
 
 
 # -- 1. polling overhead --
-#: What a browser with the execution page open asks, once a second (the page's script), run in its own process.
+#: What a browser showing the running execution's page asks (its script, once a second), in a process of its own.
 WATCHER = """
 import sys, time
 import httpx
 
 http = httpx.Client(base_url=sys.argv[1], timeout=30)
-latest = 0
 print("watching", flush=True)
 while True:
+    # the user opens the newest execution's page once it exists ...
     newest = http.get("/api/workflow-executions", params={"limit": 1}).json()["items"]
-    if newest:
-        execution = newest[0]["id"]
-        http.get(f"/api/workflow-executions/{execution}").raise_for_status()
+    if not newest or newest[0]["status"] in ("SUCCESS", "FAILED", "STOPPED"):
+        time.sleep(0.2)
+        continue
+    execution = newest[0]["id"]
+    # ... and its script asks for the execution and its latest runs every second until the execution ends
+    while True:
+        status = http.get(f"/api/workflow-executions/{execution}").json()["status"]
         http.get(f"/api/workflow-executions/{execution}/task-executions",
                  params={"newest_first": "true", "limit": 200}).raise_for_status()
-    page = http.get("/api/events", params={"after": latest, "limit": 200}).json()
-    latest = max([latest, *(e["offset"] for e in page["items"])])
-    time.sleep(1.0)
+        if status in ("SUCCESS", "FAILED", "STOPPED"):
+            break
+        time.sleep(1.0)
 """
 
 
