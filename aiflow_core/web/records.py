@@ -35,5 +35,6 @@ class MaskedJSONResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         """Serialize ``content`` and mask it."""
-        text = json.dumps(to_data(content), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        # plain values go as they are; others (records, times, enums) through to_data, once
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=to_data)
         return masked(text).encode("utf-8")
