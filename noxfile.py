@@ -25,8 +25,10 @@ def _install(session: nox.Session, extras: str) -> None:
 
 
 def _install_servers(session: nox.Session) -> None:
-    """Install the Azure blob emulator (Azurite) from the npm registry for the blob tests."""
+    """Install the Azure blob emulator (Azurite) from the npm registry for the blob tests, and the
+    distribution's Chromium for the web UI tests."""
     session.run("bash", "tests/blob/install_azurite.sh", external=True)
+    session.run("bash", "tests/web/install_chromium.sh", external=True)
 
 
 @nox.session(python=PYTHON)

@@ -110,7 +110,8 @@ class LogHead:
 
 @attrs.frozen(kw_only=True)
 class EventFilter:
-    """Filters of ``list_events``/``count_events``; ``None`` means any."""
+    """Filters of ``list_events``/``count_events`` (``None``: any); offset bounds exclusive, ``begin_time``
+    inclusive, ``end_time`` exclusive; ``newest_first`` with ``end_offset`` pages back by keyset."""
 
     keys: Sequence[str] | None = None
     namespace: str | None = None
@@ -119,6 +120,9 @@ class EventFilter:
     sender: str | None = None
     workflow_execution_id: int | None = None
     kinds: Sequence[EventKind] | None = (EventKind.USER,)
+    end_offset: int | None = None
+    end_time: dt.datetime | None = None
+    newest_first: bool = False
 
 
 class CatalogTx(abc.ABC):
@@ -232,8 +236,11 @@ class ExecutionTx(abc.ABC):
         offset: int | None = None,
         statuses: Sequence[WorkflowStatus] | None = None,
         namespace: str | None = None,
+        before_id: int | None = None,
+        newest_first: bool = False,
     ) -> list[WorkflowExecutionMeta]:
-        """Return executions (of a workflow, or all), filtered by status, ordered by id."""
+        """Return executions (of a workflow, or all) by status, ordered by id (descending: ``newest_first``),
+        below ``before_id`` (with ``newest_first``: keyset pages)."""
 
     @abc.abstractmethod
     def list_finished_workflow_executions(self, before: dt.datetime, limit: int) -> list[WorkflowExecutionMeta]:
@@ -277,12 +284,17 @@ class ExecutionTx(abc.ABC):
         limit: int | None = None,
         offset: int | None = None,
         task_name: str | None = None,
+        newest_first: bool = False,
     ) -> list[TaskExecutionMeta]:
-        """Return task executions of a workflow execution ordered by id."""
+        """Return task executions of a workflow execution ordered by id (descending with ``newest_first``)."""
 
     @abc.abstractmethod
     def list_task_executions_by_status(self, statuses: Sequence[TaskStatus]) -> list[TaskExecutionMeta]:
         """Return every task execution whose status is one of ``statuses``."""
+
+    @abc.abstractmethod
+    def count_task_executions_by_status(self) -> dict[TaskStatus, int]:
+        """How many task executions have each status (statuses that none has are left out)."""
 
     @abc.abstractmethod
     def latest_task_executions(self, workflow_execution_id: int) -> list[TaskExecutionMeta]:

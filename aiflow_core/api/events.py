@@ -83,6 +83,9 @@ class EventOps(ClientBase):
         limit: int | None = None,
         workflow_execution_id: int | None = None,
         include_internal: bool = False,
+        end_offset: int | None = None,
+        end_time: dt.datetime | None = None,
+        newest_first: bool = False,
     ) -> list[Event]:
         """Return user events matching the filters.
 
@@ -91,9 +94,18 @@ class EventOps(ClientBase):
 
         ``begin_offset`` is exclusive (events after it); ``begin_time``
         inclusive, local time when naive (``datetime.now()`` is now).
+        ``end_offset`` and ``end_time`` bound them from above (exclusive).
+        ``newest_first`` lists the latest events first: passing the last
+        offset of a page as ``end_offset`` gives the page before it.
         """
         check_limit_offset(limit, None)
-        flt = _filter(key, namespace, begin_offset, begin_time, sender, workflow_execution_id)
+        if end_offset is not None and (isinstance(end_offset, bool) or not isinstance(end_offset, int)):
+            raise InvalidArgumentError(f"end_offset must be an integer, got {end_offset!r}")
+        flt = attrs.evolve(
+            _filter(key, namespace, begin_offset, begin_time, sender, workflow_execution_id),
+            end_offset=end_offset, end_time=None if end_time is None else _event_time(end_time, "end_time"),
+            newest_first=bool(newest_first),
+        )
         if include_internal:
             flt = attrs.evolve(flt, kinds=(EventKind.USER, EventKind.TASK_STATUS, EventKind.NOTICE))
         with self._tx(readonly=True) as tx:

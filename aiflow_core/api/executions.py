@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiflow_core import serialization
 from aiflow_core.api.base import ClientBase, check_id, check_limit_offset
-from aiflow_core.errors import InvalidStateError, NotFoundError
+from aiflow_core.errors import InvalidArgumentError, InvalidStateError, NotFoundError
 from aiflow_core.model.action import TaskAction
 from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.execution_type import ExecutionType
@@ -92,6 +92,40 @@ class ExecutionOps(ClientBase):
         with self._tx(readonly=True) as tx:
             return tx.list_workflow_executions(self._workflow(tx, workflow_name, namespace).id, limit, offset)
 
+    def find_workflow_executions(
+        self,
+        namespace: str | None = None,
+        workflow_name: str | None = None,
+        statuses: list[WorkflowStatus] | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
+    ) -> list[WorkflowExecutionMeta]:
+        """Return executions of every workflow (or of one namespace or workflow), newest first.
+
+        ``statuses`` keeps those in one of them; ``before_id`` those with a
+        smaller id: passing the last id of a page gives the next page (keyset
+        pagination, as fast on the millionth execution as on the first).
+        """
+        check_limit_offset(limit, None)
+        if before_id is not None:
+            check_id("workflow execution", before_id)
+        try:
+            wanted = None if statuses is None else [WorkflowStatus(s) for s in statuses]
+        except ValueError:
+            raise InvalidArgumentError(
+                f"statuses {statuses!r} holds an unknown status; expected some of {[s.value for s in WorkflowStatus]}"
+            ) from None
+        with self._tx(readonly=True) as tx:
+            workflow_id = None
+            if workflow_name is not None:
+                workflow_id = self._workflow(tx, workflow_name, namespace or "default").id
+            elif namespace is not None:
+                self._namespace_exists(tx, namespace)
+            return tx.list_workflow_executions(
+                workflow_id, limit, None, statuses=wanted, namespace=namespace, before_id=before_id,
+                newest_first=True,
+            )
+
     # -- task executions --
     def start_task_execution(self, workflow_execution_id: int, task_name: str) -> str:
         """Ask the engine to start a task of a running execution; returns the task's key.
@@ -134,10 +168,11 @@ class ExecutionOps(ClientBase):
             return tx.get_task_execution(check_id("task execution", task_execution_id))
 
     def list_task_executions(
-        self, workflow_execution_id: int, limit: int | None = None, offset: int | None = None
+        self, workflow_execution_id: int, limit: int | None = None, offset: int | None = None,
+        newest_first: bool = False,
     ) -> list[TaskExecutionMeta]:
-        """Return the task executions of a workflow execution, oldest first."""
+        """Return the task executions of a workflow execution, oldest first (``newest_first``: the latest first)."""
         check_limit_offset(limit, offset)
         with self._tx(readonly=True) as tx:
             self._execution(tx, workflow_execution_id)
-            return tx.list_task_executions(workflow_execution_id, limit, offset)
+            return tx.list_task_executions(workflow_execution_id, limit, offset, newest_first=bool(newest_first))

@@ -18,6 +18,7 @@ from typing import Any
 _URL_WITH_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s/@:'\"]*:[^\s/'\"]*@[^\s'\"]*")
 _ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d")
 _ELLIPSIS = "..."
+_PLAIN = (str, int, float, bool)
 _MIN_WIDTH = 6
 #: Short table headers for long field names.
 HEADERS = {
@@ -43,6 +44,11 @@ def mask_text(text: str) -> str:
 
 def to_data(value: Any) -> Any:
     """Convert meta records, events, enums and times to JSON-compatible values."""
+    kind = type(value)
+    if value is None or kind in _PLAIN:  # exact types first: the common case, and no enum is one of them
+        return value
+    if kind is dict:
+        return {str(k): to_data(v) for k, v in value.items()}
     if isinstance(value, Enum):
         return to_data(value.value)
     if value is None or isinstance(value, (bool, int, float, str)):

@@ -321,11 +321,10 @@ class Engine(Client):
         try:
             self.leadership.settle_lost()
             self._beat_attempts()
-            result = self.telemetry.run_step(self.loop.step)
+            result = self._health.timed(lambda: self.telemetry.run_step(self.loop.step))
         except LeaseLostError as exc:
             self.leadership.recheck(str(exc))
             return False, self.leadership.leader
-        self._health.succeeded()
         if result.ended:
             with self._ended:
                 self._ended_count += 1

@@ -13,13 +13,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import attrs
 
 from aiflow_core.model.clock import Clock
 
 log = logging.getLogger("aiflow.scheduler")
+T = TypeVar("T")
 
 
 @attrs.frozen(kw_only=True)
@@ -32,7 +35,8 @@ class Health:
     take the lease) that failed since, ``last_error`` is the last one's
     error and ``failing_since`` the time of the first; ``events_behind`` is
     how many events of the log the leader has not applied yet (None when
-    not the leader or not known).
+    not the leader or not known). ``steps`` counts the steps that committed
+    and ``step_seconds`` is the time they took together (for metrics).
     """
 
     leader: bool
@@ -41,6 +45,8 @@ class Health:
     last_error: str | None
     failing_since: dt.datetime | None
     events_behind: int | None
+    steps: int = 0
+    step_seconds: float = 0.0
 
     @property
     def healthy(self) -> bool:
@@ -68,6 +74,7 @@ class Health:
             leader=bool(record["leader"]), last_success=time("last_success"),
             consecutive_failures=int(record["consecutive_failures"]), last_error=record["last_error"],
             failing_since=time("failing_since"), events_behind=record["events_behind"],
+            steps=int(record.get("steps", 0)), step_seconds=float(record.get("step_seconds", 0.0)),
         )
 
     def describe(self) -> str:
@@ -95,10 +102,14 @@ class StepHealth:
         self._last_error: str | None = None
         self._failing_since: dt.datetime | None = None
         self._next_log: dt.datetime | None = None
+        self._steps = 0
+        self._step_seconds = 0.0
 
-    def succeeded(self) -> None:
-        """A step committed (or found nothing to do)."""
+    def succeeded(self, seconds: float = 0.0) -> None:
+        """A step committed (or found nothing to do) after ``seconds``."""
         with self._lock:
+            self._steps += 1
+            self._step_seconds += seconds
             now = self.clock.now()
             if self._failures:
                 log.warning(
@@ -108,6 +119,13 @@ class StepHealth:
             self._last_success = now
             self._failures = 0
             self._last_error = self._failing_since = None
+
+    def timed(self, step: Callable[[], T]) -> T:
+        """Run ``step``; when it returns, record a success with the time it took (for metrics)."""
+        started = time.perf_counter()
+        result = step()
+        self.succeeded(time.perf_counter() - started)
+        return result
 
     def failed(self, error: BaseException, retry_in: float) -> None:
         """A step (or taking the lease) raised ``error``; the loop tries again in ``retry_in`` seconds."""
@@ -133,4 +151,5 @@ class StepHealth:
             return Health(
                 leader=leader, last_success=self._last_success, consecutive_failures=self._failures,
                 last_error=self._last_error, failing_since=self._failing_since, events_behind=events_behind,
+                steps=self._steps, step_seconds=self._step_seconds,
             )

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
 #: The schema version this code works with: the number of the newest revision in ``migrations/versions``.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 metadata = sa.MetaData()
 
@@ -164,6 +164,9 @@ events = sa.Table(
         mysql_length={"key": 191},
         mariadb_length={"key": 191},
     ),
+    sa.Index("ix_event_key_offset", "key", "offset", mysql_length={"key": 191}, mariadb_length={"key": 191}),
+    sa.Index("ix_event_sender_offset", "sender", "offset"),
+    sa.Index("ix_event_wfe_offset", "workflow_execution_id", "offset"),
 )
 
 counters = sa.Table(

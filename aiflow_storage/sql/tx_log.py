@@ -190,6 +190,10 @@ def _filtered(query: sa.Select[Any], flt: EventFilter) -> sa.Select[Any]:
         query = query.where(c.workflow_execution_id == flt.workflow_execution_id)
     if flt.kinds is not None:
         query = query.where(c.kind.in_([k.value for k in flt.kinds]))
+    if flt.end_offset is not None:
+        query = query.where(c.offset < flt.end_offset)
+    if flt.end_time is not None:
+        query = query.where(c.create_time < flt.end_time)
     return query
 
 
@@ -257,7 +261,8 @@ class LogOps(TxBase):
 
     def list_events(self, flt: EventFilter, limit: int | None = None) -> list[Event]:
         """Return events matching ``flt``."""
-        query = _filtered(sa.select(*_EVENT_COLUMNS), flt).order_by(t.events.c.offset)
+        order = t.events.c.offset.desc() if flt.newest_first else t.events.c.offset
+        query = _filtered(sa.select(*_EVENT_COLUMNS), flt).order_by(order)
         if limit is not None:
             query = query.limit(limit)
         self._write_events()

@@ -349,9 +349,14 @@ class MetaOps(TxBase):
         offset: int | None = None,
         statuses: Sequence[WorkflowStatus] | None = None,
         namespace: str | None = None,
+        before_id: int | None = None,
+        newest_first: bool = False,
     ) -> list[WorkflowExecutionMeta]:
-        """Return workflow executions ordered by id."""
-        query = _wfe_query().order_by(t.workflow_executions.c.id)
+        """Return workflow executions ordered by id (descending with ``newest_first``), below ``before_id``."""
+        ids = t.workflow_executions.c.id
+        query = _wfe_query().order_by(ids.desc() if newest_first else ids)
+        if before_id is not None:
+            query = query.where(ids < before_id)
         if workflow_id is not None:
             query = query.where(t.workflow_executions.c.workflow_id == workflow_id)
         if statuses is not None:
@@ -426,12 +431,14 @@ class MetaOps(TxBase):
         limit: int | None = None,
         offset: int | None = None,
         task_name: str | None = None,
+        newest_first: bool = False,
     ) -> list[TaskExecutionMeta]:
-        """Return task executions of a workflow execution ordered by id."""
+        """Return task executions of a workflow execution ordered by id (descending with ``newest_first``)."""
+        ids = t.task_executions.c.id
         query = (
             sa.select(t.task_executions)
             .where(t.task_executions.c.workflow_execution_id == workflow_execution_id)
-            .order_by(t.task_executions.c.id)
+            .order_by(ids.desc() if newest_first else ids)
         )
         if task_name is not None:
             query = query.where(t.task_executions.c.task_name == task_name)
@@ -445,6 +452,13 @@ class MetaOps(TxBase):
             .order_by(t.task_executions.c.id)
         )
         return [_te(r) for r in self.conn.execute(query)]
+
+    def count_task_executions_by_status(self) -> dict[TaskStatus, int]:
+        """How many task executions have each status."""
+        status = t.task_executions.c.status
+        rows = self.conn.execute(sa.select(status, sa.func.count()).group_by(status))
+        known = {s.value for s in TaskStatus}
+        return {TaskStatus(value): int(count) for value, count in rows if value in known}  # unreadable rows: left out
 
     def latest_task_executions(self, workflow_execution_id: int) -> list[TaskExecutionMeta]:
         """Return the latest execution of each task of a workflow execution."""

@@ -1,4 +1,4 @@
-"""Every Python example of the user guide (quickstart, concepts, tutorial, explanations) runs.
+"""Every Python example of the user guide (quickstart, concepts, tutorial, explanations, web) runs.
 
 Each page runs in a fresh directory with its own ``AIFLOW_HOME``; its
 ```python blocks are processed in order. An HTML comment on the line(s) just
@@ -27,7 +27,7 @@ import attrs
 import pytest
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-PAGES = ["quickstart.md", "concepts.md", "tutorial.md", "explain.md"]
+PAGES = ["quickstart.md", "concepts.md", "tutorial.md", "explain.md", "web.md"]
 EXAMPLES = DOCS / "examples"
 
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```\n", re.M | re.S)

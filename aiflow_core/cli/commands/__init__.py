@@ -17,6 +17,7 @@ from aiflow_core.cli.commands import (
     plans,
     run,
     server,
+    ui,
     workflow,
 )
 
@@ -33,6 +34,7 @@ GROUPS: list[Callable[[Any], None]] = [
     events.register,
     explain.register,
     server.register,
+    ui.register,
     run.register,
     completion.register,
     misc.register,

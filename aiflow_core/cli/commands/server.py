@@ -127,8 +127,11 @@ def _serve(args: argparse.Namespace, ctx: Any, pid_file: Path) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     engine = Engine(db_url=ctx.db_url, executor=args.executor, parallelism=args.parallelism)
+    web = None
     try:
         engine.start()
+        if args.ui:
+            web = _start_ui(args, engine, log)
         _write_pid(pid_file)
         log.info("aiflow server running: pid %s, database %s, executor %s, pid file %s",
                  os.getpid(), mask_url(engine.db_url), type(engine.executor).__name__, pid_file)
@@ -136,11 +139,27 @@ def _serve(args: argparse.Namespace, ctx: Any, pid_file: Path) -> int:
         while not stopping.wait(0.5):
             _write_health(health_file, engine.health().as_dict())
     finally:
+        if web is not None:
+            web.stop()
         engine.close()
         if _remove_own_pid(pid_file):
             pid_file.with_name(HEALTH_FILE_NAME).unlink(missing_ok=True)
         log.info("aiflow server stopped")
     return 0
+
+
+def _start_ui(args: argparse.Namespace, engine: Any, log: Any) -> Any:
+    """Serve the web UI and REST API on ``engine`` in a background thread; returns the running server."""
+    from aiflow_core.cli.commands.ui import sign_in_link, web_token
+    from aiflow_core.web import create_app
+    from aiflow_core.web.server import BackgroundServer
+
+    token = web_token(engine.home, args.ui_token)
+    app = create_app(engine, token=token, host=args.ui_host)
+    web = BackgroundServer(app, args.ui_host, args.ui_port).start()
+    link = sign_in_link(args.ui_host, web.port, "TOKEN")
+    log.info("aiflow UI at %s (the token is in $AIFLOW_HOME/aiflow_web.token unless given)", link)
+    return web
 
 
 def _daemonize(args: argparse.Namespace, ctx: Any, pid_file: Path, log_file: Path) -> int:
@@ -158,6 +177,10 @@ def _daemonize(args: argparse.Namespace, ctx: Any, pid_file: Path, log_file: Pat
         argv += ["--executor", args.executor]
     if args.parallelism:
         argv += ["--parallelism", str(args.parallelism)]
+    if args.ui:
+        argv += ["--ui", "--ui-host", args.ui_host, "--ui-port", str(args.ui_port)]
+        if args.ui_token:
+            env["AIFLOW_WEB_TOKEN"] = args.ui_token  # the environment, not argv: no token in `ps`
     from aiflow_core.homefiles import private_opener
 
     with open(log_file, "ab", opener=private_opener) as log:
@@ -245,11 +268,15 @@ def register(sub: Any) -> None:
     srv = group(sub, "server", "Run an engine (scheduler loop and executor) as a server process.")
     p = command(srv, "start", _start,
                 "Run the engine in the foreground, or with -d as a daemon (returns once it is up).",
-                "aiflow server start -d\naiflow server start --executor thread")
+                "aiflow server start -d\naiflow server start --executor thread\naiflow server start -d --ui")
     p.add_argument("-d", "--daemon", action="store_true", help="run detached; output goes to <log_dir>/server.log")
     p.add_argument("--executor", default=None, help="inline, thread, process (default: task_executor of the config)")
     p.add_argument("--parallelism", type=int, default=None, help="tasks run at once by the executor")
     p.add_argument("--wait", type=float, default=60.0, help="seconds -d waits for the engine to come up")
+    p.add_argument("--ui", action="store_true", help="also serve the web UI and REST API (needs the 'web' extra)")
+    from aiflow_core.cli.commands.ui import add_web_options
+
+    add_web_options(p, "ui-")
     p = command(srv, "stop", _stop,
                 "Stop the server: running tasks are stopped and recorded STOPPED; waits for it to exit.",
                 "aiflow server stop --timeout 120")

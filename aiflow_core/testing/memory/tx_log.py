@@ -25,6 +25,8 @@ def _matches(event: Event, flt: EventFilter) -> bool:
         and (flt.sender is None or event.sender == flt.sender)
         and (flt.workflow_execution_id is None or event.workflow_execution_id == flt.workflow_execution_id)
         and (flt.kinds is None or event.kind in flt.kinds)
+        and (flt.end_offset is None or (event.offset or 0) < flt.end_offset)
+        and (flt.end_time is None or (event.create_time is not None and event.create_time < flt.end_time))
     )
 
 
@@ -86,7 +88,8 @@ class LogOps(TxBase):
         return found
 
     def _matching(self, flt: EventFilter) -> Iterator[Event]:
-        for offset in self._offsets():
+        offsets = self._offsets()
+        for offset in reversed(offsets) if flt.newest_first else offsets:
             if _matches(self.t.events[offset][0], flt):
                 yield self._event(offset)
 

@@ -213,13 +213,16 @@ class MetaOps(TxBase):
         offset: int | None = None,
         statuses: Sequence[WorkflowStatus] | None = None,
         namespace: str | None = None,
+        before_id: int | None = None,
+        newest_first: bool = False,
     ) -> list[WorkflowExecutionMeta]:
-        """Return workflow executions ordered by id."""
+        """Return workflow executions ordered by id (descending with ``newest_first``), below ``before_id``."""
         wanted = None if statuses is None else {WorkflowStatus(s) for s in statuses}
         rows = [
             e
-            for e in (self.t.executions[i] for i in sorted(self.t.executions))
+            for e in (self.t.executions[i] for i in sorted(self.t.executions, reverse=newest_first))
             if (workflow_id is None or e.workflow_id == workflow_id)
+            and (before_id is None or e.id < before_id)
             and (wanted is None or e.status in wanted)
             and (namespace is None or e.namespace == namespace)
         ]
@@ -293,15 +296,25 @@ class MetaOps(TxBase):
         limit: int | None = None,
         offset: int | None = None,
         task_name: str | None = None,
+        newest_first: bool = False,
     ) -> list[TaskExecutionMeta]:
-        """Return task executions of a workflow execution ordered by id."""
+        """Return task executions of a workflow execution ordered by id (descending with ``newest_first``)."""
         rows = self._tasks_of(workflow_execution_id)
+        if newest_first:
+            rows.reverse()
         return page([te for te in rows if task_name is None or te.task_name == task_name], limit, offset)
 
     def list_task_executions_by_status(self, statuses: Sequence[TaskStatus]) -> list[TaskExecutionMeta]:
         """Return every task execution whose status is one of ``statuses``."""
         wanted = {TaskStatus(s) for s in statuses}
         return [te for te in (self.t.task_executions[i] for i in sorted(self.t.task_executions)) if te.status in wanted]
+
+    def count_task_executions_by_status(self) -> dict[TaskStatus, int]:
+        """How many task executions have each status."""
+        counts: dict[TaskStatus, int] = {}
+        for te in self.t.task_executions.values():
+            counts[te.status] = counts.get(te.status, 0) + 1
+        return counts
 
     def latest_task_executions(self, workflow_execution_id: int) -> list[TaskExecutionMeta]:
         """Return the latest execution of each task of a workflow execution."""

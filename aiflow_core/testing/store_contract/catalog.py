@@ -251,6 +251,9 @@ class CatalogContract:
                 e2.id
             ]
             assert ids(workflow_id=None, statuses=[]) == []
+            assert ids(workflow_id=None, newest_first=True) == [e3.id, e2.id, e1.id]
+            assert ids(workflow_id=None, newest_first=True, before_id=e3.id, limit=1) == [e2.id]
+            assert ids(workflow_id=a.id, before_id=e2.id) == [e1.id]
 
             end = dt.datetime(2024, 3, 1, 13, 0, 0, 1, tzinfo=UTC)
             tx.update_workflow_execution(e1.id, WorkflowStatus.SUCCESS, end)
@@ -315,7 +318,9 @@ class CatalogContract:
             assert [t.id for t in tx.list_task_executions(wfe)] == [t1.id, t2.id, t3.id]
             assert [t.id for t in tx.list_task_executions(wfe, task_name="extract")] == [t1.id, t3.id]
             assert [t.id for t in tx.list_task_executions(wfe, limit=1, offset=1)] == [t2.id]
+            assert [t.id for t in tx.list_task_executions(wfe, limit=2, newest_first=True)] == [t3.id, t2.id]
             assert tx.list_task_executions(10_000) == []
+            assert tx.count_task_executions_by_status() == {TaskStatus.INIT: 2, TaskStatus.QUEUED: 2}
             end = dt.datetime(2024, 3, 2, 0, 0, 0, 999999, tzinfo=UTC)
             tx.update_task_execution(
                 t1.id,

@@ -225,6 +225,12 @@ class LogContract:
             assert offsets(workflow_execution_id=7, kinds=None) == [2, 4]
             assert offsets(keys=["k1"], namespace="default", sender="s1", begin_offset=1) == [6]
             assert [e.offset for e in tx.list_events(EventFilter(kinds=None), limit=2)] == [1, 2]
+            assert offsets(end_offset=5) == [1, 2, 3]
+            assert offsets(end_time=at(10)) == [1, 2, 3, 5]
+            assert offsets(newest_first=True) == [6, 5, 3, 2, 1]
+            assert offsets(newest_first=True, end_offset=5, sender="s1") == [3, 1]
+            page = tx.list_events(EventFilter(newest_first=True, end_offset=6, kinds=None), limit=2)
+            assert [e.offset for e in page] == [5, 4]  # keyset: the page before offset 6
 
 
     # -- checkpoints, leases, timers --------------------------------------------------------
