@@ -45,6 +45,11 @@ class TaskJob:
     execution_timeout: float | None = None
     working_dir: str | None = None
     workflow_file: str | None = None
+    #: The queue of remote workers the task runs on (the operator's ``queue`` option), if it names one.
+    queue: str | None = None
+    #: The blob URI and SHA-256 of the execution's snapshot, for workers that fetch it themselves.
+    snapshot_uri: str | None = None
+    snapshot_digest: str | None = None
     operator: Operator | None = attrs.field(default=None, eq=False, repr=False)
     snapshot_frame: bytes | None = attrs.field(default=None, eq=False, repr=False)
 

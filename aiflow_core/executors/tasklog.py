@@ -16,7 +16,12 @@ from typing import IO
 
 from aiflow_core.homefiles import private_opener
 
-__all__ = ["TaskLog"]
+__all__ = ["TaskLog", "blob_log_key"]
+
+
+def blob_log_key(workflow_execution_id: int, task_execution_id: int) -> str:
+    """The blob key of the log of a task execution that ran on a remote worker."""
+    return f"task_logs/{int(workflow_execution_id)}/{int(task_execution_id)}.log"
 
 
 def _append(path: Path) -> IO[str]:

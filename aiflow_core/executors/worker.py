@@ -19,7 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 
-def _watch_parent(parent: int) -> None:
+def watch_parent(parent: int) -> None:
+    """Kill this process's group once its parent process is gone (call in a daemon thread)."""
     import signal
 
     while True:
@@ -41,7 +42,7 @@ def _redirect(fd_target: int) -> None:
     os.dup2(fd_target, 2)
 
 
-def _blob_secrets_mask(blob_spec: Any) -> Callable[[str], str]:
+def blob_secrets_mask(blob_spec: Any) -> Callable[[str], str]:
     """Masks the blob credentials, the only secrets a worker holds, in what it writes to task logs."""
     from aiflow_core.runtime.output import secrets_mask
 
@@ -88,13 +89,13 @@ def main() -> None:
     sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
     channel = Channel(sys.stdin.buffer, channel_out)
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
     workflows: dict[int, Any] = {}
     definitions = TaskDefinitions()
     home = os.getcwd()
     current: list[int | None] = [None]
     blob_spec = blob_spec_from_env()
-    mask = _blob_secrets_mask(blob_spec)
+    mask = blob_secrets_mask(blob_spec)
     interval = float(os.environ.get("AIFLOW_HEARTBEAT_INTERVAL") or 10)
     threading.Thread(target=_beat, args=(channel, current, interval), daemon=True).start()
     replies = Replies()

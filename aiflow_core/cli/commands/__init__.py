@@ -16,6 +16,7 @@ from aiflow_core.cli.commands import (
     plans,
     run,
     server,
+    worker,
     workflow,
 )
 
@@ -32,6 +33,7 @@ GROUPS: list[Callable[[Any], None]] = [
     events.register,
     server.register,
     run.register,
+    worker.register,
     completion.register,
     misc.register,
 ]
