@@ -66,13 +66,14 @@ class CeleryExecutor(Executor):
     def __init__(
         self, parallelism: int = 10, *, broker_url: str | None = None, queue: str | None = None,
         result_expires: float | None = None, channel_address: str | None = None, channel_url: str | None = None,
-        grace: float = 5.0,
+        grace: float = 5.0, waiting_note_after: float = 5.0,
     ) -> None:
         self.parallelism = parallelism
         self.settings = CelerySettings.from_env(broker_url=broker_url, queue=queue, result_expires=result_expires)
         self.channel_address = channel_address or os.environ.get("AIFLOW_CHANNEL_ADDRESS") or "127.0.0.1:0"
         self.channel_url = channel_url or os.environ.get("AIFLOW_CHANNEL_URL") or None
         self.grace = grace
+        self.waiting_note_after = waiting_note_after
         self.app = make_app(self.settings)
         self._lock = threading.Lock()
         self._lines = TaskLines()
@@ -107,6 +108,20 @@ class CeleryExecutor(Executor):
         )
         log.info("attempt channel at %s; broker %s, queue %r", self._endpoint.url,
                  masked_url(self.settings.broker_url), self.settings.queue)
+        threading.Thread(target=self._note_waiting, name="aiflow-celery-waiting", daemon=True).start()
+
+    def _note_waiting(self) -> None:
+        """Say of each attempt that no worker took within ``waiting_note_after`` s what it waits for."""
+        assert self._endpoint is not None
+        while not self._closed:
+            time.sleep(min(1.0, self.waiting_note_after))
+            now = time.monotonic()
+            for attempt in self._endpoint.active():
+                if attempt.state == "waiting" and not attempt.noted and now - attempt.sent_at > self.waiting_note_after:
+                    attempt.noted = True
+                    self._report(attempt.job, TaskStatus.QUEUED, (
+                        f"waiting for a worker on queue {attempt.queue!r}: no worker took the task within "
+                        f"{self.waiting_note_after:g} s; start one with: aiflow worker --queues {attempt.queue}"))
 
     def submit(self, job: TaskJob) -> None:
         """Send one message for ``job`` once no earlier run of its task is unfinished."""
@@ -124,7 +139,7 @@ class CeleryExecutor(Executor):
     def _send(self, job: TaskJob) -> None:
         assert self._endpoint is not None
         queue = job.queue or self.settings.queue
-        attempt = Attempt(job=job, token=secrets.token_urlsafe(32), queue=queue)
+        attempt = Attempt(job=job, token=secrets.token_urlsafe(32), queue=queue, sent_at=time.monotonic())
         self._endpoint.add(attempt)
         message = {
             "version": aiflow_core.__version__, "channel": self._endpoint.url, "token": attempt.token,

@@ -91,6 +91,9 @@ class Attempt:
     state: str = "waiting"
     stop: bool = False
     worker: str | None = None
+    #: When the attempt was handed over (``time.monotonic()``), and whether the executor said it waits.
+    sent_at: float = 0.0
+    noted: bool = False
 
 
 def parse_address(address: str) -> tuple[str, int]:
