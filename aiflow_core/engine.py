@@ -153,6 +153,7 @@ class Engine(Client):
                 heartbeat=self._heartbeat, env=self._worker_env(),
                 serve=functools.partial(serve_call, self),
                 heartbeat_interval=self.config.task_heartbeat_interval,
+                heartbeat_timeout=self.config.task_heartbeat_timeout,
             )
         )
         if getattr(self.clock, "is_fake", False) and hasattr(self.clock, "subscribe"):

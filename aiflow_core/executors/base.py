@@ -81,6 +81,9 @@ class ExecutorContext:
     heartbeat: Callable[[int], None] = _nothing
     env: dict[str, str] = attrs.field(factory=dict)
     heartbeat_interval: float = 10.0
+    #: After how many seconds without a heartbeat the engine fails a running task (workers on other
+    #: machines end their task before that when they cannot reach the engine).
+    heartbeat_timeout: float = 60.0
     serve: Callable[[TaskJob, str, dict[str, Any]], Any] | None = None
 
 

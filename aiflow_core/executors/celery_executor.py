@@ -170,6 +170,7 @@ class CeleryExecutor(Executor):
             "snapshot": snapshot,
             "log_key": blob_log_key(job.workflow_execution_id, job.task_execution_id),
             "heartbeat_interval": self._context.heartbeat_interval,
+            "heartbeat_timeout": self._context.heartbeat_timeout,
             "grace": self.grace,
         }
 
@@ -224,8 +225,26 @@ class CeleryExecutor(Executor):
             self._report(withdrawn, TaskStatus.STOPPED, None)
             return
         attempt = self._endpoint.get(task_execution_id)
-        if attempt is not None and self._endpoint.request_stop(task_execution_id) == "waiting":
+        if attempt is None:
+            return
+        state = self._endpoint.request_stop(task_execution_id)
+        if state == "waiting":
             self._finished(attempt, TaskStatus.STOPPED, None)
+        elif state == "running":
+            assert self._context is not None
+            # A worker that takes the stop reports within the grace period; one that cannot be reached has
+            # ended the task itself (it stops tasks it cannot heartbeat for before the engine's timeout).
+            timer = threading.Timer(self.grace + 2 * self._context.heartbeat_interval, self._lost, args=(attempt,))
+            timer.daemon = True
+            timer.start()
+
+    def _lost(self, attempt: Attempt) -> None:
+        """A running attempt asked to stop never reported: its worker is lost; the attempt ends now."""
+        assert self._endpoint is not None
+        if self._endpoint.end(attempt):
+            log.error("the worker %s of task execution %s did not report its stop: lost", attempt.worker,
+                      attempt.job.task_execution_id)
+            self._finished(attempt, TaskStatus.FAILED, f"the worker {attempt.worker} running the task was lost")
 
     def busy(self) -> bool:
         """True while an attempt waits for a worker or runs."""

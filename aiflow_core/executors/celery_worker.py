@@ -49,8 +49,6 @@ log = logging.getLogger("aiflow.worker")
 
 #: How often a running task's log is uploaded to the blob store, in seconds.
 LOG_UPLOAD_INTERVAL = 2.0
-#: How long a worker keeps an attempt whose engine does not answer, in heartbeat intervals.
-UNREACHABLE_BEATS = 6
 
 app = make_app(CelerySettings.from_env())
 
@@ -98,6 +96,9 @@ class Supervisor:
         self.home = _worker_home()
         self.interval = float(claim.get("heartbeat_interval") or 10.0)
         self.grace = float(claim.get("grace") or 5.0)
+        # A task whose engine does not answer is ended one interval before the engine fails it as lost,
+        # so that its retry never runs beside it.
+        self.unreachable_limit = max(float(claim.get("heartbeat_timeout") or 60.0) - self.interval, self.interval)
         self.log_key = str(claim["log_key"])
         fields = dict(claim["job"])
         te_id = int(fields["task_execution_id"])
@@ -200,7 +201,7 @@ class Supervisor:
                     self._terminate()
                 return
             except (ChannelUnreachableError, InvalidStateError) as exc:
-                if time.monotonic() - last_answer > UNREACHABLE_BEATS * self.interval:
+                if time.monotonic() - last_answer > self.unreachable_limit:
                     log.error("ending task execution %s: %s", self.job.task_execution_id, exc)
                     self.stop_requested.set()
                     self._terminate()
@@ -238,7 +239,7 @@ class Supervisor:
 
     def _report(self, status: str, error: str | None) -> str:
         """Report the final status, retrying while the engine is unreachable for a while."""
-        deadline = time.monotonic() + UNREACHABLE_BEATS * self.interval
+        deadline = time.monotonic() + self.unreachable_limit
         while True:
             try:
                 self.channel.call("report", status=status, error=error)

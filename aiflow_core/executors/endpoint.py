@@ -48,6 +48,7 @@ Values are JSON with times, bytes and events tagged (see
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable
 from http import HTTPStatus
@@ -61,6 +62,8 @@ from aiflow_core.errors import ConfigError, InvalidStateError
 from aiflow_core.executors import wire
 from aiflow_core.executors.attempt import OPERATIONS
 from aiflow_core.executors.base import TaskJob
+
+log = logging.getLogger("aiflow.executors.endpoint")
 
 #: The version of the protocol this module speaks.
 PROTOCOL = 1
@@ -129,10 +132,9 @@ class AttemptEndpoint:
         self._by_token: dict[str, Attempt] = {}
         self._by_id: dict[int, Attempt] = {}
         try:
-            self._server = ThreadingHTTPServer((host, port), _handler(self))
+            self._server = _Server((host, port), _handler(self))
         except OSError as exc:
             raise ConfigError(f"cannot bind the attempt channel to {address!r}: {exc}") from None
-        self._server.daemon_threads = True
         bound = self._server.server_address
         bound_host, bound_port = str(bound[0]), int(bound[1])
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
@@ -257,6 +259,14 @@ class AttemptEndpoint:
             raise CallRefused(HTTPStatus.FORBIDDEN, "the attempt ended", ended=True)
         self._heartbeat(attempt.job.task_execution_id)
         return {"stop": stop}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A caller that went away (a killed worker) is no error of the engine's."""
+        log.debug("attempt channel call from %s failed", client_address, exc_info=True)
 
 
 def _handler(endpoint: AttemptEndpoint) -> type[BaseHTTPRequestHandler]:

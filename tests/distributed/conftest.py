@@ -24,7 +24,6 @@ import pytest
 from aiflow_core import Engine
 from aiflow_core.config import load_config
 
-
 pytest.importorskip("celery", reason="the Celery executor's tests need the 'celery' extra")
 
 BROKERS = {

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from seeds.support import ExampleRunner
+from seeds.test_quickstart import _run_quickstart
+
 from aiflow_core import Engine
 from aiflow_core.model.status import TaskStatus, WorkflowStatus
 
-from seeds.support import ExampleRunner
-from seeds.test_quickstart import _run_quickstart
 from .conftest import Workers
 
 
