@@ -141,9 +141,9 @@ class Applier:
         """An executor says what a queued run waits for (a worker on its queue): kept as its error until it runs."""
         if te.status is not TaskStatus.QUEUED or not note or note == te.error:
             return
-        fields = {"error": storable_text(note, ERROR_LIMIT)}
-        batch.tx.update_task_execution(te.id, **fields)
-        view.update(TaskExecutionMeta(**{**_as_dict(te), **fields}))
+        error = storable_text(note, ERROR_LIMIT)
+        batch.tx.update_task_execution(te.id, error=error)
+        view.update(TaskExecutionMeta(**{**_as_dict(te), "error": error}))
 
     def _on_task_status(self, batch: Batch, event: Event) -> None:
         view = batch.view(event.workflow_execution_id) if event.workflow_execution_id else None
