@@ -9,7 +9,8 @@ by declaring, in its ``pyproject.toml``::
 
 A dotted path ``package.module.Class`` names a class directly. The
 built-in names also work from a source tree that was never installed (no
-distribution metadata). Kept apart from :mod:`aiflow_core.executors` (which
+distribution metadata); their names cannot be taken by another distribution.
+The installed distributions are scanned once per ``sys.path``. Kept apart from :mod:`aiflow_core.executors` (which
 loads the executor machinery) so that configuration can check a name without
 importing it.
 """
@@ -17,6 +18,8 @@ importing it.
 from __future__ import annotations
 
 import difflib
+import functools
+import sys
 from importlib import metadata
 
 from aiflow_core.errors import ConfigError
@@ -39,12 +42,15 @@ EXECUTOR_EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+@functools.lru_cache(maxsize=8)
+def _entry_points(path: tuple[str, ...]) -> dict[str, str]:
+    """The executors the distributions on ``path`` (``sys.path``) declare; scanning them takes a while."""
+    return {entry.name.lower(): entry.value for entry in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
 def registered_executors() -> dict[str, str]:
-    """Every executor name and its ``module:Class`` target: the built-ins, then the entry points."""
-    found = dict(BUILTIN_EXECUTORS)
-    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        found[entry.name.lower()] = entry.value
-    return found
+    """Every executor name and its ``module:Class`` target: the entry points, with the built-ins first."""
+    return {**_entry_points(tuple(sys.path)), **BUILTIN_EXECUTORS}
 
 
 def executor_path(name: str, where: str = "executor") -> str:
@@ -53,6 +59,9 @@ def executor_path(name: str, where: str = "executor") -> str:
     Raises :class:`ConfigError` naming ``where`` and ``name``, with the
     nearest registered name, when ``name`` is neither registered nor dotted.
     """
+    builtin = BUILTIN_EXECUTORS.get(name.lower())
+    if builtin is not None:
+        return builtin  # a built-in name never needs the scan of every installed distribution
     known = registered_executors()
     path = known.get(name.lower())
     if path is not None:

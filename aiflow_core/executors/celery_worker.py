@@ -28,22 +28,30 @@ For each message the worker process:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
 import select
 import signal
 import socket
+import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
+# What the forked children use is imported here, once: a child would import (and compile) it anew each time.
 from aiflow_core.errors import InvalidStateError
 from aiflow_core.executors.attempt import AttemptEndedError
-from aiflow_core.executors.base import TaskJob
+from aiflow_core.executors.base import TaskJob, run_task
 from aiflow_core.executors.celery_app import TASK_NAME, CelerySettings, make_app
 from aiflow_core.executors.remote import ChannelUnreachableError, RemoteAttemptClient, RemoteChannel
+from aiflow_core.executors.worker import blob_secrets_mask, watch_parent
+from aiflow_core.homefiles import open_private
+from aiflow_core.operators.bash import OWN_GROUP_ENV
+from aiflow_core.runtime.context import TaskRuntime
 
 log = logging.getLogger("aiflow.worker")
 
@@ -80,11 +88,28 @@ def _worker_home() -> Path:
     return aiflow_home()
 
 
-def _blob_spec() -> Any:
+@functools.lru_cache(maxsize=1)
+def _blob() -> tuple[Any, Any]:
+    """The worker's blob configuration and manager (its own ``aiflow.yaml`` or ``AIFLOW_BLOB_URL``), made once."""
     from aiflow_core.config import load_config
     from aiflow_core.runtime.blob import blob_spec_from_env
+    from aiflow_storage.blob import create_blob_manager
 
-    return blob_spec_from_env() or load_config().blob_manager
+    spec = blob_spec_from_env() or load_config().blob_manager
+    return spec, create_blob_manager(spec)
+
+
+#: The operators of the workflow files of the executions this worker process ran (children inherit them).
+_DEFINITIONS: Any = None
+
+
+def _definitions() -> Any:
+    global _DEFINITIONS
+    if _DEFINITIONS is None:
+        from aiflow_core.executors.definitions import TaskDefinitions
+
+        _DEFINITIONS = TaskDefinitions()
+    return _DEFINITIONS
 
 
 class Supervisor:
@@ -111,20 +136,21 @@ class Supervisor:
         self._uploaded = -1
         self._blob: Any = None
         self.blob_spec: Any = None
+        self._prepare_error = ""
 
     def run(self) -> str:
         """Run the attempt to its end and report it; returns the final status."""
         try:
-            self.blob_spec = _blob_spec()
-            self._blob = _create_blob(self.blob_spec)
+            self.blob_spec, self._blob = _blob()
             self.job = self._placed(self.job)
+            operator = self._operator()
         except Exception as exc:
             return self._report("FAILED", f"the worker could not prepare the task: {type(exc).__name__}: {exc}")
         result_r, result_w = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:  # pragma: no cover - the child ends with os._exit
             os.close(result_r)
-            _child(self.job, self.channel, result_w, self.blob_spec)
+            _child(self.job, operator, self._prepare_error, self.channel, result_w, self.blob_spec)
         os.close(result_w)
         beat = threading.Thread(target=self._beat, name=f"aiflow-beat-{self.job.task_execution_id}", daemon=True)
         beat.start()
@@ -152,6 +178,20 @@ class Supervisor:
         workflow_file = snapshot.get("workflow_file")
         return attrs.evolve(job, working_dir=working_dir,
                             workflow_file=os.path.join(working_dir, workflow_file) if workflow_file else None)
+
+    def _operator(self) -> Any:
+        """The task's operator, from the working copy's workflow file (loaded once per file), else the pickled
+        workflow the engine verified; None when it cannot be loaded (the child then fails the task with why)."""
+        from aiflow_core import serialization
+
+        def stored() -> Any:
+            return serialization.loads_verified(self.channel.call("frame"))
+
+        try:
+            return _definitions().operator(self.job, stored)
+        except Exception:
+            self._prepare_error = traceback.format_exc()
+            return None
 
     def _wait(self, result_r: int) -> bytes:
         """Read the child's result until it exits, uploading its log and enforcing its timeout meanwhile."""
@@ -255,26 +295,21 @@ class Supervisor:
                 time.sleep(1.0)
 
 
-def _create_blob(spec: Any) -> Any:
-    from aiflow_storage.blob import create_blob_manager
-
-    return create_blob_manager(spec)
-
-
 def _signal_group(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
 
 
-def _child(job: TaskJob, channel: RemoteChannel, result_w: int, blob_spec: Any) -> None:  # pragma: no cover
+def _child(job: TaskJob, operator: Any, failure: str, channel: RemoteChannel, result_w: int,
+           blob_spec: Any) -> None:  # pragma: no cover - runs in the forked child, which ends with os._exit
     """The attempt's own process: runs the task and writes its final status to ``result_w``; never returns."""
     code = 1
     try:
         os.setsid()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        threading.Thread(target=_watch, args=(os.getppid(),), daemon=True).start()
-        status, error = _run_child(job, channel, blob_spec)
+        threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
+        status, error = _run_child(job, operator, failure, channel, blob_spec)
         os.write(result_w, json.dumps({"status": status, "error": error}).encode())
         code = 0
     except BaseException as exc:
@@ -284,24 +319,8 @@ def _child(job: TaskJob, channel: RemoteChannel, result_w: int, blob_spec: Any) 
         os._exit(code)
 
 
-def _watch(parent: int) -> None:  # pragma: no cover - runs in the child
-    from aiflow_core.executors.worker import watch_parent
-
-    watch_parent(parent)
-
-
-def _run_child(job: TaskJob, channel: RemoteChannel, blob_spec: Any) -> tuple[str, str | None]:  # pragma: no cover
-    import functools
-    import sys
-
-    from aiflow_core import serialization
-    from aiflow_core.executors.base import run_task
-    from aiflow_core.executors.definitions import TaskDefinitions
-    from aiflow_core.executors.worker import blob_secrets_mask
-    from aiflow_core.homefiles import open_private
-    from aiflow_core.operators.bash import OWN_GROUP_ENV
-    from aiflow_core.runtime.context import TaskRuntime
-
+def _run_child(job: TaskJob, operator: Any, failure: str, channel: RemoteChannel,
+               blob_spec: Any) -> tuple[str, str | None]:  # pragma: no cover - runs in the child
     os.environ[OWN_GROUP_ENV] = "1"
     log_fd = open_private(job.log_path, os.O_WRONLY | os.O_APPEND | os.O_TRUNC)
     os.dup2(log_fd, 1)
@@ -309,6 +328,10 @@ def _run_child(job: TaskJob, channel: RemoteChannel, blob_spec: Any) -> tuple[st
     os.close(log_fd)
     sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    if operator is None:
+        sys.stderr.write("*** the task could not be prepared\n" + failure)
+        last = failure.strip().splitlines()[-1] if failure.strip() else "unknown error"
+        return "FAILED", f"task could not be prepared: {last}"
     if job.working_dir and os.path.isdir(job.working_dir):
         os.chdir(job.working_dir)
         sys.path.insert(0, job.working_dir)
@@ -319,17 +342,6 @@ def _run_child(job: TaskJob, channel: RemoteChannel, blob_spec: Any) -> tuple[st
         client_factory=functools.partial(RemoteAttemptClient, channel), wake=lambda: None, blob_spec=blob_spec,
         mask=blob_secrets_mask(blob_spec),
     )
-
-    def stored() -> Any:
-        return serialization.loads_verified(channel.call("frame"))
-
-    try:
-        operator = TaskDefinitions().operator(job, stored)
-    except Exception as exc:
-        import traceback
-
-        traceback.print_exc()
-        return "FAILED", f"task could not be prepared: {type(exc).__name__}: {exc}"
     status, error = run_task(job, operator, runtime, isolated=True, eager_log=True)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -272,6 +272,7 @@ class _Server(ThreadingHTTPServer):
 def _handler(endpoint: AttemptEndpoint) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are written apart: no delayed-ACK stall
 
         def do_POST(self) -> None:
             try:
