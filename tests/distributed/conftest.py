@@ -92,14 +92,21 @@ class Workers:
     root: Path
     members: list[Worker] = attrs.field(factory=list)
 
-    def launch(self, name: str, queues: str | None = None, prelude: str = "", concurrency: int = 2) -> Worker:
-        """Start a worker (not waiting for it); ``prelude`` is Python run before the command line."""
+    def launch(self, name: str, queues: str | None = None, prelude: str = "", concurrency: int = 2,
+               celery: bool = False) -> Worker:
+        """Start a worker (not waiting for it): ``aiflow worker`` after the Python ``prelude``, or with
+        ``celery`` Celery's own ``celery -A ... worker``."""
         home = self.root / name
         home.mkdir(parents=True, exist_ok=True)
         worker = Worker(name=name, home=home, log=self.root / f"{name}.log")
-        code = f"{prelude}\nfrom aiflow_core.cli.main import main\nraise SystemExit(main())"
-        argv = [sys.executable, "-c", code, "worker", "--queues", queues or self.queue,
-                "--concurrency", str(concurrency), "--hostname", f"{name}-{uuid.uuid4().hex[:6]}@%h"]
+        hostname = f"{name}-{uuid.uuid4().hex[:6]}@%h"
+        if celery:  # Celery's own command line works as well as aiflow's
+            argv = [sys.executable, "-m", "celery", "-A", "aiflow_core.executors.celery_worker", "worker",
+                    "-Q", queues or self.queue, "-c", str(concurrency), "-n", hostname, "--loglevel", "info"]
+        else:
+            code = f"{prelude}\nfrom aiflow_core.cli.main import main\nraise SystemExit(main())"
+            argv = [sys.executable, "-c", code, "worker", "--queues", queues or self.queue,
+                    "--concurrency", str(concurrency), "--hostname", hostname]
         with open(worker.log, "ab") as out:
             worker.process = subprocess.Popen(argv, env=worker_env(home, self.blob, self.broker_url), stdout=out,
                                               stderr=subprocess.STDOUT, start_new_session=True)
@@ -118,7 +125,7 @@ class Workers:
         for index, worker in enumerate(self.members):
             if not worker.alive():
                 since = len(worker.log_text())
-                fresh = self.launch(worker.name)
+                fresh = self.launch(worker.name, celery=worker.name == "w2")
                 self.members[index] = fresh
                 restarted.append((fresh, since))
         for worker, since in restarted:
@@ -149,14 +156,15 @@ def stop(worker: Worker) -> None:
 
 @pytest.fixture(scope="session", params=sorted(BROKERS))
 def workers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
-    """Two Celery worker processes (2 tasks at once each) on a fresh queue of the broker."""
+    """Two Celery worker processes (2 tasks at once each) on a fresh queue of the broker: one started with
+    ``aiflow worker``, one with ``celery -A aiflow_core.executors.celery_worker worker``."""
     name = str(request.param)
     require_broker(name, BROKERS[name])
     root = tmp_path_factory.mktemp(f"celery-{name}")
     group = Workers(broker=name, broker_url=BROKERS[name], queue=f"aiflow-test-{uuid.uuid4().hex[:8]}",
                     blob=root / "blob", root=root)
     group.blob.mkdir()
-    group.members = [group.launch("w1"), group.launch("w2")]
+    group.members = [group.launch("w1"), group.launch("w2", celery=True)]
     try:
         for worker in group.members:
             group.wait_ready(worker)
