@@ -41,7 +41,7 @@ log = logging.getLogger("aiflow.executors.celery")
 
 #: The job fields a worker gets when it claims an attempt.
 CLAIM_FIELDS = ("namespace", "workflow_name", "task_name", "workflow_execution_id", "task_execution_id",
-                "sequence_number", "try_number", "snapshot_id", "execution_timeout")
+                "sequence_number", "try_number", "snapshot_id", "execution_timeout", "epoch")
 
 
 def masked_url(url: str) -> str:
@@ -215,17 +215,21 @@ class CeleryExecutor(Executor):
         assert self._context is not None
         self._context.reporter(job, status, error)
 
-    def stop_task(self, task_execution_id: int) -> None:
+    def stop_task(self, task_execution_id: int, epoch: int | None = None) -> None:
         """Stop an attempt: one still in the queue ends at once (its message is dropped when delivered);
-        a running one is told through its heartbeat answer, and its worker ends its process."""
+        a running one is told through its heartbeat answer, and its worker ends its process. A stop that
+        names an attempt (``epoch``) reaches only that one."""
         assert self._endpoint is not None
         with self._lock:
             withdrawn = self._lines.withdraw(task_execution_id)
+            if withdrawn is not None and epoch is not None and withdrawn.epoch != epoch:
+                self._lines.admit(withdrawn)  # another attempt's stop: it waits on as before
+                withdrawn = None
         if withdrawn is not None:
             self._report(withdrawn, TaskStatus.STOPPED, None)
             return
         attempt = self._endpoint.get(task_execution_id)
-        if attempt is None:
+        if attempt is None or (epoch is not None and attempt.job.epoch != epoch):
             return
         state = self._endpoint.request_stop(task_execution_id)
         if state == "waiting":

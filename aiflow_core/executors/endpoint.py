@@ -33,8 +33,9 @@ Values are JSON with times, bytes and events tagged (see
 ``heartbeat`` ``{wait}``
     Records that the attempt is alive, then waits up to ``wait`` seconds (at
     most 30) for a stop request; answers ``{"stop": true}`` as soon as the
-    engine wants the attempt stopped, else ``{"stop": false}``. Workers call
-    it in a loop, so a STOP reaches them within one round trip.
+    engine wants the attempt stopped (a STOP, a RESTART, or an engine that
+    lost the scheduler lease: the attempt is stale), else ``{"stop": false}``.
+    Workers call it in a loop, so a STOP reaches them within one round trip.
 ``report`` ``{status, error}``
     The attempt's final status (SUCCESS, FAILED or STOPPED); ends the attempt.
 ``frame`` ``{}``
@@ -60,7 +61,7 @@ import attrs
 import aiflow_core
 from aiflow_core.errors import ConfigError, InvalidStateError
 from aiflow_core.executors import wire
-from aiflow_core.executors.attempt import OPERATIONS
+from aiflow_core.executors.attempt import OPERATIONS, AttemptEndedError
 from aiflow_core.executors.base import TaskJob
 
 log = logging.getLogger("aiflow.executors.endpoint")
@@ -120,7 +121,7 @@ class AttemptEndpoint:
 
     def __init__(
         self, address: str, *, claimed: Callable[[Attempt, str], dict[str, Any]],
-        reported: Callable[[Attempt, str, str | None], None], heartbeat: Callable[[int], None],
+        reported: Callable[[Attempt, str, str | None], None], heartbeat: Callable[[int], object],
         serve: Callable[[TaskJob, str, dict[str, Any]], Any] | None, advertised_url: str | None = None,
     ) -> None:
         host, port = parse_address(address)
@@ -250,14 +251,19 @@ class AttemptEndpoint:
         return self._claimed(attempt, worker)
 
     def _beat(self, attempt: Attempt, wait: Any) -> dict[str, bool]:
-        self._heartbeat(attempt.job.task_execution_id)
+        """Record the heartbeat, then wait for a stop request; the engine may answer stop itself (a heartbeat
+        answered False: the attempt is stale, its engine lost the scheduler lease)."""
+        te_id = attempt.job.task_execution_id
+        if self._heartbeat(te_id) is False:
+            return {"stop": True}
         seconds = min(float(wait), MAX_WAIT) if isinstance(wait, (int, float)) and wait > 0 else 0.0
         with self._lock:
             self._lock.wait_for(lambda: attempt.stop or attempt.state == "ended", seconds)
             stop, ended = attempt.stop, attempt.state == "ended"
         if ended and not stop:
             raise CallRefused(HTTPStatus.FORBIDDEN, "the attempt ended", ended=True)
-        self._heartbeat(attempt.job.task_execution_id)
+        if not stop and self._heartbeat(te_id) is False:
+            stop = True
         return {"stop": stop}
 
 
@@ -288,6 +294,8 @@ def _handler(endpoint: AttemptEndpoint) -> type[BaseHTTPRequestHandler]:
                 status = HTTPStatus.OK
             except CallRefused as exc:
                 status, answer = exc.status, {"error": str(exc), "ended": exc.ended}
+            except AttemptEndedError as exc:  # the engine refused a stale attempt's call
+                status, answer = HTTPStatus.FORBIDDEN, {"error": str(exc), "ended": True}
             except ValueError as exc:
                 status, answer = HTTPStatus.BAD_REQUEST, {"error": f"{type(exc).__name__}: {exc}"}
             except Exception as exc:
