@@ -144,3 +144,16 @@ def test_wire_values_round_trip() -> None:
     assert wire.decode(json.loads(json.dumps(wire.encode(value)))) == value
     with pytest.raises(TypeError, match="cannot send a object"):
         wire.encode(object())
+
+
+def test_a_heartbeat_the_engine_answers_stale_tells_the_worker_to_stop() -> None:
+    engine = Engine()
+    endpoint = AttemptEndpoint("127.0.0.1:0", claimed=engine.claimed, reported=engine.reported,
+                               heartbeat=lambda te_id: False, serve=engine.serve)
+    try:
+        attempt = _attempt(endpoint, 10)
+        channel = RemoteChannel(endpoint.url, attempt.token)
+        channel.call("claim", worker="w")
+        assert channel.call("heartbeat", wait=30) == {"stop": True}  # at once: no wait for a stale attempt
+    finally:
+        endpoint.close()
