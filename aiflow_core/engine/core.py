@@ -308,8 +308,8 @@ class Engine(Client):
             self._beat_attempts()
             result = self.loop.step()
         except LeaseLostError as exc:
-            self.leadership.depose(str(exc))
-            return False, False
+            self.leadership.recheck(str(exc))
+            return False, self.leadership.leader
         self._health.succeeded()
         if result.ended:
             with self._ended:

@@ -140,6 +140,17 @@ class Leadership:
             raise LeaseLostError(f"{self.owner} does not hold the scheduler lease")
         tx.check_lease(LEASE_NAME, self.owner, self.epoch)
 
+    def recheck(self, reason: str) -> None:
+        """A transaction found the lease lost (``reason``): take it again if nobody else took it, else step down."""
+        if self.epoch is None:
+            return
+        self._renew_at = 0.0
+        try:
+            self.ensure()
+        except Exception:
+            self.depose(reason)
+            raise
+
     def depose(self, reason: str) -> None:
         """This engine no longer leads: stop scheduling and stop the tasks it runs."""
         if self.epoch is None:
