@@ -185,10 +185,12 @@ def latencies(root: Path, blob: Path, reps: int) -> tuple[list[float], list[floa
                 wid = engine.start_workflow_execution("sleepy")
                 while True:
                     runs = engine.list_task_executions(wid)
-                    if runs and (marks / str(runs[0].id)).exists():
+                    mark = marks / str(runs[0].id) if runs else None
+                    fields = mark.read_text().split() if mark is not None and mark.exists() else []
+                    if len(fields) == 2:
                         break
                     time.sleep(0.005)
-                pid = int((marks / str(runs[0].id)).read_text().split()[1])
+                pid = int(fields[1])
                 asked = time.perf_counter()
                 engine.stop_workflow_execution(wid)
                 while alive(pid):
