@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -178,3 +180,31 @@ def test_a_message_for_an_unknown_attempt_is_dropped(engine: Engine, workers: Wo
     wait_for(lambda: any(f"dropped the message of task execution {marker}" in w.log_text()
                          for w in workers.members), "the message to be dropped")
     assert engine.latest_offset() == before
+
+
+def test_a_running_remote_task_log_is_followed_from_another_machine(
+    engine: Engine, workers: Workers, tmp_path: Path
+) -> None:
+    name, marks = upload_sleeper(engine, tmp_path)
+    wid = engine.start_workflow_execution(name)
+    run = wait_for(lambda: running(engine, wid) if pids(marks) else None, "the task to run")
+    # Another machine: its own home, the blob store, the database; no copy of the engine's logs.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIFLOW_")}
+    env.update(AIFLOW_HOME=str(tmp_path / "elsewhere"), AIFLOW_BLOB_URL=str(workers.blob),
+               PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")]))
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "aiflow_core.cli.main", "--db-url", engine.db_url, "task-execution", "log",
+         str(run.id), "--follow", "--interval", "0.2"], env=env, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert follower.stdout is not None
+        first = follower.stdout.readline()  # the log's header, uploaded while the task runs
+        assert f"{name}.sleeper execution 1 try 1" in first
+        engine.stop_workflow_execution(wid)
+        rest = follower.stdout.read()  # until the follower ends, once the run ended and its log is read
+        follower.wait(60)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    assert follower.returncode == 0
+    assert "running 1" in rest  # what the task printed, then the log's end once it stopped
