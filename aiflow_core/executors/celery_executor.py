@@ -85,7 +85,8 @@ class CeleryExecutor(Executor):
 
     @property
     def needs_snapshot_frame(self) -> bool:
-        """Jobs carry the pickled workflow, which workers fetch through the channel when there is no file."""
+        """True: tasks run in other processes, so the engine does not load their operators (workers load the
+        workflow file of the snapshot themselves; the pickled workflow the job carries stays in the engine)."""
         return True
 
     @property

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 # What the forked children use is imported here, once: a child would import (and compile) it anew each time.
-from aiflow_core.errors import InvalidStateError
+from aiflow_core.errors import InvalidStateError, WorkflowLoadError
 from aiflow_core.executors.attempt import AttemptEndedError
 from aiflow_core.executors.base import TaskJob, run_task
 from aiflow_core.executors.celery_app import TASK_NAME, CelerySettings, make_app
@@ -182,15 +182,18 @@ class Supervisor:
                             workflow_file=os.path.join(working_dir, workflow_file) if workflow_file else None)
 
     def _operator(self) -> Any:
-        """The task's operator, from the working copy's workflow file (loaded once per file), else the pickled
-        workflow the engine verified; None when it cannot be loaded (the child then fails the task with why)."""
-        from aiflow_core import serialization
+        """The task's operator, from the working copy's workflow file (loaded once per file); None when it
+        cannot be loaded (the child then fails the task with why). Nothing pickled is ever taken from the
+        network: a worker runs only code of snapshots in the blob store, verified by their SHA-256."""
 
-        def stored() -> Any:
-            return serialization.loads_verified(self.channel.call("frame"))
+        def no_file() -> Any:
+            raise WorkflowLoadError(
+                f"the snapshot of workflow {self.job.workflow_name!r} holds no workflow file: the celery executor "
+                "runs workflows uploaded from a file (upload_workflows)"
+            )
 
         try:
-            return _definitions().operator(self.job, stored)
+            return _definitions().operator(self.job, no_file)
         except Exception:
             self._prepare_error = traceback.format_exc()
             return None

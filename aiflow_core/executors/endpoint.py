@@ -38,9 +38,6 @@ Values are JSON with times, bytes and events tagged (see
     Workers call it in a loop, so a STOP reaches them within one round trip.
 ``report`` ``{status, error}``
     The attempt's final status (SUCCESS, FAILED or STOPPED); ends the attempt.
-``frame`` ``{}``
-    The pickled workflow of the attempt's snapshot, verified by the engine,
-    for workflows that have no workflow file.
 ``send_event``, ``list_events``, ``count_events``, ``time_to_offset``, ``latest_offset``
     The task's own calls (:data:`~aiflow_core.executors.attempt.OPERATIONS`),
     scoped by the engine to the attempt as on a local worker.
@@ -69,7 +66,7 @@ log = logging.getLogger("aiflow.executors.endpoint")
 #: The version of the protocol this module speaks.
 PROTOCOL = 1
 #: The operations of an attempt's worker, besides the task's own :data:`OPERATIONS`.
-CONTROL_OPERATIONS = ("claim", "heartbeat", "report", "frame")
+CONTROL_OPERATIONS = ("claim", "heartbeat", "report")
 #: The longest a ``heartbeat`` call waits for a stop request, in seconds.
 MAX_WAIT = 30.0
 _MAX_BODY = 16 * 1024 * 1024
@@ -231,8 +228,6 @@ class AttemptEndpoint:
                 reason = args.get("error")
                 self._reported(attempt, status, None if reason is None else str(reason))
             return None
-        if op == "frame":
-            return attempt.job.snapshot_frame
         if op not in OPERATIONS:
             raise CallRefused(HTTPStatus.BAD_REQUEST, f"an attempt may call "
                               f"{sorted([*CONTROL_OPERATIONS, *OPERATIONS])}, not {op!r}")
