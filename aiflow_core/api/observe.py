@@ -107,7 +107,11 @@ class ObserveOps(ClientBase):
         from aiflow_core.executors.tasklog import blob_log_key
         from aiflow_storage.blob import BlobError, create_blob_manager
 
-        key = blob_log_key(workflow_execution_id, task_execution_id)
+        with self._tx(readonly=True) as tx:
+            execution = tx.get_workflow_execution(workflow_execution_id)
+            snapshot = None if execution is None else tx.get_snapshot(execution.snapshot_id)
+        digest = None if snapshot is None else snapshot.signature
+        key = blob_log_key(digest, workflow_execution_id, task_execution_id)
         try:
             blob = create_blob_manager(self.blob_spec)
             if not blob.exists(key):

@@ -169,7 +169,7 @@ class CeleryExecutor(Executor):
         return {
             "job": {name: getattr(job, name) for name in CLAIM_FIELDS},
             "snapshot": snapshot,
-            "log_key": blob_log_key(job.workflow_execution_id, job.task_execution_id),
+            "log_key": blob_log_key(job.snapshot_digest, job.workflow_execution_id, job.task_execution_id),
             "heartbeat_interval": self._context.heartbeat_interval,
             "heartbeat_timeout": self._context.heartbeat_timeout,
             "grace": self.grace,
@@ -201,7 +201,7 @@ class CeleryExecutor(Executor):
 
             if self._blob is None:
                 self._blob = create_blob_manager(self._context.runtime_factory(job).blob_spec)
-            key = blob_log_key(job.workflow_execution_id, job.task_execution_id)
+            key = blob_log_key(job.snapshot_digest, job.workflow_execution_id, job.task_execution_id)
             if not self._blob.exists(key):
                 return
             target = Path(job.log_path)

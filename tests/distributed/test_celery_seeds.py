@@ -44,5 +44,5 @@ def test_the_worker_has_no_database_url_and_the_log_is_read_from_the_blob_store(
     os.unlink(run.log_path)
     remote = engine.read_task_execution_log(run.id)
     assert "db None" in remote.text and remote.complete
-    assert remote.path.endswith(f"task_logs/{wid}/{run.id}.log")
+    assert remote.path.endswith(f"/{wid}/{run.id}.log") and "task_logs/" in remote.path
     assert run.status is TaskStatus.SUCCESS
