@@ -94,3 +94,15 @@ def test_dotted_paths_still_work_and_bad_ones_are_named() -> None:
     assert isinstance(create_executor("aiflow_core.executors.thread.ThreadExecutor"), ThreadExecutor)
     with pytest.raises(ConfigError, match="no_such_module"):
         create_executor("no_such_module.Executor")
+
+
+def test_aiflow_worker_without_the_extra_names_the_install_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aiflow_core.cli.main import main
+
+    for name in [m for m in sys.modules if m == "celery" or m.startswith(("celery.", "aiflow_core.executors.celery"))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "celery", None)
+    assert main(["worker", "--queues", "a,b"]) == 1
+    assert "pip install 'aiflow-engine[celery]'" in capsys.readouterr().err
