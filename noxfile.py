@@ -58,7 +58,8 @@ def bench(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Execute every example of the user guide in docs/."""
     _install(session, "test")
-    session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/docs", *session.posargs)
+    session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/docs",
+                "tests/distributed/test_distributed_guide.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)

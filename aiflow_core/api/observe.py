@@ -81,16 +81,43 @@ class ObserveOps(ClientBase):
         finished = run.status.is_final
         path = Path(run.log_path) if run.log_path else None
         if path is None or not path.is_file():
-            return TaskLog(
-                task_execution_id=task_execution_id, path=str(path or ""), text="", offset=offset,
-                next_offset=offset, complete=finished,
-            )
-        with open(path, "rb") as log_file:
-            log_file.seek(offset)
-            data = log_file.read()
+            remote = self._remote_log(run.workflow_execution_id, task_execution_id)
+            if remote is None:
+                return TaskLog(
+                    task_execution_id=task_execution_id, path=str(path or ""), text="", offset=offset,
+                    next_offset=offset, complete=finished,
+                )
+            label, data = remote[0], remote[1][offset:]
+        else:
+            label = str(path)
+            with open(path, "rb") as log_file:
+                log_file.seek(offset)
+                data = log_file.read()
         if not finished:
             data = data[: data.rfind(b"\n") + 1]
         return TaskLog(
-            task_execution_id=task_execution_id, path=str(path), text=data.decode("utf-8", errors="replace"),
+            task_execution_id=task_execution_id, path=label, text=data.decode("utf-8", errors="replace"),
             offset=offset, next_offset=offset + len(data), complete=finished,
         )
+
+    def _remote_log(self, workflow_execution_id: int, task_execution_id: int) -> tuple[str, bytes] | None:
+        """The log a remote worker uploaded to the blob store (URI and bytes), or None if there is none."""
+        import tempfile
+
+        from aiflow_core.executors.tasklog import blob_log_key
+        from aiflow_storage.blob import BlobError, create_blob_manager
+
+        with self._tx(readonly=True) as tx:
+            execution = tx.get_workflow_execution(workflow_execution_id)
+            snapshot = None if execution is None else tx.get_snapshot(execution.snapshot_id)
+        digest = None if snapshot is None else snapshot.signature
+        key = blob_log_key(digest, workflow_execution_id, task_execution_id)
+        try:
+            blob = create_blob_manager(self.blob_spec)
+            if not blob.exists(key):
+                return None
+            with tempfile.TemporaryDirectory() as scratch:
+                local = blob.download(key, scratch)
+                return blob.uri_for(key) if hasattr(blob, "uri_for") else key, Path(local).read_bytes()
+        except (BlobError, OSError):
+            return None

@@ -48,6 +48,11 @@ class TaskJob:
     epoch: int | None = None
     working_dir: str | None = None
     workflow_file: str | None = None
+    #: The queue of remote workers the task runs on (the operator's ``queue`` option), if it names one.
+    queue: str | None = None
+    #: The blob URI and SHA-256 of the execution's snapshot, for workers that fetch it themselves.
+    snapshot_uri: str | None = None
+    snapshot_digest: str | None = None
     operator: Operator | None = attrs.field(default=None, eq=False, repr=False)
     snapshot_frame: bytes | None = attrs.field(default=None, eq=False, repr=False)
 
@@ -82,6 +87,8 @@ class ExecutorContext:
     heartbeat: Callable[[int], bool] = lambda _te_id: True
     env: dict[str, str] = attrs.field(factory=dict)
     heartbeat_interval: float = 10.0
+    #: After how many seconds without a heartbeat the engine fails a running task (workers on other
+    #: machines end their task before that when they cannot reach the engine).
     heartbeat_timeout: float = 60.0
     serve: Callable[[TaskJob, str, dict[str, Any]], Any] | None = None
 

@@ -16,7 +16,15 @@ from typing import IO
 
 from aiflow_core.homefiles import private_opener
 
-__all__ = ["TaskLog"]
+__all__ = ["TaskLog", "blob_log_key"]
+
+
+def blob_log_key(snapshot_digest: str | None, workflow_execution_id: int, task_execution_id: int) -> str:
+    """The blob key of the log of a task execution that ran on a remote worker.
+
+    The snapshot's digest keeps apart the logs of databases that share a blob store (their ids repeat).
+    """
+    return f"task_logs/{snapshot_digest or 'none'}/{int(workflow_execution_id)}/{int(task_execution_id)}.log"
 
 
 def _append(path: Path) -> IO[str]:

@@ -23,7 +23,8 @@ from collections.abc import Callable
 from typing import Any
 
 
-def _watch_parent(parent: int) -> None:
+def watch_parent(parent: int) -> None:
+    """Kill this process's group once its parent process is gone (call in a daemon thread)."""
     import signal
 
     while True:
@@ -77,7 +78,7 @@ def _redirect(fd_target: int) -> None:
     os.dup2(fd_target, 2)
 
 
-def _blob_secrets_mask(blob_spec: Any) -> Callable[[str], str]:
+def blob_secrets_mask(blob_spec: Any) -> Callable[[str], str]:
     """Masks the blob credentials, the only secrets a worker holds, in what it writes to task logs."""
     from aiflow_core.runtime.output import secrets_mask
 
@@ -126,12 +127,12 @@ def main() -> None:
     sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
     channel = Channel(sys.stdin.buffer, channel_out)
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
     workflows: dict[int, Any] = {}
     definitions = TaskDefinitions()
     home = os.getcwd()
     blob_spec = blob_spec_from_env()
-    mask = _blob_secrets_mask(blob_spec)
+    mask = blob_secrets_mask(blob_spec)
     pulse = _Pulse(
         float(os.environ.get("AIFLOW_HEARTBEAT_INTERVAL") or 10),
         float(os.environ.get("AIFLOW_HEARTBEAT_TIMEOUT") or 60),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,17 @@ def _seconds(task_name: str, name: str, value: Any, *, zero: bool = True) -> flo
     return float(seconds)
 
 
+#: What a queue name may hold (the ``queue`` option, for executors of remote workers such as Celery's).
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+
+
+def check_queue(queue: Any, where: str) -> str:
+    """``queue`` if it is a usable queue name; raises InvalidArgumentError naming ``where`` and ``queue``."""
+    if not isinstance(queue, str) or not QUEUE_NAME.match(queue):
+        raise InvalidArgumentError(f"{where}: queue must be 1 to 200 letters, digits or '_.:-', got {queue!r}")
+    return queue
+
+
 @attrs.frozen(kw_only=True)
 class TaskConfig:
     """Scheduling settings of one task.
@@ -38,10 +50,13 @@ class TaskConfig:
     ``retry_exponential_backoff`` each further retry waits twice as long, capped
     by ``max_retry_delay``. ``execution_timeout``: seconds after which a running
     attempt is failed. ``periodic_expression``: ``cron@...`` or ``interval@...``;
-    each fire restarts the task while its execution runs.
+    each fire restarts the task while its execution runs. ``queue``: the
+    queue of remote workers the task runs on (executors such as ``celery``;
+    None: the executor's default queue).
     """
 
     periodic_expression: str | None = None
+    queue: str | None = None
     retries: int = 0
     retry_delay: float = 0.0
     retry_exponential_backoff: bool = False
@@ -61,8 +76,10 @@ class TaskConfig:
             from aiflow_core.model.expressions import parse_expression
 
             parse_expression(periodic)
+        queue = kwargs.get("queue")
         return cls(
             periodic_expression=periodic,
+            queue=None if queue is None else check_queue(queue, f"task {task_name!r}"),
             retries=retries,
             retry_delay=_seconds(task_name, "retry_delay", kwargs.get("retry_delay", 0.0)) or 0.0,
             retry_exponential_backoff=bool(kwargs.get("retry_exponential_backoff", False)),

@@ -128,6 +128,9 @@ class Applier:
             te = batch.tx.get_task_execution(te_id)
         if te is None or te.workflow_execution_id != view.id:
             return
+        if status is TaskStatus.QUEUED:
+            self._note_queued(batch, view, te, error)
+            return
         new = effective_status(te.status, status)
         if new is None:
             return
@@ -137,6 +140,15 @@ class Applier:
             # Keep why the stop was asked for; with no rule or user asking, the engine running it shut down.
             error = te.error if te.status is TaskStatus.STOPPING else INTERRUPTED_ERROR
         self._set_status(batch, view, te, new, error=error)
+
+    @staticmethod
+    def _note_queued(batch: Batch, view: ExecutionView, te: TaskExecutionMeta, note: str | None) -> None:
+        """An executor says what a queued run waits for (a worker on its queue): kept as its error until it runs."""
+        if te.status is not TaskStatus.QUEUED or not note or note == te.error:
+            return
+        error = storable_text(note, ERROR_LIMIT)
+        batch.tx.update_task_execution(te.id, error=error)
+        view.update(TaskExecutionMeta(**{**_as_dict(te), "error": error}))
 
     def _on_task_status(self, batch: Batch, event: Event) -> None:
         view = batch.view(event.workflow_execution_id) if event.workflow_execution_id else None
@@ -386,8 +398,8 @@ class Applier:
             fields["end_date"] = batch.now
         if error:
             fields["error"] = storable_text(str(error), ERROR_LIMIT)
-        elif status is TaskStatus.SUCCESS and te.error is not None:
-            fields["error"] = None  # a run that was asked to stop but finished first
+        elif te.error is not None and (status is TaskStatus.SUCCESS or te.status is TaskStatus.QUEUED):
+            fields["error"] = None  # a run that was asked to stop but finished first; a queued run's note
         batch.tx.update_task_execution(te.id, **fields)
         updated = TaskExecutionMeta(**{**_as_dict(te), **fields})
         view.update(updated)

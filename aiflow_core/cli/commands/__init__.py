@@ -18,6 +18,7 @@ from aiflow_core.cli.commands import (
     run,
     server,
     ui,
+    worker,
     workflow,
 )
 
@@ -36,6 +37,7 @@ GROUPS: list[Callable[[Any], None]] = [
     server.register,
     ui.register,
     run.register,
+    worker.register,
     completion.register,
     misc.register,
 ]

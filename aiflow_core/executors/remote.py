@@ -1,0 +1,95 @@
+"""The worker's end of the network attempt channel (see :mod:`aiflow_core.executors.endpoint`)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import threading
+import urllib.parse
+from typing import Any
+
+import aiflow_core
+from aiflow_core.errors import AIFlowError, InvalidArgumentError, InvalidStateError
+from aiflow_core.executors import wire
+from aiflow_core.executors.attempt import AttemptClient, AttemptEndedError
+from aiflow_core.executors.endpoint import PROTOCOL
+
+
+class ChannelUnreachableError(AIFlowError, ConnectionError):
+    """The engine's attempt channel did not answer (engine gone, network cut)."""
+
+
+class RemoteChannel:
+    """Calls of one attempt to its engine's endpoint at ``url``, carrying the attempt's ``token``.
+
+    Each thread keeps its own connection open between calls (a forked child
+    opens its own); a call that fails on a kept connection is tried once on a
+    fresh one.
+    """
+
+    def __init__(self, url: str, token: str, timeout: float = 60.0) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidArgumentError(f"attempt channel URL must be http(s)://host:port, got {url!r}")
+        self.url = url.rstrip("/") + "/v1/call"
+        self._parts = parts
+        self.token = token
+        self.timeout = timeout
+        self._local = threading.local()
+
+    def _connection(self, timeout: float) -> http.client.HTTPConnection:
+        kept = getattr(self._local, "connection", None)
+        if kept is not None and kept[0] == os.getpid():
+            connection: http.client.HTTPConnection = kept[1]
+            connection.timeout = timeout
+            if connection.sock is not None:
+                connection.sock.settimeout(timeout)
+            return connection
+        factory = http.client.HTTPSConnection if self._parts.scheme == "https" else http.client.HTTPConnection
+        connection = factory(self._parts.hostname or "", self._parts.port, timeout=timeout)
+        self._local.connection = (os.getpid(), connection)
+        return connection
+
+    def _post(self, body: bytes, timeout: float) -> tuple[int, bytes]:
+        for attempt in (1, 2):
+            connection = self._connection(timeout)
+            reused = connection.sock is not None
+            try:
+                connection.request("POST", self._parts.path.rstrip("/") + "/v1/call", body=body,
+                                   headers={"Content-Type": "application/json"})
+                response = connection.getresponse()
+                return response.status, response.read()
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                self._local.connection = None
+                if attempt == 2 or not reused:
+                    raise
+        raise AssertionError("unreachable")
+
+    def call(self, op: str, timeout: float | None = None, **args: Any) -> Any:
+        """Carry out ``op``; raises AttemptEndedError when the engine refuses the attempt."""
+        body = json.dumps({"protocol": PROTOCOL, "version": aiflow_core.__version__, "token": self.token,
+                           "op": op, "args": wire.encode(args)}).encode()
+        try:
+            status, data = self._post(body, timeout or self.timeout)
+            answer = json.loads(data)
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            raise ChannelUnreachableError(f"the engine's attempt channel {self.url} did not answer {op!r}: "
+                                          f"{type(exc).__name__}: {exc}") from None
+        if not isinstance(answer, dict):
+            answer = {"error": f"HTTP {status}: {answer!r}"}
+        if "error" in answer:
+            error = f"{op}: {answer['error']}"
+            raise AttemptEndedError(error) if answer.get("ended") else InvalidStateError(error)
+        return wire.decode(answer.get("result"))
+
+
+class RemoteAttemptClient(AttemptClient):
+    """What a task on a remote worker gets as its client: its attempt's calls over the network."""
+
+    def __init__(self, channel: RemoteChannel) -> None:
+        self._channel = channel
+
+    def _call(self, op: str, **args: Any) -> Any:
+        return self._channel.call(op, **args)
