@@ -25,6 +25,7 @@ from typing import Any
 import attrs
 
 import aiflow_core
+from aiflow_core import faultpoints
 from aiflow_core.api.observe import LEASE_NAME, dead_local_owner
 from aiflow_core.client import Client
 from aiflow_core.config import AIFlowConfig, check_argument, check_setting
@@ -286,6 +287,7 @@ class Engine(Client):
             starts.append((job, workflow, snapshot))
 
         def hand_over() -> None:
+            faultpoints.reach("engine.dispatch")
             for te_id in stops:
                 self.executor.stop_task(te_id)
             for job, workflow, snapshot in starts:
