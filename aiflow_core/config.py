@@ -54,6 +54,9 @@ task_heartbeat_interval: 10
 task_heartbeat_timeout: 60
 # seconds between checks of task heartbeats
 task_executor_heartbeat_check_interval: 10
+# seconds of the database's clock a scheduler lease lasts; the leader renews it every third of that, and
+# another engine takes over this long after the leader stopped renewing
+scheduler_lease_ttl: 10
 # seconds a workflow file may take to load (run) when it is uploaded
 workflow_load_timeout: 60
 # how long finished executions, their logs and events are kept (e.g. 30d, 12h)
@@ -172,6 +175,7 @@ _CHECKS = {
     "task_heartbeat_interval": _seconds,
     "task_heartbeat_timeout": _seconds,
     "task_executor_heartbeat_check_interval": _seconds,
+    "scheduler_lease_ttl": _seconds,
     "workflow_load_timeout": _seconds,
     "history_retention": _retention,
     "timezone": _timezone,
@@ -208,6 +212,7 @@ class AIFlowConfig:
     task_heartbeat_interval: float = 10.0
     task_heartbeat_timeout: float = 60.0
     task_executor_heartbeat_check_interval: float = 10.0
+    scheduler_lease_ttl: float = 10.0
     workflow_load_timeout: float = 60.0
     history_retention: Any = "30d"
     timezone: str = "UTC"

@@ -57,6 +57,15 @@ class InvalidStateError(AIFlowError, RuntimeError):
     """The operation is not allowed in the object's current state."""
 
 
+class LeaseLostError(InvalidStateError):
+    """This engine no longer holds the scheduler lease at the epoch it scheduled with.
+
+    Another engine took the lease over (its epoch is newer), or the lease
+    expired on the database's clock: the transaction that found out rolled
+    back, and the engine stops scheduling until it holds the lease again.
+    """
+
+
 class ConditionResultError(AIFlowError, TypeError):
     """A condition's ``is_met`` returned something other than True or False."""
 

@@ -21,7 +21,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from aiflow_core.errors import StoreDataError
+from aiflow_core.errors import LeaseLostError, StoreDataError
 from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.execution_type import ExecutionType
 from aiflow_core.model.meta import (
@@ -97,6 +97,42 @@ class Timer:
     kind: EventKind
     dedup_key: str
     payload: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class Lease:
+    """A lease as the store holds it; times are on the store's clock.
+
+    ``epoch`` is the fencing token: it grows with every change of holder.
+    ``now`` is the store's time when the lease was read, so ``live`` (not
+    expired at ``now``) is judged by the database's clock alone.
+    """
+
+    name: str
+    owner: str
+    epoch: int
+    expires: dt.datetime
+    now: dt.datetime
+
+    @property
+    def live(self) -> bool:
+        """True if the lease had not expired when it was read."""
+        return self.expires > self.now
+
+
+def lease_lost(lease: Lease | None, name: str, owner: str, epoch: int) -> None:
+    """Raise LeaseLostError unless ``lease`` is held by ``owner`` at ``epoch`` and live; stores share it."""
+    if lease is None:
+        raise LeaseLostError(f"{owner} scheduled at epoch {epoch} of lease {name!r}, which nobody holds")
+    if lease.owner != owner or lease.epoch != epoch:
+        raise LeaseLostError(
+            f"{owner} scheduled at epoch {epoch} of lease {name!r}, now held by {lease.owner} at epoch {lease.epoch}"
+        )
+    if not lease.live:
+        raise LeaseLostError(
+            f"the lease {name!r} of {owner} (epoch {epoch}) expired at {lease.expires.isoformat()}, "
+            f"database time {lease.now.isoformat()}"
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -486,21 +522,50 @@ class PlanTx(abc.ABC):
     def delete_triggers(self, trigger_ids: Sequence[int] = (), workflow_id: int | None = None) -> int:
         """Delete triggers by id or all of a workflow; returns how many."""
 
-    @abc.abstractmethod
-    def acquire_lease(self, name: str, owner: str, now: dt.datetime, ttl: float) -> bool:
-        """Take or renew lease ``name`` for ``owner`` unless another owner holds it unexpired."""
+    # -- the scheduler lease (fenced leadership) --
 
     @abc.abstractmethod
-    def get_lease_owner(self, name: str) -> str | None:
-        """The owner of lease ``name`` (expired or not), or None."""
+    def store_now(self) -> dt.datetime:
+        """The current time on the store's own clock (the database server's), aware UTC.
+
+        Leases and attempt heartbeats are judged by this clock only, so an
+        engine whose clock runs ahead or behind cannot misjudge them.
+        """
 
     @abc.abstractmethod
-    def get_live_lease_owner(self, name: str, now: dt.datetime) -> str | None:
-        """The owner of lease ``name`` if it has not expired at ``now``, else None."""
+    def acquire_lease(self, name: str, owner: str, ttl: float) -> Lease | None:
+        """Take or renew lease ``name`` for ``owner`` for ``ttl`` seconds of the store's clock.
+
+        Returns the lease now held, or None while another owner holds it
+        unexpired. Renewing an unexpired lease keeps its epoch; every other
+        taking (a new holder, or a holder whose lease expired) raises the
+        epoch by one. Locks the lease until the transaction ends.
+        """
+
+    @abc.abstractmethod
+    def check_lease(self, name: str, owner: str, epoch: int) -> None:
+        """Prove that ``owner`` holds lease ``name`` at ``epoch``, unexpired on the store's clock.
+
+        Raises :class:`~aiflow_core.errors.LeaseLostError` otherwise (the
+        caller's transaction then rolls back). Locks the lease until the
+        transaction ends, so nobody takes it before this transaction commits.
+        """
+
+    @abc.abstractmethod
+    def get_lease(self, name: str) -> Lease | None:
+        """Lease ``name`` (expired or not), or None if it was never taken."""
 
     @abc.abstractmethod
     def release_lease(self, name: str, owner: str) -> None:
-        """Give up lease ``name`` if ``owner`` holds it."""
+        """Give up lease ``name`` if ``owner`` holds it: it expires now and keeps its epoch."""
+
+    @abc.abstractmethod
+    def beat_task_executions(self, task_execution_ids: Sequence[int]) -> None:
+        """Record, at the store's current time, that the attempts of these task executions are alive."""
+
+    @abc.abstractmethod
+    def task_execution_heartbeats(self, task_execution_ids: Sequence[int]) -> dict[int, dt.datetime]:
+        """The last recorded heartbeat (store's clock) of each of these task executions that has one."""
 
 
 class StoreTx(CatalogTx, ExecutionTx, LogTx, PlanTx):

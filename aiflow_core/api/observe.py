@@ -57,8 +57,10 @@ class ObserveOps(ClientBase):
         ``aiflow run``).
         """
         with self._tx(readonly=True) as tx:
-            owner = tx.get_live_lease_owner(LEASE_NAME, self.now())
-        return None if owner is None or dead_local_owner(owner) else owner
+            lease = tx.get_lease(LEASE_NAME)
+        if lease is None or not lease.live or dead_local_owner(lease.owner):
+            return None
+        return lease.owner
 
     def read_task_execution_log(self, task_execution_id: int, offset: int = 0) -> TaskLog:
         """Read a task run's log from byte ``offset`` on.

@@ -43,6 +43,9 @@ class TaskJob:
     snapshot_id: int
     log_path: str
     execution_timeout: float | None = None
+    #: The scheduler lease epoch of the engine that dispatched this attempt: with the task execution id it
+    #: names the attempt (reports of an attempt of an older epoch are refused as stale).
+    epoch: int | None = None
     working_dir: str | None = None
     workflow_file: str | None = None
     operator: Operator | None = attrs.field(default=None, eq=False, repr=False)
@@ -65,7 +68,10 @@ class ExecutorContext:
     runtime; ``wake`` nudges the scheduler (a task in another process sent an
     event); ``heartbeat`` records that a task execution is alive; ``env`` is
     extra environment for worker processes; ``heartbeat_interval`` is how
-    often workers send heartbeats, in seconds; ``serve`` carries out a call a
+    often workers send heartbeats, in seconds; ``heartbeat`` answers each
+    heartbeat: True means go on, False that the attempt must stop (its
+    engine lost the scheduler lease); a worker that gets no answer within
+    ``heartbeat_timeout`` seconds stops its task itself; ``serve`` carries out a call a
     task attempt in a worker process sent over its channel (see
     :mod:`aiflow_core.executors.attempt`).
     """
@@ -73,9 +79,10 @@ class ExecutorContext:
     reporter: Reporter
     runtime_factory: RuntimeFactory
     wake: Callable[[], None] = _nothing
-    heartbeat: Callable[[int], None] = _nothing
+    heartbeat: Callable[[int], bool] = lambda _te_id: True
     env: dict[str, str] = attrs.field(factory=dict)
     heartbeat_interval: float = 10.0
+    heartbeat_timeout: float = 60.0
     serve: Callable[[TaskJob, str, dict[str, Any]], Any] | None = None
 
 
@@ -94,8 +101,14 @@ class Executor(abc.ABC):
         """Run ``job`` (report RUNNING, then SUCCESS, FAILED or STOPPED)."""
 
     @abc.abstractmethod
-    def stop_task(self, task_execution_id: int) -> None:
-        """Stop a task execution; unknown or finished ids report STOPPED or are ignored."""
+    def stop_task(self, task_execution_id: int, epoch: int | None = None) -> None:
+        """Stop the attempt of a task execution; unknown or finished ids report STOPPED or are ignored.
+
+        ``epoch`` names the attempt (see :attr:`TaskJob.epoch`): a stop that
+        names one must reach only that attempt, never a later one of the same
+        task execution nor another job that reuses its worker; None stops
+        whichever attempt runs.
+        """
 
     @abc.abstractmethod
     def busy(self) -> bool:

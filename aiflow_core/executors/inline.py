@@ -41,9 +41,12 @@ class InlineExecutor(Executor):
         self._seen.add(job.task_execution_id)
         self._queue[job.task_execution_id] = job
 
-    def stop_task(self, task_execution_id: int) -> None:
-        """Drop a queued task, reporting it STOPPED."""
-        job = self._queue.pop(task_execution_id, None)
+    def stop_task(self, task_execution_id: int, epoch: int | None = None) -> None:
+        """Drop a queued task, reporting it STOPPED (a stop naming another attempt's ``epoch`` is ignored)."""
+        job = self._queue.get(task_execution_id)
+        if job is None or (epoch is not None and job.epoch != epoch):
+            return
+        del self._queue[task_execution_id]
         if job is not None and self._reporter is not None:
             self._reporter(job, TaskStatus.STOPPED, None)
 

@@ -7,7 +7,13 @@ commands included) and SIGKILL after ``grace`` seconds; the worker is then
 replaced. A new run of a task (a RESTART) starts once the worker of the run
 it replaces has ended; until then the old run shows STOPPING and the new one
 QUEUED. Workers are reused across tasks, so a task costs no interpreter
-start-up once the pool is warm. Closing waits for every worker's last report.
+start-up once the pool is warm, except a worker that was sent a signal: it
+is retired, so a stop meant for one run never reaches the next job. A stop
+names its attempt (task execution and epoch) and reaches only that one.
+Each heartbeat of a worker is answered go on or stop; a worker told to stop,
+or answered by nobody for ``heartbeat_timeout`` seconds (its engine paused,
+deposed or gone), kills its task itself. Closing waits for every worker's
+last report.
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ class _Worker:
         self.channel = Channel(self.process.stdout, self.process.stdin)
         self.job: TaskJob | None = None
         self.stopping = False
+        #: Set once the worker's process group was sent a signal: it then never takes another job.
+        self.signalled = False
         self.timed_out: float | None = None
         self.timer: threading.Timer | None = None
         self.snapshots: set[int] = set()
@@ -92,7 +100,7 @@ class ProcessExecutor(Executor):
         self._lines = TaskLines()
         self._reporter: Reporter | None = None
         self._wake: Callable[[], None] = lambda: None
-        self._heartbeat: Callable[[int], None] = lambda te_id: None
+        self._heartbeat: Callable[[int], bool] = lambda te_id: True
         self._serve: Callable[[TaskJob, str, dict[str, Any]], Any] | None = None
         self._closed = False
 
@@ -102,7 +110,10 @@ class ProcessExecutor(Executor):
         self._wake = context.wake
         self._heartbeat = context.heartbeat
         self._serve = context.serve
-        self.env = {**context.env, "AIFLOW_HEARTBEAT_INTERVAL": str(context.heartbeat_interval)}
+        self.env = {
+            **context.env, "AIFLOW_HEARTBEAT_INTERVAL": str(context.heartbeat_interval),
+            "AIFLOW_HEARTBEAT_TIMEOUT": str(context.heartbeat_timeout),
+        }
 
     @property
     def needs_snapshot_frame(self) -> bool:
@@ -168,7 +179,9 @@ class ProcessExecutor(Executor):
             self._wake()
             return
         if message is not None and message.get("type") == "heartbeat":
-            self._heartbeat(int(message["te"]))
+            go = self._heartbeat(int(message["te"]))
+            with contextlib.suppress(OSError):  # a worker that is gone needs no answer
+                worker.channel.send({"type": "beat", "go": go})
             return
         if message is not None and message.get("type") == "call":
             self._answer(worker, message)
@@ -186,9 +199,12 @@ class ProcessExecutor(Executor):
                 self._busy.pop(job.task_execution_id, None)
             worker.job = None
             worker.token = None
-            if message is None:
+            if message is None or worker.signalled:
+                # A worker that was sent a signal is never reused: the signal may still be on its way.
                 if worker in self._workers:
                     self._workers.remove(worker)
+                if message is not None:
+                    self._retire(worker)
             elif not self._closed:
                 self._idle.append(worker)
         if job is not None:
@@ -232,18 +248,28 @@ class ProcessExecutor(Executor):
             worker.channel.send(reply)
 
     def _time_out(self, worker: _Worker, job: TaskJob) -> None:
-        if worker.job is job and job.execution_timeout is not None:
-            worker.timed_out = job.execution_timeout
-            self._end(worker)
+        with self._lock:
+            if worker.job is job and job.execution_timeout is not None:
+                worker.timed_out = job.execution_timeout
+                self._end(worker)
 
     def _end(self, worker: _Worker) -> None:
+        """End the worker running a job (call with the lock held, after checking which job it runs)."""
+        worker.signalled = True
         worker.signal_group(signal.SIGTERM)
         timer = threading.Timer(self.grace, self._kill_if_alive, args=(worker,))
         timer.daemon = True
         timer.start()
 
-    def stop_task(self, task_execution_id: int) -> None:
-        """Stop a queued task, or end the worker running it."""
+    @staticmethod
+    def _retire(worker: _Worker) -> None:
+        """Let a worker that finished its job but was signalled exit: it gets no further job."""
+        with contextlib.suppress(OSError):
+            assert worker.process.stdin is not None
+            worker.process.stdin.close()
+
+    def stop_task(self, task_execution_id: int, epoch: int | None = None) -> None:
+        """Stop a queued task, or end the worker running it; a stop naming an attempt reaches only it."""
         assert self._reporter is not None
         with self._lock:
             queued = next((j for j in self._queue if j.task_execution_id == task_execution_id), None)
@@ -255,16 +281,13 @@ class ProcessExecutor(Executor):
             else:
                 queued = self._lines.withdraw(task_execution_id)  # waiting behind an earlier run
             worker = self._busy.get(task_execution_id)
-            if worker is not None:
-                if worker.stopping:
-                    return
+            job = None if worker is None else worker.job
+            if worker is not None and job is not None and epoch in (None, job.epoch) and not worker.stopping:
                 worker.stopping = True
+                self._end(worker)  # under the lock: the worker cannot take another job meanwhile
         if queued is not None:
             self._reporter(queued, TaskStatus.STOPPED, None)
             self._pump()
-            return
-        if worker is not None:
-            self._end(worker)
 
     @staticmethod
     def _kill_if_alive(worker: _Worker) -> None:

@@ -101,10 +101,12 @@ class ThreadExecutor(Executor):
         elif start:
             self._queue.put(job)
 
-    def stop_task(self, task_execution_id: int) -> None:
-        """Stop a queued or running task."""
+    def stop_task(self, task_execution_id: int, epoch: int | None = None) -> None:
+        """Stop a queued or running task; a stop naming an attempt (``epoch``) reaches only it."""
         with self._lock:
             running = self._running.get(task_execution_id)
+            if running is not None and epoch is not None and running.job.epoch != epoch:
+                return
             waiting = None if running is not None else self._lines.withdraw(task_execution_id)
             if running is None and waiting is None:
                 self._cancelled.add(task_execution_id)

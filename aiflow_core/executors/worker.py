@@ -3,7 +3,11 @@
 Started as ``python -m aiflow_core.executors.worker`` in its own session. The
 worker's standard output carries the message channel, so task output is sent
 to the task's log file, at the file-descriptor level too (C code and child
-processes included). If the engine dies, the worker kills its process group.
+processes included). If the engine dies, the worker kills its process group;
+so it does when the engine answers a heartbeat with stop, or answers none
+for ``AIFLOW_HEARTBEAT_TIMEOUT`` seconds (the engine is paused or deposed):
+the task of an engine that lost the scheduler lease never runs on beside
+the attempt a new leader starts.
 """
 
 from __future__ import annotations
@@ -28,11 +32,43 @@ def _watch_parent(parent: int) -> None:
             os.killpg(0, signal.SIGKILL)
 
 
-def _beat(channel: Any, current: list[int | None], interval: float) -> None:
+class _Pulse:
+    """The heartbeats of the running task and their answers: no answer for ``timeout`` s, or a stop, ends it."""
+
+    def __init__(self, interval: float, timeout: float) -> None:
+        self.interval = interval
+        self.timeout = timeout
+        self.task: int | None = None
+        self.answered = time.monotonic()
+        self.stop = False
+
+    def start(self, te_id: int) -> None:
+        self.answered = time.monotonic()
+        self.stop = False
+        self.task = te_id
+
+    def answer(self, go: bool) -> None:
+        self.answered = time.monotonic()
+        self.stop = self.stop or not go
+
+
+def _beat(channel: Any, pulse: _Pulse) -> None:
+    import signal
+
+    sent = time.monotonic()
     while True:
-        time.sleep(interval)
-        te_id = current[0]
-        if te_id is not None:
+        time.sleep(min(pulse.interval, 0.25))
+        te_id = pulse.task
+        if te_id is None:
+            continue
+        silent = time.monotonic() - pulse.answered
+        if pulse.stop or silent > pulse.timeout:
+            why = "told to stop" if pulse.stop else f"no answer to its heartbeats for {silent:.1f} s"
+            os.write(2, f"*** stopped by its worker: {why} (the engine lost the scheduler lease, paused or ended)\n"
+                     .encode())
+            os.killpg(0, signal.SIGKILL)
+        if time.monotonic() - sent >= pulse.interval:
+            sent = time.monotonic()
             channel.send({"type": "heartbeat", "te": te_id})
 
 
@@ -52,14 +88,16 @@ def _blob_secrets_mask(blob_spec: Any) -> Callable[[str], str]:
     return secrets_mask(secret_values(blob_spec))
 
 
-def _route(channel: Any, jobs: queue.Queue[dict[str, Any] | None], replies: Any) -> None:
+def _route(channel: Any, jobs: queue.Queue[dict[str, Any] | None], replies: Any, pulse: _Pulse) -> None:
     """Read the engine's messages: replies go to the waiting calls, run requests to the main loop."""
     try:
         while True:
             message = channel.receive()
             if message is None:
                 return
-            if message.get("type") == "reply":
+            if message.get("type") == "beat":
+                pulse.answer(bool(message.get("go")))
+            elif message.get("type") == "reply":
                 replies.deliver(message)
             else:
                 jobs.put(message)
@@ -92,14 +130,16 @@ def main() -> None:
     workflows: dict[int, Any] = {}
     definitions = TaskDefinitions()
     home = os.getcwd()
-    current: list[int | None] = [None]
     blob_spec = blob_spec_from_env()
     mask = _blob_secrets_mask(blob_spec)
-    interval = float(os.environ.get("AIFLOW_HEARTBEAT_INTERVAL") or 10)
-    threading.Thread(target=_beat, args=(channel, current, interval), daemon=True).start()
+    pulse = _Pulse(
+        float(os.environ.get("AIFLOW_HEARTBEAT_INTERVAL") or 10),
+        float(os.environ.get("AIFLOW_HEARTBEAT_TIMEOUT") or 60),
+    )
+    threading.Thread(target=_beat, args=(channel, pulse), daemon=True).start()
     replies = Replies()
     jobs: queue.Queue[dict[str, Any] | None] = queue.Queue()
-    threading.Thread(target=_route, args=(channel, jobs, replies), daemon=True).start()
+    threading.Thread(target=_route, args=(channel, jobs, replies, pulse), daemon=True).start()
 
     while True:
         message = jobs.get()
@@ -128,7 +168,7 @@ def main() -> None:
             os.chdir(job.working_dir)
             sys.path.insert(0, job.working_dir)
         channel.send({"type": "status", "te": job.task_execution_id, "status": "RUNNING"})
-        current[0] = job.task_execution_id
+        pulse.start(job.task_execution_id)
         status: TaskStatus
         error: str | None
         try:
@@ -139,7 +179,7 @@ def main() -> None:
             status, error = TaskStatus.FAILED, f"task could not be prepared: {type(exc).__name__}: {exc}"
         else:
             status, error = run_task(job, operator, runtime, isolated=True, eager_log=True)
-        current[0] = None
+        pulse.task = None
         sys.stdout.flush()
         sys.stderr.flush()
         _redirect(devnull)

@@ -17,6 +17,7 @@ from aiflow_core.model.internal.events import (
     PeriodicFire,
     RetryFire,
     ScheduleFire,
+    StaleAttemptNotice,
     TaskOperation,
     TaskReport,
     TaskStatusChange,
@@ -109,6 +110,19 @@ class Applier:
 
     def _on_task_report(self, batch: Batch, event: Event) -> None:
         report = TaskReport.from_event(event)
+        if report.epoch is not None and batch.epoch is not None and report.epoch != batch.epoch:
+            reason = (
+                f"report {report.status.value} of task execution {report.task_execution_id} refused: its attempt "
+                f"was dispatched at lease epoch {report.epoch}, the scheduler's epoch is {batch.epoch}"
+            )
+            log.warning("%s", reason)
+            batch.emit(
+                StaleAttemptNotice(
+                    namespace=event.namespace, task_execution_id=report.task_execution_id,
+                    offset=event.offset or 0, reason=reason,
+                ).to_event()
+            )
+            return
         self._apply_report(batch, report.workflow_execution_id, report.task_execution_id, report.status, report.error)
 
     def _apply_report(

@@ -16,16 +16,22 @@ commit, so no task execution is ever started twice. A crash between the
 commit and the hand-over leaves task executions that never ran: the next
 engine records them FAILED with the error "task lost" (their status events
 reach the rules), so nothing is silently lost either.
+
+Every transaction of a step ends with the loop's ``fence``: the engine
+proves there that it still holds the scheduler lease at its epoch, on the
+database's clock. A deposed engine's step rolls back (LeaseLostError) before
+anything it decided is handed to an executor.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import attrs
@@ -46,6 +52,12 @@ log = logging.getLogger("aiflow.scheduler")
 
 #: Prepares commands inside a transaction; returns what hands them to the executor after the commit.
 Dispatch = Callable[[StoreTx, list[Command]], Callable[[], None]]
+#: Proves inside a transaction, just before it commits, that the engine still leads (raises otherwise).
+Fence = Callable[[StoreTx], None]
+
+
+def _unfenced(tx: StoreTx) -> None:
+    return None
 
 
 @attrs.frozen(kw_only=True)
@@ -71,9 +83,13 @@ class SchedulerLoop:
 
     def __init__(
         self, *, store: Store, clock: Clock, log_dir: Path, dispatch: Dispatch,
-        name: str = "main", batch_size: int = 500,
+        name: str = "main", batch_size: int = 500, fence: Fence = _unfenced,
     ) -> None:
         self.store = store
+        #: Called inside every transaction of a step, last: a deposed engine's step rolls back.
+        self.fence = fence
+        #: The lease epoch this loop schedules at (None: unfenced); reports of other epochs' attempts are stale.
+        self.epoch: int | None = None
         self.clock = clock
         self.name = name
         self.batch_size = batch_size
@@ -127,14 +143,21 @@ class SchedulerLoop:
         self.failures.append(RuleFailure(message=message, error=text))
 
     # -- the step --
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[StoreTx]:
+        """A transaction of this loop: the fence runs at its end, so it commits only while the engine leads."""
+        with self.store.transaction() as tx:
+            yield tx
+            self.fence(tx)
+
     def step(self) -> StepResult:
         """Run one transaction of scheduling; see the module docstring."""
         now = self.clock.now()
         reports = self._take_reports()
         try:
-            with self.store.transaction() as tx:
+            with self.transaction() as tx:
                 checkpoint = tx.get_checkpoint(self.name)
-                batch = Batch(tx, now, self.workflows, self._rule_error, memory=self.memory)
+                batch = Batch(tx, now, self.workflows, self._rule_error, memory=self.memory, epoch=self.epoch)
                 inputs = list(reports) + self._time_inputs(batch)
                 if inputs:
                     tx.append_events(inputs, now)

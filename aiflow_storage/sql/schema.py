@@ -1,7 +1,7 @@
 """Tables of the aiflow database: the schema the code works with, at :data:`SCHEMA_VERSION`.
 
 Databases get there through the Alembic revisions in ``migrations/versions``
-(revision ``"0002"`` is version 2); every change here comes with a new
+(revision ``"0003"`` is version 3); every change here comes with a new
 revision, and a test checks that the migrated database matches this metadata.
 
 Times are stored as naive UTC and returned as aware UTC. Column types have
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
 #: The schema version this code works with: the number of the newest revision in ``migrations/versions``.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = sa.MetaData()
 
@@ -131,6 +131,7 @@ task_executions = sa.Table(
     sa.Column("end_date", UtcDateTime),
     sa.Column("error", LongText),
     sa.Column("log_path", sa.String(1024)),
+    sa.Column("heartbeat", UtcDateTime),
     sa.Index("ix_task_execution_wfe", "workflow_execution_id", "task_name", "sequence_number"),
     sa.Index("ix_task_execution_status", "status"),
 )
@@ -178,6 +179,7 @@ leases = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("owner", sa.String(255), nullable=False),
     sa.Column("expires", UtcDateTime, nullable=False),
+    sa.Column("epoch", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 timers = sa.Table(

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.internal.events import UnreadableEvent
-from aiflow_core.ports import EventFilter, LogHead, Timer, check_json, check_storable
+from aiflow_core.ports import EventFilter, Lease, LogHead, Timer, check_json, check_storable, lease_lost
 from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.prepared import Prepared
 from aiflow_storage.sql.tx_base import EVENT_COUNTER, TRIGGER_COUNTER, TxBase, in_list, in_params
@@ -77,6 +77,29 @@ def _events_by_keys(count: int) -> Prepared:
 def like_prefix(prefix: str) -> str:
     """A LIKE pattern (escape character ``/``) matching strings that start with ``prefix``."""
     return prefix.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+
+
+def _db_now(dialect: str) -> sa.ColumnElement[Any]:
+    """The database server's current time, labelled ``now`` (read it with :func:`_db_time`).
+
+    PostgreSQL: ``clock_timestamp()`` (``now()`` would be the start of the
+    transaction, stale in a long one); MySQL/MariaDB: ``UTC_TIMESTAMP(6)``;
+    SQLite: ``strftime`` with milliseconds, in UTC.
+    """
+    if dialect == "postgresql":
+        return sa.func.clock_timestamp().label("now")
+    if dialect in ("mysql", "mariadb"):
+        return sa.func.utc_timestamp(6).label("now")
+    return sa.func.strftime("%Y-%m-%d %H:%M:%f", "now").label("now")
+
+
+def _db_time(value: Any) -> dt.datetime:
+    """A time read with :func:`_db_now` as an aware UTC datetime."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -248,37 +271,87 @@ class LogOps(TxBase):
         """Advance scheduler ``name``'s checkpoint (written when the transaction finishes)."""
         self._set_counter(f"checkpoint:{name}", offset)
 
-    def acquire_lease(self, name: str, owner: str, now: dt.datetime, ttl: float) -> bool:
-        """Take or renew a lease."""
-        expires = now + dt.timedelta(seconds=ttl)
-        row = self.conn.execute(sa.select(t.leases).where(t.leases.c.name == name).with_for_update()).first()
+    def store_now(self) -> dt.datetime:
+        """The database server's current time."""
+        return _db_time(self.conn.execute(sa.select(_db_now(self.conn.dialect.name))).scalar_one())
+
+    def _lease_row(self, name: str) -> Any:
+        """The lease row with the database's time, locked until the transaction ends."""
+        return self.conn.execute(
+            sa.select(t.leases.c.owner, t.leases.c.epoch, t.leases.c.expires, _db_now(self.conn.dialect.name))
+            .where(t.leases.c.name == name)
+            .with_for_update()
+        ).first()
+
+    def acquire_lease(self, name: str, owner: str, ttl: float) -> Lease | None:
+        """Take or renew a lease on the database's clock; the epoch grows with every taking."""
+        row = self._lease_row(name)
         if row is None:
+            now = self.store_now()
+            expires = now + dt.timedelta(seconds=ttl)
             try:
                 with self.conn.begin_nested():
-                    self.conn.execute(sa.insert(t.leases).values(name=name, owner=owner, expires=expires))
-                return True
+                    self.conn.execute(sa.insert(t.leases).values(name=name, owner=owner, expires=expires, epoch=1))
             except SqlIntegrityError:
-                return self.acquire_lease(name, owner, now, ttl)
-        if row.owner != owner and row.expires > now:
-            return False
-        self.conn.execute(sa.update(t.leases).where(t.leases.c.name == name).values(owner=owner, expires=expires))
-        return True
+                return self.acquire_lease(name, owner, ttl)
+            return Lease(name=name, owner=owner, epoch=1, expires=expires, now=now)
+        now = _db_time(row.now)
+        live = row.expires > now
+        if live and row.owner != owner:
+            return None
+        epoch = int(row.epoch) if live else int(row.epoch) + 1
+        expires = now + dt.timedelta(seconds=ttl)
+        self.conn.execute(
+            sa.update(t.leases).where(t.leases.c.name == name).values(owner=owner, expires=expires, epoch=epoch)
+        )
+        return Lease(name=name, owner=owner, epoch=epoch, expires=expires, now=now)
 
-    def get_lease_owner(self, name: str) -> str | None:
-        """The owner of a lease, or None."""
-        row = self.conn.execute(sa.select(t.leases.c.owner).where(t.leases.c.name == name)).first()
-        return None if row is None else str(row.owner)
+    def check_lease(self, name: str, owner: str, epoch: int) -> None:
+        """Raise LeaseLostError unless ``owner`` holds the lease at ``epoch``, unexpired; locks it."""
+        row = self._lease_row(name)
+        lease = None if row is None else Lease(
+            name=name, owner=row.owner, epoch=int(row.epoch), expires=row.expires, now=_db_time(row.now)
+        )
+        lease_lost(lease, name, owner, epoch)
 
-    def get_live_lease_owner(self, name: str, now: dt.datetime) -> str | None:
-        """The owner of a lease that has not expired at ``now``, or None."""
+    def get_lease(self, name: str) -> Lease | None:
+        """A lease as held, with the database's time."""
         row = self.conn.execute(
-            sa.select(t.leases.c.owner).where(t.leases.c.name == name, t.leases.c.expires > now)
+            sa.select(t.leases.c.owner, t.leases.c.epoch, t.leases.c.expires, _db_now(self.conn.dialect.name))
+            .where(t.leases.c.name == name)
         ).first()
-        return None if row is None else str(row.owner)
+        if row is None:
+            return None
+        return Lease(name=name, owner=row.owner, epoch=int(row.epoch), expires=row.expires, now=_db_time(row.now))
 
     def release_lease(self, name: str, owner: str) -> None:
-        """Give up a lease held by ``owner``."""
-        self.conn.execute(sa.delete(t.leases).where(t.leases.c.name == name, t.leases.c.owner == owner))
+        """Expire a lease held by ``owner`` now, keeping its epoch."""
+        row = self._lease_row(name)
+        if row is not None and row.owner == owner:
+            now = _db_time(row.now)
+            self.conn.execute(
+                sa.update(t.leases).where(t.leases.c.name == name).values(expires=min(now, row.expires))
+            )
+
+    def beat_task_executions(self, task_execution_ids: Sequence[int]) -> None:
+        """Record heartbeats at the database's time."""
+        if task_execution_ids:
+            now = self.store_now()
+            self.conn.execute(
+                sa.update(t.task_executions)
+                .where(t.task_executions.c.id.in_(list(task_execution_ids)))
+                .values(heartbeat=now)
+            )
+
+    def task_execution_heartbeats(self, task_execution_ids: Sequence[int]) -> dict[int, dt.datetime]:
+        """The recorded heartbeats of these task executions."""
+        if not task_execution_ids:
+            return {}
+        c = t.task_executions.c
+        rows = self.conn.execute(
+            sa.select(c.id, c.heartbeat).where(c.id.in_(list(task_execution_ids)), c.heartbeat.is_not(None))
+        )
+        return {int(r.id): r.heartbeat for r in rows}
 
     # -- timers --
     def add_timer(self, fire_time: dt.datetime, kind: EventKind, dedup_key: str, payload: dict[str, Any]) -> bool:

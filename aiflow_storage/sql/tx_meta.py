@@ -403,7 +403,7 @@ class MetaOps(TxBase):
                 "workflow_execution_id": workflow_execution_id, "task_name": task_name,
                 "sequence_number": sequence_number, "try_number": try_number,
                 "execution_type": execution_type.value, "status": status.value, "cause": cause.as_dict(),
-                "begin_date": now, "end_date": None, "error": None, "log_path": log_path,
+                "begin_date": now, "end_date": None, "error": None, "log_path": log_path, "heartbeat": None,
             },
         )
         return TaskExecutionMeta(

@@ -33,6 +33,8 @@ START_SKIPPED_KEY_PREFIX = "aiflow.start_skipped/"
 SKIPPED_EVENT_KEY_PREFIX = "aiflow.skipped_event/"
 #: Prefix of the keys of NOTICE events recording a stored row set aside because it could not be read.
 QUARANTINE_KEY_PREFIX = "aiflow.quarantined/"
+#: Key prefix of the NOTICE events that record a refused report of a stale task attempt.
+STALE_ATTEMPT_KEY_PREFIX = "aiflow.stale_attempt/"
 #: Tables whose rows the scheduler decodes itself (state values, pickled workflows and trigger rules).
 STATE_TABLE = "aiflow_state"
 SNAPSHOT_TABLE = "aiflow_workflow_snapshot"
@@ -148,16 +150,24 @@ class TaskReport:
     sequence_number: int
     status: TaskStatus
     error: str | None = None
+    #: The lease epoch of the engine that dispatched the attempt (None: an unfenced engine's).
+    epoch: int | None = None
 
     def to_event(self) -> Event:
         """The event to append."""
-        return _status_event(self, EventKind.TASK_REPORT, error=self.error)
+        extra: dict[str, Any] = {"error": self.error}
+        if self.epoch is not None:
+            extra["epoch"] = self.epoch
+        return _status_event(self, EventKind.TASK_REPORT, **extra)
 
     @classmethod
     def from_event(cls, event: Event) -> TaskReport:
         """Read a report; raises MalformedEventError if it lacks a field."""
         fields, context = _status_fields(event, EventKind.TASK_REPORT)
-        return cls(**fields, error=_optional_str(event, context, "error"))
+        epoch = context.get("epoch")
+        if epoch is not None and (not isinstance(epoch, int) or isinstance(epoch, bool)):
+            raise MalformedEventError(f"{_where(event)}: context field 'epoch' is {epoch!r}; expected an integer")
+        return cls(**fields, error=_optional_str(event, context, "error"), epoch=epoch)
 
 
 @attrs.frozen(kw_only=True)
@@ -497,4 +507,28 @@ class QuarantineNotice:
         return cls(
             namespace=event.namespace, table=_str(event, context, "table"), row=_str(event, context, "row"),
             reason=event.value or "",
+        )
+
+
+@attrs.frozen(kw_only=True)
+class StaleAttemptNotice:
+    """NOTICE: a report of a task attempt dispatched at an older lease epoch was refused; it changed nothing.
+
+    Such an attempt belongs to an engine that lost the lease since (or to
+    an earlier term of this one); the scheduler counts it lost by its own
+    rules instead. ``offset`` is the refused report's place in the log.
+    """
+
+    namespace: str
+    task_execution_id: int
+    offset: int
+    reason: str
+
+    def to_event(self) -> Event:
+        """The event to append."""
+        return Event(
+            f"{STALE_ATTEMPT_KEY_PREFIX}{self.task_execution_id}", self.reason, namespace=self.namespace,
+            sender=ENGINE_SENDER, kind=EventKind.NOTICE,
+            context={"task_execution_id": self.task_execution_id, "offset": self.offset},
+            idempotency_key=f"stale_attempt:{self.offset}",
         )

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import attrs
 
 from aiflow_core.errors import DataLossError, InvalidStateError
+from aiflow_core.model.clock import Clock, SystemClock
 from aiflow_core.model.event import Event
 from aiflow_core.ports import Store, StoreTx
 from aiflow_core.testing.memory.tx_base import Tables
@@ -35,6 +36,8 @@ class MemoryTx(MetaOps, LogOps, PlanOps, StoreTx):
 class MemoryStore(Store):
     """A :class:`~aiflow_core.ports.Store` held in this process's memory.
 
+    ``clock`` is the store's own clock, as a database server has one: leases
+    and attempt heartbeats are judged by it (default: the system clock).
     Thread-safe: one transaction runs at a time; a transaction that raises
     leaves nothing behind. A thread that opens a transaction while its own
     is still open gets :class:`~aiflow_core.errors.InvalidStateError` (on a
@@ -44,8 +47,10 @@ class MemoryStore(Store):
 
     shared = False
 
-    def __init__(self, url: str = MEMORY_URL) -> None:
+    def __init__(self, url: str = MEMORY_URL, clock: Clock | None = None) -> None:
         self.url = url
+        #: The store's own clock (the system clock unless given): leases and heartbeats are judged by it.
+        self.clock: Clock = clock if clock is not None else SystemClock()
         self._tables = Tables()
         self._version = 0
         self._lock = threading.Lock()
@@ -67,7 +72,7 @@ class MemoryStore(Store):
             )
         with self._lock:
             self._holder = threading.get_ident()
-            tx = MemoryTx(self._tables)
+            tx = MemoryTx(self._tables, self.clock)
             try:
                 yield tx
             except BaseException:

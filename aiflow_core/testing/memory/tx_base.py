@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from aiflow_core.errors import StoreConflictError
-from aiflow_core.model.clock import ensure_utc
+from aiflow_core.model.clock import Clock, ensure_utc
 from aiflow_core.model.event import Event
 from aiflow_core.model.meta import (
     TaskExecutionMeta,
@@ -70,8 +70,10 @@ class Tables:
     #: Idempotency key -> offset.
     event_keys: dict[str, int] = attrs.field(factory=dict)
     counters: dict[str, int] = attrs.field(factory=dict)
-    #: Lease name -> (owner, expiry).
-    leases: dict[str, tuple[str, dt.datetime]] = attrs.field(factory=dict)
+    #: Lease name -> (owner, expiry, epoch).
+    leases: dict[str, tuple[str, dt.datetime, int]] = attrs.field(factory=dict)
+    #: Task execution id -> its attempt's last heartbeat.
+    heartbeats: dict[int, dt.datetime] = attrs.field(factory=dict)
     #: Timer id -> (timer without payload, its payload as JSON text).
     timers: dict[int, tuple[Timer, str]] = attrs.field(factory=dict)
     #: Dedup key -> timer id.
@@ -111,8 +113,10 @@ def page(rows: list[Any], limit: int | None, offset: int | None) -> list[Any]:
 class TxBase:
     """The tables of one transaction and the undo log of its writes."""
 
-    def __init__(self, tables: Tables) -> None:
+    def __init__(self, tables: Tables, clock: Clock) -> None:
         self.t = tables
+        #: The store's clock: leases and heartbeats are judged by it.
+        self.clock = clock
         self._undo: list[tuple[dict[Any, Any], Hashable, object]] = []
         #: Set when the transaction appended events (the store then tells its subscribers).
         self.appended = False

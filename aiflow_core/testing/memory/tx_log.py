@@ -10,7 +10,7 @@ import attrs
 
 from aiflow_core.model.clock import ensure_utc
 from aiflow_core.model.event import Event, EventKind
-from aiflow_core.ports import EventFilter, LogHead, Timer, check_storable
+from aiflow_core.ports import EventFilter, Lease, LogHead, Timer, check_storable, lease_lost
 from aiflow_core.testing.memory.tx_base import EVENT_COUNTER, TRIGGER_COUNTER, TxBase, from_json, to_json
 
 
@@ -129,30 +129,48 @@ class LogOps(TxBase):
         """Advance scheduler ``name``'s checkpoint."""
         self._set_counter(f"checkpoint:{name}", offset)
 
-    def acquire_lease(self, name: str, owner: str, now: dt.datetime, ttl: float) -> bool:
-        """Take or renew a lease."""
-        now = ensure_utc(now)
-        held = self.t.leases.get(name)
-        if held is not None and held[0] != owner and held[1] > now:
-            return False
-        self._put(self.t.leases, name, (owner, now + dt.timedelta(seconds=ttl)))
-        return True
+    def store_now(self) -> dt.datetime:
+        """The store clock's time."""
+        return ensure_utc(self.clock.now())
 
-    def get_lease_owner(self, name: str) -> str | None:
-        """The owner of a lease, or None."""
+    def acquire_lease(self, name: str, owner: str, ttl: float) -> Lease | None:
+        """Take or renew a lease on the store's clock; the epoch grows with every taking."""
+        now = self.store_now()
         held = self.t.leases.get(name)
-        return None if held is None else held[0]
+        if held is not None and held[1] > now and held[0] != owner:
+            return None
+        epoch = held[2] if held is not None and held[1] > now else (held[2] if held is not None else 0) + 1
+        expires = now + dt.timedelta(seconds=ttl)
+        self._put(self.t.leases, name, (owner, expires, epoch))
+        return Lease(name=name, owner=owner, epoch=epoch, expires=expires, now=now)
 
-    def get_live_lease_owner(self, name: str, now: dt.datetime) -> str | None:
-        """The owner of a lease that has not expired at ``now``, or None."""
+    def check_lease(self, name: str, owner: str, epoch: int) -> None:
+        """Raise LeaseLostError unless ``owner`` holds the lease at ``epoch``, unexpired."""
+        lease_lost(self.get_lease(name), name, owner, epoch)
+
+    def get_lease(self, name: str) -> Lease | None:
+        """A lease as held, with the store's time."""
         held = self.t.leases.get(name)
-        return None if held is None or held[1] <= ensure_utc(now) else held[0]
+        if held is None:
+            return None
+        return Lease(name=name, owner=held[0], epoch=held[2], expires=held[1], now=self.store_now())
 
     def release_lease(self, name: str, owner: str) -> None:
-        """Give up a lease held by ``owner``."""
+        """Expire a lease held by ``owner``, keeping its epoch."""
         held = self.t.leases.get(name)
         if held is not None and held[0] == owner:
-            self._pop(self.t.leases, name)
+            self._put(self.t.leases, name, (owner, min(held[1], self.store_now()), held[2]))
+
+    def beat_task_executions(self, task_execution_ids: Sequence[int]) -> None:
+        """Record heartbeats at the store's time."""
+        now = self.store_now()
+        for te_id in task_execution_ids:
+            if te_id in self.t.task_executions:
+                self._put(self.t.heartbeats, te_id, now)
+
+    def task_execution_heartbeats(self, task_execution_ids: Sequence[int]) -> dict[int, dt.datetime]:
+        """The recorded heartbeats of these task executions."""
+        return {i: self.t.heartbeats[i] for i in task_execution_ids if i in self.t.heartbeats}
 
     # -- timers --
     def add_timer(self, fire_time: dt.datetime, kind: EventKind, dedup_key: str, payload: dict[str, Any]) -> bool:

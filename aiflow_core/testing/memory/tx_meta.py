@@ -248,6 +248,7 @@ class MetaOps(TxBase):
         self._delete_scopes(f"wfe:{execution_id}:")
         for task_execution_id in list(self.t.tasks_of.get(execution_id, ())):
             self._pop(self.t.task_executions, task_execution_id)
+            self._pop(self.t.heartbeats, task_execution_id)
         self._pop(self.t.tasks_of, execution_id)
         self._pop(self.t.executions, execution_id)
 

@@ -18,7 +18,7 @@ namespace)::
 
 pytest then runs every ``test_*`` method against it: every operation of
 :class:`~aiflow_core.ports.StoreTx`, paging and ordering, times returned as
-aware UTC, idempotent appends with consecutive offsets, the typed errors of
+aware UTC, leases whose epoch fences a deposed holder, idempotent appends with consecutive offsets, the typed errors of
 misuse, and transactions that commit together or leave nothing behind. This
 module needs pytest; it is not imported by ``aiflow_core.testing``.
 """
@@ -29,6 +29,7 @@ import pytest
 
 from aiflow_core.ports import Store
 from aiflow_core.testing.store_contract.catalog import CatalogContract
+from aiflow_core.testing.store_contract.leases import LeaseContract
 from aiflow_core.testing.store_contract.log import LogContract
 from aiflow_core.testing.store_contract.misuse import MisuseContract
 from aiflow_core.testing.store_contract.plans import PlanContract
@@ -36,7 +37,7 @@ from aiflow_core.testing.store_contract.plans import PlanContract
 __all__ = ["StoreContract"]
 
 
-class StoreContract(CatalogContract, LogContract, MisuseContract, PlanContract):
+class StoreContract(CatalogContract, LeaseContract, LogContract, MisuseContract, PlanContract):
     """Tests of the store contract; subclasses provide the ``store`` fixture."""
 
     @pytest.fixture

@@ -1,4 +1,4 @@
-"""The store contract, part: the event log, condition state, checkpoints, leases and timers."""
+"""The store contract, part: the event log, condition state, checkpoints and timers."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from aiflow_core.testing.store_contract.support import T0, at, make_execution, m
 
 
 class LogContract:
-    """Tests of the event log, condition state, checkpoints, leases and timers.
+    """Tests of the event log, condition state, checkpoints and timers.
 
     A part of :class:`~aiflow_core.testing.store_contract.StoreContract`.
     """
@@ -229,8 +229,8 @@ class LogContract:
 
     # -- checkpoints, leases, timers --------------------------------------------------------
 
-    def test_checkpoints_and_leases(self, store: Store) -> None:
-        """Checkpoints persist and roll back; leases are taken, renewed, expire and are released."""
+    def test_checkpoints(self, store: Store) -> None:
+        """Checkpoints persist and roll back (leases: see the lease part)."""
         with store.transaction() as tx:
             assert tx.get_checkpoint("main") == 0
             tx.set_checkpoint("main", 17)
@@ -245,23 +245,6 @@ class LogContract:
             raise RuntimeError("roll back")
         with store.transaction() as tx:
             assert tx.get_checkpoint("main") == 18
-
-            assert tx.acquire_lease("sched", "A", T0, 10) is True
-            assert tx.acquire_lease("sched", "B", at(5), 10) is False
-            assert tx.acquire_lease("sched", "A", at(5), 10) is True  # renew: now expires at(15)
-            assert tx.acquire_lease("sched", "B", at(12), 10) is False
-            assert tx.acquire_lease("other", "B", at(12), 10) is True  # leases are independent
-            assert tx.get_live_lease_owner("sched", at(14)) == "A"
-            assert tx.get_live_lease_owner("sched", at(15)) is None  # expired at(15): its holder may be gone
-            assert tx.get_live_lease_owner("nobody", at(1)) is None
-        with store.transaction() as tx:
-            assert tx.acquire_lease("sched", "B", at(15.5), 10) is True  # A's lease expired
-            assert tx.acquire_lease("sched", "A", at(16), 10) is False
-            tx.release_lease("sched", "A")  # not the holder: no effect
-            assert tx.acquire_lease("sched", "A", at(17), 10) is False
-            tx.release_lease("sched", "B")
-            assert tx.acquire_lease("sched", "A", at(17), 10) is True
-
 
     def test_timers(self, store: Store) -> None:
         """Timers: deduplicated by key, due in fire-time order, deleted by id or literal key prefix."""

@@ -9,38 +9,39 @@ events (the way tests drive it, with the inline executor and a fake clock).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import logging
 import os
 import socket
 import threading
 import time
-import traceback
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 import aiflow_core
-from aiflow_core import faultpoints
-from aiflow_core.api.observe import LEASE_NAME, dead_local_owner
 from aiflow_core.client import Client
 from aiflow_core.config import AIFlowConfig, check_argument, check_setting
-from aiflow_core.errors import ConfigError, InvalidArgumentError, InvalidStateError, NotFoundError, StoreError
+from aiflow_core.engine.handover import Handover
+from aiflow_core.engine.heartbeats import Heartbeats
+from aiflow_core.engine.leadership import Leadership
+from aiflow_core.errors import (
+    ConfigError,
+    InvalidArgumentError,
+    InvalidStateError,
+    LeaseLostError,
+    NotFoundError,
+    StoreError,
+)
 from aiflow_core.executors import Executor, TaskJob, create_executor
-from aiflow_core.executors.attempt import serve_call
+from aiflow_core.executors.attempt import AttemptEndedError, serve_call
 from aiflow_core.executors.base import ExecutorContext
-from aiflow_core.executors.definitions import TaskDefinitions
-from aiflow_core.homefiles import private_opener
 from aiflow_core.model.clock import Clock, ReplayClock
 from aiflow_core.model.durations import parse_horizon, positive_seconds
-from aiflow_core.model.internal.events import HeartbeatTimeout, TaskReport
+from aiflow_core.model.internal.events import TaskReport
 from aiflow_core.model.meta import WorkflowExecutionMeta
 from aiflow_core.model.status import TaskStatus
-from aiflow_core.ports import Command, StartTask, Store, StoreTx
+from aiflow_core.ports import Store
 from aiflow_core.runtime.context import TaskRuntime
 from aiflow_core.runtime.output import mask_file, secrets_mask
 from aiflow_core.scheduler.health import Health, StepHealth
@@ -50,13 +51,8 @@ from aiflow_core.storable import ERROR_LIMIT, storable_text
 
 log = logging.getLogger("aiflow.engine")
 
-LEASE_TTL = 30.0
 #: How long a loop woken only by tasks that started waits for their end reports, which often follow at once.
 START_REPORT_GRACE = 0.001
-
-
-def _identity(value: Any) -> Any:
-    return value
 
 
 class Engine(Client):
@@ -117,31 +113,39 @@ class Engine(Client):
                 f"executor {self.executor.name!r} runs tasks in other processes, which cannot reach "
                 f"{self.store!r}; use the inline or thread executor, or a SQL database such as SQLite"
             )
+        self._mask = secrets_mask(self._known_secrets())
+        self.handover = Handover(
+            executor=self.executor, workflows=lambda: self.loop.workflows, home=self.home,
+            working_dir=self._snapshots.working_dir, report=self._report, mask=self._mask,
+            epoch=lambda: self.leadership.epoch,
+        )
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.leadership = Leadership(
+            store=self.store, owner=self.owner, ttl=self.config.scheduler_lease_ttl,
+            grace=self.config.task_heartbeat_timeout + self.config.task_heartbeat_interval,
+            on_elected=self._elected, on_deposed=self._deposed, queue=self._queue_report,
+            own_attempts=lambda: set(self.handover.running),
+        )
         self.loop = SchedulerLoop(
-            store=self.store, clock=self.clock, log_dir=self.log_dir, dispatch=self._dispatch,
-            batch_size=batch_size,
+            store=self.store, clock=self.clock, log_dir=self.log_dir, dispatch=self.handover.dispatch,
+            batch_size=batch_size, fence=self.leadership.fence,
         )
         self.loop.schedules.timezone = self.timezone
         self.poll_interval = poll_interval
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._next_beat = 0.0
+        self.heartbeats = Heartbeats(
+            clock=self.clock, executor=self.executor, queue=self.loop.queue_report,
+            timeout=self.config.task_heartbeat_timeout,
+            check_interval=self.config.task_executor_heartbeat_check_interval,
+        )
         self._wake = threading.Event()
         self._stop = threading.Event()
         #: Notified (and its count raised) whenever a step ends workflow executions.
         self._ended = threading.Condition()
         self._ended_count = 0
         self._thread: threading.Thread | None = None
-        self._lease_until = 0.0
-        self._leader = False
-        self._frames: dict[int, bytes] = {}
-        self._definitions = TaskDefinitions()
-        self._working_dirs: dict[int, str] = {}
-        self._snapshot_metas: dict[int, Any] = {}
         self._unsubscribe: Any = None
         self._unlisten: Any = lambda: None
-        self._beats: dict[int, tuple[TaskJob, dt.datetime]] = {}
-        self._beats_lock = threading.Lock()
-        self._next_heartbeat_check = self.clock.now()
-        self._mask = secrets_mask(self._known_secrets())
         self._health = StepHealth(self.clock)
         self.retention = Retention(
             store=self.store, clock=self.clock, log_dir=self.log_dir,
@@ -152,8 +156,9 @@ class Engine(Client):
             ExecutorContext(
                 reporter=self._report, runtime_factory=self._runtime_for, wake=self.wake,
                 heartbeat=self._heartbeat, env=self._worker_env(),
-                serve=functools.partial(serve_call, self),
+                serve=self._serve,
                 heartbeat_interval=self.config.task_heartbeat_interval,
+                heartbeat_timeout=self.config.task_heartbeat_timeout,
             )
         )
         if getattr(self.clock, "is_fake", False) and hasattr(self.clock, "subscribe"):
@@ -193,6 +198,53 @@ class Engine(Client):
             found += secret_values(self.blob_spec)
         return found
 
+    # -- leadership --
+    def _queue_report(self, event: Any) -> None:
+        self.loop.queue_report(event)
+
+    def _elected(self, epoch: int) -> None:
+        """This engine leads at ``epoch``: forget what the loop kept (another engine may have written)."""
+        self.loop.forget()
+        self.loop.epoch = epoch
+
+    def _deposed(self, reason: str) -> None:
+        """This engine lost the lease: schedule nothing more and stop the tasks it runs."""
+        self.loop.forget()
+        self.loop.epoch = None
+        self.handover.stop_all()
+
+    def _attempt_current(self, job: TaskJob) -> bool:
+        """True if ``job`` is an attempt of this engine's current leadership, whose lease cannot have expired."""
+        return job.epoch == self.leadership.epoch and self.leadership.holds()
+
+    def _heartbeat(self, task_execution_id: int) -> bool:
+        """A worker's heartbeat: go on while the attempt is of this engine's current, unexpired leadership."""
+        self.heartbeats.beat(task_execution_id)
+        job = self.handover.running.get(task_execution_id)
+        return job is not None and self._attempt_current(job)
+
+    def _serve(self, job: TaskJob, op: str, args: dict[str, Any]) -> Any:
+        """Carry out a call of a task attempt; refused when the attempt is stale (its engine lost the lease)."""
+        if not self._attempt_current(job):
+            log.warning("refused %s of a stale attempt of task execution %s (epoch %s)", op,
+                        job.task_execution_id, job.epoch)
+            raise AttemptEndedError(
+                f"task execution {job.task_execution_id}'s attempt of epoch {job.epoch} is stale: "
+                "its engine no longer holds the scheduler lease"
+            )
+        return serve_call(self, job, op, args)
+
+    def _beat_attempts(self) -> None:
+        """Record on the database's clock, in a fenced transaction, that this engine's attempts are alive."""
+        now = time.monotonic()
+        if now < self._next_beat:
+            return
+        self._next_beat = now + self.config.task_heartbeat_interval
+        ids = [job.task_execution_id for job in self.handover.attempts() if job.epoch == self.leadership.epoch]
+        if ids:
+            with self.loop.transaction() as tx:
+                tx.beat_task_executions(ids)
+
     def wake(self) -> None:
         """Make the loop look for work now."""
         self._wake.set()
@@ -209,48 +261,18 @@ class Engine(Client):
             except OSError:
                 log.exception("cannot mask the log %s of task execution %s", job.log_path, job.task_execution_id)
         if self.executor.sends_heartbeats:
-            with self._beats_lock:
-                if status is TaskStatus.RUNNING:
-                    self._beats[job.task_execution_id] = (job, self.clock.now())
-                elif status.is_final:
-                    self._beats.pop(job.task_execution_id, None)
+            self.heartbeats.reported(job, status)
+        if status.is_final:
+            self.handover.ended(job)
         self.loop.queue_report(
             TaskReport(
                 namespace=job.namespace, workflow_name=job.workflow_name,
                 workflow_execution_id=job.workflow_execution_id, task_execution_id=job.task_execution_id,
                 task_name=job.task_name, sequence_number=job.sequence_number, status=status,
-                error=None if error is None else storable_text(error, ERROR_LIMIT),
+                error=None if error is None else storable_text(error, ERROR_LIMIT), epoch=job.epoch,
             ).to_event()
         )
         self.wake()
-
-    def _heartbeat(self, task_execution_id: int) -> None:
-        with self._beats_lock:
-            entry = self._beats.get(task_execution_id)
-            if entry is not None:
-                self._beats[task_execution_id] = (entry[0], self.clock.now())
-
-    def _check_heartbeats(self) -> None:
-        """Fail running tasks whose worker sent no heartbeat for ``task_heartbeat_timeout`` seconds."""
-        now = self.clock.now()
-        if now < self._next_heartbeat_check:
-            return
-        self._next_heartbeat_check = now + dt.timedelta(seconds=self.config.task_executor_heartbeat_check_interval)
-        limit = dt.timedelta(seconds=self.config.task_heartbeat_timeout)
-        with self._beats_lock:
-            silent = [job for job, last in self._beats.values() if now - last > limit]
-            for job in silent:
-                del self._beats[job.task_execution_id]
-        for job in silent:
-            log.error("task execution %s sent no heartbeat for %s; failing it", job.task_execution_id, limit)
-            self.loop.queue_report(
-                HeartbeatTimeout(
-                    namespace=job.namespace, workflow_execution_id=job.workflow_execution_id,
-                    task_execution_id=job.task_execution_id, task_name=job.task_name,
-                    error=f"no heartbeat for {limit.total_seconds():g} s",
-                ).to_event()
-            )
-            self.executor.stop_task(job.task_execution_id)
 
     def _runtime_for(self, job: TaskJob) -> TaskRuntime:
         return TaskRuntime(
@@ -259,115 +281,6 @@ class Engine(Client):
             task_execution_id=job.task_execution_id, sequence_number=job.sequence_number,
             client_factory=lambda: self, wake=self.wake, blob_spec=self.blob_spec, mask=self._mask,
         )
-
-    def _dispatch(self, tx: StoreTx, commands: list[Command]) -> Callable[[], None]:
-        """Read what the commands need inside the transaction; return the hand-over to run after it."""
-        stops: list[int] = []
-        starts: list[tuple[TaskJob, Any, Any]] = []
-        for command in commands:
-            if not isinstance(command, StartTask):
-                stops.append(command.task_execution_id)
-                continue
-            job = TaskJob(
-                task_execution_id=command.task_execution_id, workflow_execution_id=command.workflow_execution_id,
-                namespace=command.namespace, workflow_name=command.workflow_name, task_name=command.task_name,
-                sequence_number=command.sequence_number, try_number=command.try_number,
-                snapshot_id=command.snapshot_id, log_path=command.log_path,
-                execution_timeout=command.execution_timeout,
-            )
-            try:
-                workflow, _ = self.loop.workflows.get(tx, job.snapshot_id)
-                snapshot = self._snapshot_metas.get(job.snapshot_id) or tx.get_snapshot(job.snapshot_id)
-                self._snapshot_metas[job.snapshot_id] = snapshot
-                if self.executor.needs_snapshot_frame and job.snapshot_id not in self._frames:
-                    self._frames[job.snapshot_id] = self.loop.workflows.frame(tx, job.snapshot_id)
-            except Exception as exc:
-                self._fail_unprepared(job, exc)
-                continue
-            starts.append((job, workflow, snapshot))
-
-        def hand_over() -> None:
-            faultpoints.reach("engine.dispatch")
-            for te_id in stops:
-                self.executor.stop_task(te_id)
-            for job, workflow, snapshot in starts:
-                try:
-                    job = self._prepare(job, workflow, snapshot)
-                except Exception as exc:
-                    self._fail_unprepared(job, exc)
-                    continue
-                self.executor.submit(job)
-
-        return hand_over
-
-    def _prepare(self, job: TaskJob, workflow: Any, snapshot: Any) -> TaskJob:
-        """Give a job its working directory and its operator (or the pickled workflow for workers)."""
-        working_dir = self._working_dirs.get(job.workflow_execution_id)
-        if working_dir is None and snapshot is not None:
-            dest = self.home / "working_dir" / job.namespace / job.workflow_name / str(job.workflow_execution_id)
-            working_dir = str(self._snapshots.working_dir(snapshot.uri, snapshot.signature, dest))
-            if len(self._working_dirs) > 10_000:
-                self._working_dirs.clear()
-            self._working_dirs[job.workflow_execution_id] = working_dir
-        if working_dir and workflow.source_file:
-            workflow_file = str(Path(working_dir, workflow.source_file))
-            job = attrs.evolve(job, working_dir=working_dir, workflow_file=workflow_file)
-        if self.executor.needs_snapshot_frame:
-            return attrs.evolve(job, snapshot_frame=self._frames[job.snapshot_id])
-        operator = self._definitions.operator(job, functools.partial(_identity, workflow))
-        return attrs.evolve(job, operator=operator)
-
-    def _fail_unprepared(self, job: TaskJob, error: BaseException) -> None:
-        """A task whose definition cannot be loaded fails, with the traceback in its log."""
-        log.error("cannot prepare task %s of execution %s: %s", job.task_name, job.workflow_execution_id, error)
-        try:
-            with open(job.log_path, "a", encoding="utf-8", opener=private_opener) as task_log:
-                trace = "".join(traceback.format_exception(error))
-                task_log.write(self._mask("*** the task could not be prepared\n" + trace))
-        except OSError:
-            log.exception("cannot write the log %s of task execution %s", job.log_path, job.task_execution_id)
-        self._report(job, TaskStatus.FAILED, f"task could not be prepared: {type(error).__name__}: {error}")
-
-    # -- leadership and recovery --
-    def _ensure_leader(self) -> bool:
-        if time.monotonic() < self._lease_until - LEASE_TTL / 2:
-            return True
-        with self.store.transaction() as tx:
-            acquired = tx.acquire_lease(LEASE_NAME, self.owner, self.clock.now(), LEASE_TTL)
-            if not acquired:
-                holder = tx.get_lease_owner(LEASE_NAME)
-                if holder is not None and dead_local_owner(holder):
-                    log.warning("taking over the scheduler lease of %s, whose process is gone", holder)
-                    tx.release_lease(LEASE_NAME, holder)
-                    acquired = tx.acquire_lease(LEASE_NAME, self.owner, self.clock.now(), LEASE_TTL)
-        if acquired:
-            self._lease_until = time.monotonic() + LEASE_TTL
-            if not self._leader:
-                self._leader = True
-                self.loop.forget()
-                self._recover()
-        else:
-            self._leader = False
-        return acquired
-
-    def _recover(self) -> None:
-        """Settle task executions left alive by an engine that stopped: they are lost (or stopped)."""
-        with self.store.transaction() as tx:
-            alive = tx.list_task_executions_by_status([TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.STOPPING])
-            executions = {te.workflow_execution_id: tx.get_workflow_execution(te.workflow_execution_id) for te in alive}
-        for te in alive:
-            execution = executions.get(te.workflow_execution_id)
-            if execution is None:
-                continue
-            lost = TaskStatus.STOPPED if te.status is TaskStatus.STOPPING else TaskStatus.FAILED
-            self.loop.queue_report(
-                TaskReport(
-                    namespace=execution.namespace, workflow_name=execution.workflow_name,
-                    workflow_execution_id=execution.id, task_execution_id=te.id, task_name=te.task_name,
-                    sequence_number=te.sequence_number, status=lost,
-                    error=None if lost is TaskStatus.STOPPED else "task lost: the engine running it stopped",
-                ).to_event()
-            )
 
     # -- running --
     def _step(self) -> tuple[bool, bool]:
@@ -379,8 +292,14 @@ class Engine(Client):
         time can bring work.
         """
         if self.executor.sends_heartbeats:
-            self._check_heartbeats()
-        result = self.loop.step()
+            self.heartbeats.check()
+        try:
+            self.leadership.settle_lost()
+            self._beat_attempts()
+            result = self.loop.step()
+        except LeaseLostError as exc:
+            self.leadership.depose(str(exc))
+            return False, False
         self._health.succeeded()
         if result.ended:
             with self._ended:
@@ -433,7 +352,7 @@ class Engine(Client):
 
     def _until_idle(self, deadline: float, timeout: float) -> None:
         while True:
-            if not self._ensure_leader():
+            if not self.leadership.ensure():
                 raise InvalidStateError(f"another engine holds the scheduler lease of {self!r}")
             if self._step()[1]:
                 continue
@@ -468,7 +387,7 @@ class Engine(Client):
         backoff = 0.1
         while not self._stop.is_set():
             try:
-                if not self._ensure_leader():
+                if not self.leadership.ensure():
                     self._stop.wait(1.0)
                     continue
                 self._wake.clear()  # what woke the loop is taken up by this step
@@ -501,13 +420,13 @@ class Engine(Client):
         """How this engine's scheduler loop fares: leader or not, its last successful step, the failures
         since (how many, the last error, since when) and, on the leader, how many events it is behind."""
         behind = None
-        if self._leader:
+        if self.leadership.leader:
             try:
                 with self.store.transaction(readonly=True) as tx:
                     behind = max(tx.log_head().end - self.loop.checkpoint, 0)
             except StoreError:
                 pass  # the failure shows in the step's record
-        return self._health.health(leader=self._leader, events_behind=behind)
+        return self._health.health(leader=self.leadership.leader, events_behind=behind)
 
     def _wait_for_wake(self, timeout: float) -> bool:
         """Wait up to ``timeout`` s for a wake-up; False if none came.
@@ -533,18 +452,18 @@ class Engine(Client):
             self._thread = None
             self._unlisten()
         self.executor.close(timeout)
-        if self._leader:
+        if self.leadership.leader:
             try:
-                self._apply_last_reports(timeout)
-                with self.store.transaction() as tx:
-                    tx.release_lease(LEASE_NAME, self.owner)
+                if self.leadership.ensure():
+                    self._apply_last_reports(timeout)
+                    self.leadership.release()
             except Exception:
                 log.exception("could not record the final task statuses")
-            self._leader = False
+            self.leadership.epoch = None
 
     def _apply_last_reports(self, timeout: float | None) -> None:
         """Step until the executor's last reports (and what they lead to) are applied, within ``timeout`` s."""
-        deadline = time.monotonic() + (timeout if timeout is not None else LEASE_TTL)
+        deadline = time.monotonic() + (timeout if timeout is not None else self.leadership.ttl)
         while self.loop.step().more or self.loop.reports_queued():
             if time.monotonic() > deadline:
                 log.warning("the engine stopped with events left to apply; the next engine applies them")
@@ -582,7 +501,7 @@ class Engine(Client):
                     f"workflow execution {workflow_execution_id} is still {execution.status.value} after {timeout} s"
                 )
             if self._thread is None:
-                if self._ensure_leader() and not self._step()[1]:
+                if self.leadership.ensure() and not self._step()[1]:
                     self._wait_for_wake(0.01)
             else:
                 # Woken as soon as the loop ends an execution; the timeout covers ends it does not see.

@@ -1,0 +1,158 @@
+"""The hand-over to executors: commands decided by a step become executor jobs after its commit.
+
+:meth:`Handover.dispatch` runs inside the step's transaction and reads what
+the jobs need (the workflow, its snapshot, the pickled frame for worker
+processes); the function it returns runs only after that transaction
+committed, and gives the executor its stops and starts. A task whose
+definition cannot be loaded fails with the traceback in its log. Jobs carry
+the lease epoch they were dispatched at, which names the attempt; stops
+name it too, so they reach only that attempt.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from aiflow_core import faultpoints
+from aiflow_core.executors import Executor, TaskJob
+from aiflow_core.executors.definitions import TaskDefinitions
+from aiflow_core.homefiles import private_opener
+from aiflow_core.model.status import TaskStatus
+from aiflow_core.ports import Command, StartTask, StoreTx
+from aiflow_core.scheduler.batch import WorkflowCache
+
+log = logging.getLogger("aiflow.engine")
+
+#: Reports a task execution's status: (job, status, error).
+Report = Callable[[TaskJob, TaskStatus, "str | None"], None]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+class Handover:
+    """Turns a step's commands into executor calls once the step has committed.
+
+    ``workflows`` gives the loop's workflow cache (it changes when the loop
+    forgets), ``working_dir`` makes an execution's working directory from
+    its snapshot, ``report`` records a task that could not be prepared, and
+    ``mask`` hides known secrets in what it writes to task logs.
+    """
+
+    def __init__(
+        self, *, executor: Executor, workflows: Callable[[], WorkflowCache], home: Path,
+        working_dir: Callable[[str, str, Path], Path], report: Report, mask: Callable[[str], str],
+        epoch: Callable[[], int | None],
+    ) -> None:
+        self.executor = executor
+        self._epoch = epoch
+        #: The attempts handed to the executor that have not reported a final status, by task execution id.
+        self.running: dict[int, TaskJob] = {}
+        self._running_lock = threading.Lock()
+        self._workflows = workflows
+        self._home = home
+        self._working_dir = working_dir
+        self._report = report
+        self._mask = mask
+        self._frames: dict[int, bytes] = {}
+        self._definitions = TaskDefinitions()
+        self._working_dirs: dict[int, str] = {}
+        self._snapshot_metas: dict[int, Any] = {}
+
+    def dispatch(self, tx: StoreTx, commands: list[Command]) -> Callable[[], None]:
+        """Read what the commands need inside the transaction; return the hand-over to run after it."""
+        stops: list[int] = []
+        starts: list[tuple[TaskJob, Any, Any]] = []
+        workflows = self._workflows()
+        epoch = self._epoch()
+        for command in commands:
+            if not isinstance(command, StartTask):
+                stops.append(command.task_execution_id)
+                continue
+            job = TaskJob(
+                task_execution_id=command.task_execution_id, workflow_execution_id=command.workflow_execution_id,
+                namespace=command.namespace, workflow_name=command.workflow_name, task_name=command.task_name,
+                sequence_number=command.sequence_number, try_number=command.try_number,
+                snapshot_id=command.snapshot_id, log_path=command.log_path,
+                execution_timeout=command.execution_timeout, epoch=epoch,
+            )
+            try:
+                workflow, _ = workflows.get(tx, job.snapshot_id)
+                snapshot = self._snapshot_metas.get(job.snapshot_id) or tx.get_snapshot(job.snapshot_id)
+                self._snapshot_metas[job.snapshot_id] = snapshot
+                if self.executor.needs_snapshot_frame and job.snapshot_id not in self._frames:
+                    self._frames[job.snapshot_id] = workflows.frame(tx, job.snapshot_id)
+            except Exception as exc:
+                self.fail_unprepared(job, exc)
+                continue
+            starts.append((job, workflow, snapshot))
+
+        def hand_over() -> None:
+            faultpoints.reach("engine.dispatch")
+            for te_id in stops:
+                self.executor.stop_task(te_id, epoch)
+            for job, workflow, snapshot in starts:
+                try:
+                    job = self._prepare(job, workflow, snapshot)
+                except Exception as exc:
+                    self.fail_unprepared(job, exc)
+                    continue
+                with self._running_lock:
+                    self.running[job.task_execution_id] = job
+                self.executor.submit(job)
+
+        return hand_over
+
+    def ended(self, job: TaskJob) -> None:
+        """An attempt reported its final status."""
+        with self._running_lock:
+            current = self.running.get(job.task_execution_id)
+            if current is not None and current.epoch == job.epoch:
+                del self.running[job.task_execution_id]
+
+    def attempts(self) -> list[TaskJob]:
+        """The attempts handed over that have not ended."""
+        with self._running_lock:
+            return list(self.running.values())
+
+    def stop_all(self) -> None:
+        """Stop every attempt handed over (the engine lost the scheduler lease)."""
+        for job in self.attempts():
+            self.executor.stop_task(job.task_execution_id, job.epoch)
+
+    def _prepare(self, job: TaskJob, workflow: Any, snapshot: Any) -> TaskJob:
+        """Give a job its working directory and its operator (or the pickled workflow for workers)."""
+        working_dir = self._working_dirs.get(job.workflow_execution_id)
+        if working_dir is None and snapshot is not None:
+            dest = self._home / "working_dir" / job.namespace / job.workflow_name / str(job.workflow_execution_id)
+            working_dir = str(self._working_dir(snapshot.uri, snapshot.signature, dest))
+            if len(self._working_dirs) > 10_000:
+                self._working_dirs.clear()
+            self._working_dirs[job.workflow_execution_id] = working_dir
+        if working_dir and workflow.source_file:
+            workflow_file = str(Path(working_dir, workflow.source_file))
+            job = attrs.evolve(job, working_dir=working_dir, workflow_file=workflow_file)
+        if self.executor.needs_snapshot_frame:
+            return attrs.evolve(job, snapshot_frame=self._frames[job.snapshot_id])
+        operator = self._definitions.operator(job, functools.partial(_identity, workflow))
+        return attrs.evolve(job, operator=operator)
+
+    def fail_unprepared(self, job: TaskJob, error: BaseException) -> None:
+        """A task whose definition cannot be loaded fails, with the traceback in its log."""
+        log.error("cannot prepare task %s of execution %s: %s", job.task_name, job.workflow_execution_id, error)
+        try:
+            with open(job.log_path, "a", encoding="utf-8", opener=private_opener) as task_log:
+                trace = "".join(traceback.format_exception(error))
+                task_log.write(self._mask("*** the task could not be prepared\n" + trace))
+        except OSError:
+            log.exception("cannot write the log %s of task execution %s", job.log_path, job.task_execution_id)
+        self._report(job, TaskStatus.FAILED, f"task could not be prepared: {type(error).__name__}: {error}")
