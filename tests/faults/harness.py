@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import sqlalchemy as sa
 
 from aiflow_core import Client
 from aiflow_core.api.observe import LEASE_NAME
@@ -32,8 +33,11 @@ from aiflow_core.model.meta import TaskExecutionMeta
 ROOT = Path(__file__).resolve().parents[2]
 #: The fault points a driver process lets the test arm.
 FAULT_POINTS = ("scheduler.step", "engine.dispatch")
-#: Short heartbeats, so that an attempt of a lost or paused engine is known lost within seconds.
-CONFIG = """\
+#: Seconds the scheduler lease lasts: a paused leader is held past it.
+LEASE = 5.0
+#: A short lease and short heartbeats, so that a lost or paused engine and its attempts are known lost in seconds.
+CONFIG = f"""\
+scheduler_lease_ttl: {LEASE:g}
 task_heartbeat_interval: 0.5
 task_heartbeat_timeout: 3
 task_executor_heartbeat_check_interval: 0.5
@@ -65,6 +69,12 @@ class EngineProcess:
         """True until the process has exited."""
         return self.proc.poll() is None
 
+    def wait_ready(self) -> None:
+        """Block until the engine's loop runs (a test's timeout bounds a hang)."""
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert line.strip() == "ready", f"engine process did not start (exit code {self.proc.poll()})"
+
 
 class Cluster:
     """Engine processes on one database; the test's client shares their home (and pickle secret)."""
@@ -92,8 +102,8 @@ class Cluster:
         env["AIFLOW_FAULT_POINTS"] = ",".join(FAULT_POINTS)
         return env
 
-    def spawn(self, skew: float = 0.0) -> EngineProcess:
-        """Start an engine process whose clock is ``skew`` seconds off, and wait until its loop runs."""
+    def spawn(self, skew: float = 0.0, wait: bool = True) -> EngineProcess:
+        """Start an engine process whose clock is ``skew`` seconds off; with ``wait``, wait until its loop runs."""
         self._spawned += 1
         stderr = open(self.home / f"engine-{self._spawned}.log", "w", encoding="utf-8")  # noqa: SIM115
         try:
@@ -104,11 +114,10 @@ class Cluster:
             )
         finally:
             stderr.close()
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.strip() == "ready", f"engine process did not start (exit code {proc.poll()})"
         engine = EngineProcess(proc=proc, skew=skew)
         self.engines.append(engine)
+        if wait:
+            engine.wait_ready()
         return engine
 
     def alive(self) -> list[EngineProcess]:
@@ -116,12 +125,21 @@ class Cluster:
         return [e for e in self.engines if e.alive()]
 
     def lease(self) -> tuple[int | None, int, int]:
-        """(pid of the lease holder or None, checkpoint, last offset), read in one transaction."""
-        with self._store.transaction(readonly=True) as tx:
-            owner = tx.get_lease_owner(LEASE_NAME)
-            checkpoint, head = tx.get_checkpoint("main"), tx.max_offset()
-        pid = owner.split(":")[1] if owner and owner.count(":") >= 2 else None
-        return (int(pid) if pid and pid.isdigit() else None), checkpoint, head
+        """(pid of the lease holder or None, checkpoint, last offset), read without taking any lock.
+
+        The store's own reads lock the counters a step writes, and would wait
+        for a leader paused inside its transaction: a monitor must not.
+        """
+        with self._store.engine.connect() as conn:
+            owner = conn.execute(sa.text("SELECT owner FROM aiflow_lease WHERE name = :n"), {"n": LEASE_NAME}).scalar()
+            counters = dict(conn.execute(sa.text("SELECT name, value FROM aiflow_counter")).all())
+            conn.rollback()
+        pid = str(owner).split(":")[1] if owner and str(owner).count(":") >= 2 else None
+        return (
+            int(pid) if pid and pid.isdigit() else None,
+            int(counters.get("checkpoint:main", 0)),
+            int(counters.get("event_offset", 0)),
+        )
 
     def leader(self, timeout: float = 30.0) -> EngineProcess:
         """The engine process holding the lease, waiting up to ``timeout`` s for one of them to hold it."""
