@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: The fault points a driver process lets the test arm.
 FAULT_POINTS = ("scheduler.step", "engine.dispatch")
 #: Seconds the scheduler lease lasts: a paused leader is held past it.
-LEASE = 5.0
+LEASE = 3.0
 #: A short lease and short heartbeats, so that a lost or paused engine and its attempts are known lost in seconds.
 CONFIG = f"""\
 scheduler_lease_ttl: {LEASE:g}
@@ -59,6 +59,7 @@ class EngineProcess:
 
     proc: subprocess.Popen[str]
     skew: float
+    ready: bool = False
 
     @property
     def pid(self) -> int:
@@ -71,6 +72,9 @@ class EngineProcess:
 
     def wait_ready(self) -> None:
         """Block until the engine's loop runs (a test's timeout bounds a hang)."""
+        if self.ready:
+            return
+        self.ready = True
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         assert line.strip() == "ready", f"engine process did not start (exit code {self.proc.poll()})"
@@ -89,6 +93,8 @@ class Cluster:
         os.environ["AIFLOW_HOME"] = str(home)
         self.client = Client(db_url)
         self._store: Any = self.client.store
+        #: The lease's epoch as :meth:`lease` last read it.
+        self.epoch = 0
         self._spawned = 0
 
     def env(self) -> dict[str, str]:
@@ -130,8 +136,11 @@ class Cluster:
         The store's own reads lock the counters a step writes, and would wait
         for a leader paused inside its transaction: a monitor must not.
         """
-        with self._store.engine.connect() as conn:
+        with self._store.engine.connect().execution_options(aiflow_readonly=True) as conn:
             owner = conn.execute(sa.text("SELECT owner FROM aiflow_lease WHERE name = :n"), {"n": LEASE_NAME}).scalar()
+            self.epoch = conn.execute(
+                sa.text("SELECT epoch FROM aiflow_lease WHERE name = :n"), {"n": LEASE_NAME}
+            ).scalar() or 0
             counters = dict(conn.execute(sa.text("SELECT name, value FROM aiflow_counter")).all())
             conn.rollback()
         pid = str(owner).split(":")[1] if owner and str(owner).count(":") >= 2 else None
