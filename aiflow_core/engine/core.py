@@ -119,9 +119,9 @@ class Engine(Client):
             working_dir=self._snapshots.working_dir, report=self._report, mask=self._mask,
             epoch=lambda: self.leadership.epoch,
         )
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.leadership = Leadership(
-            store=self.store, owner=self.owner, ttl=self.config.scheduler_lease_ttl,
+            store=self.store, owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+            ttl=self.config.scheduler_lease_ttl,
             grace=self.config.task_heartbeat_timeout + self.config.task_heartbeat_interval,
             on_elected=self._elected, on_deposed=self._deposed, queue=self._queue_report,
             own_attempts=lambda: set(self.handover.running),
@@ -199,23 +199,33 @@ class Engine(Client):
         return found
 
     # -- leadership --
+    @property
+    def owner(self) -> str:
+        """This engine's name as the holder of the scheduler lease (``host:pid:token``)."""
+        return self.leadership.owner
+
+    @owner.setter
+    def owner(self, value: str) -> None:
+        self.leadership.owner = value
+
     def _queue_report(self, event: Any) -> None:
         self.loop.queue_report(event)
 
-    def _elected(self, epoch: int) -> None:
-        """This engine leads at ``epoch``: forget what the loop kept (another engine may have written)."""
-        self.loop.forget()
-        self.loop.epoch = epoch
+    def _elected(self, epochs: frozenset[int]) -> None:
+        """This engine leads: forget what the loop kept (another engine may have written) unless it led on."""
+        if self.loop.epochs is None or not self.loop.epochs & epochs:
+            self.loop.forget()
+        self.loop.epochs = epochs
 
     def _deposed(self, reason: str) -> None:
         """This engine lost the lease: schedule nothing more and stop the tasks it runs."""
         self.loop.forget()
-        self.loop.epoch = None
+        self.loop.epochs = None
         self.handover.stop_all()
 
     def _attempt_current(self, job: TaskJob) -> bool:
         """True if ``job`` is an attempt of this engine's current leadership, whose lease cannot have expired."""
-        return job.epoch == self.leadership.epoch and self.leadership.holds()
+        return job.epoch in self.leadership.epochs and self.leadership.holds()
 
     def _heartbeat(self, task_execution_id: int) -> bool:
         """A worker's heartbeat: go on while the attempt is of this engine's current, unexpired leadership."""
@@ -240,7 +250,7 @@ class Engine(Client):
         if now < self._next_beat:
             return
         self._next_beat = now + self.config.task_heartbeat_interval
-        ids = [job.task_execution_id for job in self.handover.attempts() if job.epoch == self.leadership.epoch]
+        ids = [job.task_execution_id for job in self.handover.attempts() if job.epoch in self.leadership.epochs]
         if ids:
             with self.loop.transaction() as tx:
                 tx.beat_task_executions(ids)
@@ -298,8 +308,8 @@ class Engine(Client):
             self._beat_attempts()
             result = self.loop.step()
         except LeaseLostError as exc:
-            self.leadership.depose(str(exc))
-            return False, False
+            self.leadership.recheck(str(exc))
+            return False, self.leadership.leader
         self._health.succeeded()
         if result.ended:
             with self._ended:
@@ -459,7 +469,7 @@ class Engine(Client):
                     self.leadership.release()
             except Exception:
                 log.exception("could not record the final task statuses")
-            self.leadership.epoch = None
+            self.leadership.step_down()
 
     def _apply_last_reports(self, timeout: float | None) -> None:
         """Step until the executor's last reports (and what they lead to) are applied, within ``timeout`` s."""

@@ -99,7 +99,10 @@ class Handover:
         def hand_over() -> None:
             faultpoints.reach("engine.dispatch")
             for te_id in stops:
-                self.executor.stop_task(te_id, epoch)
+                with self._running_lock:
+                    running = self.running.get(te_id)
+                # The attempt this engine runs (of its current leadership), else whichever one this epoch started.
+                self.executor.stop_task(te_id, running.epoch if running is not None else epoch)
             for job, workflow, snapshot in starts:
                 try:
                     job = self._prepare(job, workflow, snapshot)

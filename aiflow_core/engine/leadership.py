@@ -45,8 +45,9 @@ ALIVE = (TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.STOPPING)
 class Leadership:
     """The scheduler lease of one engine (``owner``) on ``store``, ``ttl`` seconds long.
 
-    ``on_elected(epoch)`` runs when the engine becomes leader at ``epoch``
-    (it forgets what it kept between transactions), ``on_deposed(reason)``
+    ``on_elected(epochs)`` runs when the engine becomes leader, and when
+    its unbroken leadership moves to a new epoch (``epochs`` are those of
+    that leadership), ``on_deposed(reason)``
     when it loses the lease; ``queue`` takes the reports that settle lost
     task attempts; ``own_attempts`` names the task executions this engine
     runs itself. An attempt of another engine is lost ``grace`` seconds
@@ -56,7 +57,7 @@ class Leadership:
 
     def __init__(
         self, *, store: Store, owner: str, ttl: float, grace: float,
-        on_elected: Callable[[int], None], on_deposed: Callable[[str], None],
+        on_elected: Callable[[frozenset[int]], None], on_deposed: Callable[[str], None],
         queue: Callable[[Event], None], own_attempts: Callable[[], set[int]],
     ) -> None:
         self.store = store
@@ -69,6 +70,9 @@ class Leadership:
         self._own_attempts = own_attempts
         #: The epoch this engine holds the lease at; None when it does not lead.
         self.epoch: int | None = None
+        #: The epochs of this engine's unbroken leadership: its lease expired and it took it again before
+        #: anyone else did (the epoch then grew by exactly one), so its attempts of those epochs are current.
+        self.epochs: frozenset[int] = frozenset()
         #: Off only to measure what the check costs (benchmarks); an unfenced engine is unsafe to share.
         self.fencing = True
         self._renew_at = 0.0
@@ -112,14 +116,20 @@ class Leadership:
                 self.depose("another engine holds the scheduler lease")
             return False
         if self.epoch is not None and lease.epoch != self.epoch:
-            self.depose(f"the lease expired before it was renewed (epoch {self.epoch} -> {lease.epoch})")
-            return self.ensure()
+            if lease.epoch != self.epoch + 1:
+                self.depose(f"another engine held the lease meanwhile (epoch {self.epoch} -> {lease.epoch})")
+                return self.ensure()
+            log.warning("%s renewed its expired lease: epoch %s -> %s", self.owner, self.epoch, lease.epoch)
+            self.epoch = lease.epoch
+            self.epochs = self.epochs | {lease.epoch}
+            self._on_elected(self.epochs)
         self._renew_at = started + self.ttl / 3
         self._valid_until = started + self.ttl
         if self.epoch is None:
             self.epoch = lease.epoch
+            self.epochs = frozenset({lease.epoch})
             log.info("%s leads the scheduler at epoch %s", self.owner, lease.epoch)
-            self._on_elected(lease.epoch)
+            self._on_elected(self.epochs)
         return True
 
     def fence(self, tx: StoreTx) -> None:
@@ -130,13 +140,23 @@ class Leadership:
             raise LeaseLostError(f"{self.owner} does not hold the scheduler lease")
         tx.check_lease(LEASE_NAME, self.owner, self.epoch)
 
+    def recheck(self, reason: str) -> None:
+        """A transaction found the lease lost (``reason``): take it again if nobody else took it, else step down."""
+        if self.epoch is None:
+            return
+        self._renew_at = 0.0
+        try:
+            self.ensure()
+        except Exception:
+            self.depose(reason)
+            raise
+
     def depose(self, reason: str) -> None:
         """This engine no longer leads: stop scheduling and stop the tasks it runs."""
         if self.epoch is None:
             return
         log.warning("%s lost the scheduler lease (epoch %s): %s", self.owner, self.epoch, reason)
-        self.epoch = None
-        self._renew_at = self._valid_until = 0.0
+        self.step_down()
         self._doubtful.clear()
         self._on_deposed(reason)
 
@@ -190,5 +210,10 @@ class Leadership:
         """Give up the lease (the engine stops); its epoch stays, so the next holder's is higher."""
         with self.store.transaction() as tx:
             tx.release_lease(LEASE_NAME, self.owner)
+        self.step_down()
+
+    def step_down(self) -> None:
+        """Stop counting as leader here (the engine stops), without touching the lease."""
         self.epoch = None
+        self.epochs = frozenset()
         self._renew_at = self._valid_until = 0.0

@@ -110,10 +110,10 @@ class Applier:
 
     def _on_task_report(self, batch: Batch, event: Event) -> None:
         report = TaskReport.from_event(event)
-        if report.epoch is not None and batch.epoch is not None and report.epoch != batch.epoch:
+        if report.epoch is not None and batch.epochs is not None and report.epoch not in batch.epochs:
             reason = (
                 f"report {report.status.value} of task execution {report.task_execution_id} refused: its attempt "
-                f"was dispatched at lease epoch {report.epoch}, the scheduler's epoch is {batch.epoch}"
+                f"was dispatched at lease epoch {report.epoch}, the scheduler's epoch is {max(batch.epochs)}"
             )
             log.warning("%s", reason)
             batch.emit(

@@ -88,8 +88,8 @@ class SchedulerLoop:
         self.store = store
         #: Called inside every transaction of a step, last: a deposed engine's step rolls back.
         self.fence = fence
-        #: The lease epoch this loop schedules at (None: unfenced); reports of other epochs' attempts are stale.
-        self.epoch: int | None = None
+        #: The lease epochs of the engine's unbroken leadership (None: unfenced); other epochs' attempts are stale.
+        self.epochs: frozenset[int] | None = None
         self.clock = clock
         self.name = name
         self.batch_size = batch_size
@@ -157,7 +157,7 @@ class SchedulerLoop:
         try:
             with self.transaction() as tx:
                 checkpoint = tx.get_checkpoint(self.name)
-                batch = Batch(tx, now, self.workflows, self._rule_error, memory=self.memory, epoch=self.epoch)
+                batch = Batch(tx, now, self.workflows, self._rule_error, memory=self.memory, epochs=self.epochs)
                 inputs = list(reports) + self._time_inputs(batch)
                 if inputs:
                     tx.append_events(inputs, now)

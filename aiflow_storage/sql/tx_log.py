@@ -13,16 +13,17 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
+from aiflow_core.leases import Lease, lease_lost
 from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.internal.events import UnreadableEvent
-from aiflow_core.ports import EventFilter, Lease, LogHead, Timer, check_json, check_storable, lease_lost
+from aiflow_core.ports import EventFilter, LogHead, Timer, check_json, check_storable
 from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.prepared import Prepared
 from aiflow_storage.sql.tx_base import EVENT_COUNTER, TRIGGER_COUNTER, TxBase, in_list, in_params
@@ -91,6 +92,27 @@ def _db_now(dialect: str) -> sa.ColumnElement[Any]:
     if dialect in ("mysql", "mariadb"):
         return sa.func.utc_timestamp(6).label("now")
     return sa.func.strftime("%Y-%m-%d %H:%M:%f", "now").label("now")
+
+
+class _WithDbNow(Prepared):
+    """A statement that reads the database's time (see :func:`_db_now`), built for each dialect."""
+
+    def __init__(self, build: Callable[[sa.ColumnElement[Any]], sa.Select[Any]]) -> None:
+        self._build = build
+        super().__init__(build(_db_now("sqlite")))
+
+    def _statement_for(self, dialect: sa.Dialect) -> sa.ClauseElement:
+        return self._build(_db_now(dialect.name))
+
+
+def _lease_select(now: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    c = t.leases.c
+    return sa.select(c.owner, c.epoch, c.expires, now).where(c.name == sa.bindparam("name"))
+
+
+_DB_NOW = _WithDbNow(lambda now: sa.select(now))
+_LEASE = _WithDbNow(_lease_select)
+_LEASE_LOCKED = _WithDbNow(lambda now: _lease_select(now).with_for_update())
 
 
 def _db_time(value: Any) -> dt.datetime:
@@ -273,15 +295,12 @@ class LogOps(TxBase):
 
     def store_now(self) -> dt.datetime:
         """The database server's current time."""
-        return _db_time(self.conn.execute(sa.select(_db_now(self.conn.dialect.name))).scalar_one())
+        return _db_time(_DB_NOW.execute(self.conn)[0].now)
 
     def _lease_row(self, name: str) -> Any:
         """The lease row with the database's time, locked until the transaction ends."""
-        return self.conn.execute(
-            sa.select(t.leases.c.owner, t.leases.c.epoch, t.leases.c.expires, _db_now(self.conn.dialect.name))
-            .where(t.leases.c.name == name)
-            .with_for_update()
-        ).first()
+        rows = _LEASE_LOCKED.execute(self.conn, {"name": name})
+        return rows[0] if rows else None
 
     def acquire_lease(self, name: str, owner: str, ttl: float) -> Lease | None:
         """Take or renew a lease on the database's clock; the epoch grows with every taking."""
@@ -316,12 +335,10 @@ class LogOps(TxBase):
 
     def get_lease(self, name: str) -> Lease | None:
         """A lease as held, with the database's time."""
-        row = self.conn.execute(
-            sa.select(t.leases.c.owner, t.leases.c.epoch, t.leases.c.expires, _db_now(self.conn.dialect.name))
-            .where(t.leases.c.name == name)
-        ).first()
-        if row is None:
+        rows = _LEASE.execute(self.conn, {"name": name})
+        if not rows:
             return None
+        row = rows[0]
         return Lease(name=name, owner=row.owner, epoch=int(row.epoch), expires=row.expires, now=_db_time(row.now))
 
     def release_lease(self, name: str, owner: str) -> None:

@@ -29,5 +29,7 @@ def test_example_runs(page: str, index: int, block: str, tmp_path: Path) -> None
         assert "transform SUCCESS" in result.stdout
     if page == "embedding.md" and index == 1:
         assert result.stdout.split() == ["3", "10"]
+    if page == "embedding.md" and "scheduler_lease_ttl" in block:
+        assert result.stdout.splitlines() == ["True False", "True True"]
     if page == "configuration.md":
         assert "process" in result.stdout

@@ -209,3 +209,25 @@ def test_process_executor_runs_tasks_in_parallel_up_to_the_limit(tmp_path: Path)
         peak = max(peak, running)
     assert 2 <= peak <= 4
     assert len({int(pid) for _, _, pid in spans}) <= 4
+
+
+@pytest.mark.parametrize("executor", ["thread", "process"])
+def test_a_stop_reaches_only_the_attempt_it_names(tmp_path: Path, executor: str) -> None:
+    workflow_file = tmp_path / "wf.py"
+    workflow_file.write_text(LONG.format(pid_file=tmp_path / "pid"))
+    with _engine(tmp_path, executor) as engine:
+        engine.upload_workflows(str(workflow_file))
+        execution = engine.start_workflow_execution("long")
+        _wait(lambda: {t.status for t in engine.list_task_executions(execution)} == {TaskStatus.RUNNING})
+        python = next(t for t in engine.list_task_executions(execution) if t.task_name == "python")
+        epoch = engine.leadership.epoch
+        assert epoch is not None
+        engine.executor.stop_task(python.id, epoch + 1)  # names an attempt that does not run here
+        running = getattr(engine.executor, "_busy" if executor == "process" else "_running")[python.id]
+        assert running.stopping is False  # decided in the call itself: nothing was asked of the attempt
+        engine.executor.stop_task(python.id, epoch)  # the one that runs
+        assert running.stopping is True
+        _wait(lambda: engine.get_task_execution(python.id).status is TaskStatus.STOPPED)
+        events = [e for e in engine.list_events(include_internal=True) if e.value == "STOPPED"]
+        assert len(events) == 1
+        engine.stop_workflow_execution(execution)

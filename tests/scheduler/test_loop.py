@@ -15,6 +15,7 @@ import attrs
 import pytest
 
 from aiflow_core.client import Client
+from aiflow_core.errors import LeaseLostError
 from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.internal.events import TaskReport
 from aiflow_core.model.meta import TaskExecutionMeta
@@ -65,7 +66,9 @@ class Harness:
     def tasks(self, execution_id: int) -> list[TaskExecutionMeta]:
         return self.client.list_task_executions(execution_id)
 
-    def report(self, te: TaskExecutionMeta, status: TaskStatus, error: str | None = None) -> None:
+    def report(
+        self, te: TaskExecutionMeta, status: TaskStatus, error: str | None = None, epoch: int | None = None
+    ) -> None:
         """Report a status of a task execution, as an executor would."""
         execution = self.client.get_workflow_execution(te.workflow_execution_id)
         assert execution is not None
@@ -73,7 +76,7 @@ class Harness:
             TaskReport(
                 namespace=execution.namespace, workflow_name=execution.workflow_name,
                 workflow_execution_id=execution.id, task_execution_id=te.id, task_name=te.task_name,
-                sequence_number=te.sequence_number, status=status, error=error,
+                sequence_number=te.sequence_number, status=status, error=error, epoch=epoch,
             ).to_event()
         )
 
@@ -194,3 +197,36 @@ def test_stopping_an_execution_stops_its_live_tasks(harness: Harness) -> None:
     harness.settle()
     assert harness.tasks(execution)[0].status is TaskStatus.STOPPED
     assert harness.client.get_workflow_execution(execution).status.value == "STOPPED"  # type: ignore[union-attr]
+
+
+def test_a_fenced_step_that_fails_its_check_commits_nothing_and_hands_nothing_over(harness: Harness) -> None:
+    def fence(tx: StoreTx) -> None:
+        tx.check_lease("scheduler", "me", 1)
+
+    harness.loop.fence = fence
+    with harness.store.transaction() as tx:
+        assert tx.acquire_lease("scheduler", "other", 60) is not None  # another engine leads
+    execution = harness.client.start_workflow_execution("chain")
+    before = harness.checkpoint()
+    with pytest.raises(LeaseLostError, match="held by other"):
+        harness.loop.step()
+    assert harness.checkpoint() == before and harness.tasks(execution) == [] and harness.commands == []
+
+
+def test_reports_of_an_attempt_of_another_epoch_are_refused_with_a_notice(harness: Harness) -> None:
+    harness.loop.epochs = frozenset({2})
+    execution = harness.client.start_workflow_execution("chain")
+    harness.settle()
+    [first] = harness.tasks(execution)
+    harness.report(first, TaskStatus.RUNNING, epoch=2)
+    harness.settle()
+    harness.report(first, TaskStatus.FAILED, error="from a deposed engine", epoch=1)
+    harness.settle()
+    [first] = harness.tasks(execution)
+    assert first.status is TaskStatus.RUNNING  # unchanged
+    notices = [e for e in harness.client.list_events(include_internal=True) if e.kind is EventKind.NOTICE]
+    assert [e.key for e in notices] == [f"aiflow.stale_attempt/{first.id}"]
+    assert "epoch 1" in (notices[0].value or "") and "epoch is 2" in (notices[0].value or "")
+    harness.report(first, TaskStatus.SUCCESS, epoch=2)
+    harness.settle()
+    assert harness.tasks(execution)[0].status is TaskStatus.SUCCESS

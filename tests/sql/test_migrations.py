@@ -3,6 +3,7 @@ before migrations upgrades in place, downgrades go one revision at a time and re
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -99,14 +100,42 @@ def test_upgrade_and_downgrade_one_revision_at_a_time(empty_url: str) -> None:
         with store.engine.connect() as conn:  # releases before migrations read this row
             assert conn.execute(sa.select(schema.schema_info.c.version)).scalar_one() == 1
 
-        assert store.upgrade() == 2
+        assert store.upgrade() == SCHEMA_VERSION
         assert "ix_task_execution_status" in _indexes(store, "aiflow_task_execution")
         with store.engine.connect() as conn:
-            assert conn.execute(sa.select(schema.schema_info.c.version)).scalar_one() == 2
+            assert conn.execute(sa.select(schema.schema_info.c.version)).scalar_one() == SCHEMA_VERSION
         with store.transaction() as tx:
             assert [n.name for n in tx.list_namespaces(None, None)] == ["default", "kept"]
-        with pytest.raises(InvalidArgumentError, match=r"0\.\.2"):
-            store.downgrade(3)
+        with pytest.raises(InvalidArgumentError, match=rf"0\.\.{SCHEMA_VERSION}"):
+            store.downgrade(SCHEMA_VERSION + 1)
+    finally:
+        store.close()
+
+
+def test_a_version_2_database_with_a_held_lease_upgrades_to_fenced_leases(empty_url: str) -> None:
+    """Revision 3 adds the lease epoch and the attempts' heartbeats; a lease taken before counts as epoch 0,
+    so the next holder gets epoch 1, and a task execution made before has no heartbeat yet."""
+    store = SqlStore(empty_url)
+    try:
+        store.upgrade()
+        assert store.downgrade(2) == 2
+        with store.engine.begin() as conn:
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("aiflow_lease")}
+            assert columns == {"name", "owner", "expires"}
+            conn.execute(
+                sa.text("INSERT INTO aiflow_lease (name, owner, expires) VALUES ('scheduler', 'old:1:x', :t)"),
+                {"t": dt.datetime(2020, 1, 1)},
+            )
+        assert store.upgrade() == SCHEMA_VERSION
+        assert _differences(store, schema.metadata) == []
+        with store.transaction() as tx:
+            old = tx.get_lease("scheduler")
+            assert old is not None and (old.owner, old.epoch, old.live) == ("old:1:x", 0, False)
+            taken = tx.acquire_lease("scheduler", "new:2:y", 10)
+            assert taken is not None and taken.epoch == 1
+        assert store.downgrade(2) == 2  # the epoch only coordinates running engines: nothing to refuse
+        with store.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT owner FROM aiflow_lease")).scalar_one() == "new:2:y"
     finally:
         store.close()
 

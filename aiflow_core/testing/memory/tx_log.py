@@ -8,9 +8,10 @@ from typing import Any
 
 import attrs
 
+from aiflow_core.leases import Lease, lease_lost
 from aiflow_core.model.clock import ensure_utc
 from aiflow_core.model.event import Event, EventKind
-from aiflow_core.ports import EventFilter, Lease, LogHead, Timer, check_storable, lease_lost
+from aiflow_core.ports import EventFilter, LogHead, Timer, check_storable
 from aiflow_core.testing.memory.tx_base import EVENT_COUNTER, TRIGGER_COUNTER, TxBase, from_json, to_json
 
 

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
+from aiflow_core.leases import Lease
 from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.execution_type import ExecutionType
 from aiflow_core.model.status import TaskStatus, WorkflowStatus
-from aiflow_core.ports import EventFilter, Lease, Store
+from aiflow_core.ports import EventFilter, Store
 from aiflow_core.testing.store_contract.support import MANUAL, T0, UTC, at, make_execution, make_workflow
 
 
