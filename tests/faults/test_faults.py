@@ -1,11 +1,12 @@
 """Exactly once under faults: engines sharing a database are killed, paused and given wrong clocks.
 
-Two engine processes share one database (PostgreSQL, MariaDB or one SQLite
-file) while a feeder sends 2,000 user events. Twenty faults hit them: the
-leader is SIGKILLed or SIGSTOPped (held past its lease, then resumed) at
-random moments, or aimed with fault points inside a step (decided, not
-committed) or inside a dispatch (committed, not handed to the executor); and
-the standby is replaced by an engine whose clock is minutes ahead or behind.
+Three engine processes (a leader, two standbys) share one database
+(PostgreSQL, MariaDB or one SQLite file) while a feeder sends 2,000 user
+events. Twenty faults hit them: the leader is SIGKILLed or SIGSTOPped (held
+past its lease, then resumed) at random moments, or aimed with fault points
+inside a step (decided, not committed) or inside a dispatch (committed, not
+handed to the executor); and a standby is replaced by an engine whose clock
+is minutes ahead or behind, which leads in its turn after a later fault.
 
 The workflow only RESTARTs its never-ending tasks (by counting conditions and
 a plain event rule), so its history depends on the user events alone: it
@@ -116,6 +117,8 @@ PLAN = [k for k in os.environ.get("AIFLOW_FAULT_PLAN", "").split(",") if k] or (
     + ["stop"] * 3 + ["stop@scheduler.step"] * 2 + ["stop@engine.dispatch"] * 2 + ["skew"] * 4
 )
 SKEWS = [300.0, -300.0, 180.0, -120.0]
+#: Engines waiting to take over: with two, one is up while the replacement of a killed one starts.
+STANDBYS = 2
 
 
 def _keys() -> list[str]:
@@ -201,23 +204,26 @@ class FaultRun:
         self.failover: dict[str, list[float]] = {"sigkill": [], "sigstop": []}
         self.notes: list[str] = []
         self.epoch: int | None = None
+        #: How far off the clock of each leader that a fault hit was (seconds).
+        self.leader_skews: list[float] = []
 
     def inject(self, kind: str) -> None:
         """Carry out one fault of the plan and wait until the cluster has a leader again."""
         cluster = self.cluster
-        for engine in cluster.alive():
-            engine.wait_ready()  # a standby that is still starting up cannot take over
         leader = cluster.leader()
+        # One standby at least is up (the others, started after earlier faults, may still be starting).
+        next(e for e in cluster.alive() if e is not leader).wait_ready()
         if self.epoch is not None and cluster.epoch != self.epoch:
             self.notes.append(f"UNPROVOKED: the lease moved (epoch {self.epoch} -> {cluster.epoch}) with no fault")
         action, _, point = kind.partition("@")
         if action == "skew":
-            standby = next(e for e in cluster.alive() if e is not leader)
+            standby = self.rng.choice([e for e in cluster.alive() if e is not leader])
             cluster.kill(standby)
-            skew = self.rng.choice([300.0, -300.0, 180.0, -120.0])
+            skew = self.rng.choice(SKEWS)
             cluster.spawn(skew=skew, wait=False)
             time.sleep(2.0)  # long enough for its first tries at the lease
         else:
+            self.leader_skews.append(leader.skew)
             since, checkpoint = self._hit(leader, action, point)
             if action == "kill":
                 cluster.spawn(wait=False)
@@ -275,8 +281,8 @@ def test_twenty_faults_change_nothing_an_uninterrupted_run_decides(
     run = FaultRun(cluster, rng)
     started = time.monotonic()
     try:
-        cluster.spawn()
-        cluster.spawn(wait=False)
+        for _ in range(STANDBYS + 1):
+            cluster.spawn()
         execution_id = _start(cluster, record)
         feeder = Feeder(cluster.client, keys, rate=EVENTS / (len(plan) * 4.0))
         feeder.allow(len(keys))
@@ -298,7 +304,8 @@ def test_twenty_faults_change_nothing_an_uninterrupted_run_decides(
         "seconds": round(time.monotonic() - started, 1), "feeder_retries": feeder.errors,
         "sigkill_failover_s": summary(run.failover["sigkill"]), "sigstop_failover_s": summary(run.failover["sigstop"]),
         "raw_failover_s": {k: [round(v, 3) for v in vs] for k, vs in run.failover.items()},
-        "attempts": len(found), "retried_attempts": sum(a.try_number > 1 for a in found), "notes": run.notes,
+        "attempts": len(found), "retried_attempts": sum(a.try_number > 1 for a in found),
+        "leader_clock_skews_s": run.leader_skews, "notes": run.notes,
     }
     (tmp_path / "failover.json").write_text(json.dumps(figures, indent=2), encoding="utf-8")
     with capsys.disabled():
