@@ -34,7 +34,7 @@ from aiflow_core.errors import (
     StoreError,
 )
 from aiflow_core.executors import Executor, TaskJob, create_executor
-from aiflow_core.executors.attempt import AttemptEndedError, serve_call
+from aiflow_core.executors.attempt import AttemptEndedError, AttemptGuard, serve_call
 from aiflow_core.executors.base import ExecutorContext
 from aiflow_core.model.clock import Clock, ReplayClock
 from aiflow_core.model.durations import parse_horizon, positive_seconds
@@ -223,25 +223,25 @@ class Engine(Client):
         self.loop.epochs = None
         self.handover.stop_all()
 
-    def _attempt_current(self, job: TaskJob) -> bool:
-        """True if ``job`` is an attempt of this engine's current leadership, whose lease cannot have expired."""
-        return job.epoch in self.leadership.epochs and self.leadership.holds()
-
-    def _heartbeat(self, task_execution_id: int) -> bool:
-        """A worker's heartbeat: go on while the attempt is of this engine's current, unexpired leadership."""
-        self.heartbeats.beat(task_execution_id)
-        job = self.handover.running.get(task_execution_id)
-        return job is not None and self._attempt_current(job)
-
-    def _serve(self, job: TaskJob, op: str, args: dict[str, Any]) -> Any:
-        """Carry out a call of a task attempt; refused when the attempt is stale (its engine lost the lease)."""
-        if not self._attempt_current(job):
-            log.warning("refused %s of a stale attempt of task execution %s (epoch %s)", op,
+    def _check_current(self, job: TaskJob, what: str) -> None:
+        """Refuse ``what`` of a stale attempt: one of an epoch this engine's leadership does not hold."""
+        if job.epoch not in self.leadership.epochs:
+            log.warning("refused %s of a stale attempt of task execution %s (epoch %s)", what,
                         job.task_execution_id, job.epoch)
             raise AttemptEndedError(
                 f"task execution {job.task_execution_id}'s attempt of epoch {job.epoch} is stale: "
                 "its engine no longer holds the scheduler lease"
             )
+
+    def _heartbeat(self, task_execution_id: int) -> bool:
+        """A worker's heartbeat: go on while the attempt is of this engine's leadership and its lease holds."""
+        self.heartbeats.beat(task_execution_id)
+        job = self.handover.running.get(task_execution_id)
+        return job is not None and job.epoch in self.leadership.epochs and self.leadership.holds()
+
+    def _serve(self, job: TaskJob, op: str, args: dict[str, Any]) -> Any:
+        """Carry out a call of a task attempt; refused when the attempt is stale (its engine lost the lease)."""
+        self._check_current(job, op)
         return serve_call(self, job, op, args)
 
     def _beat_attempts(self) -> None:
@@ -289,7 +289,8 @@ class Engine(Client):
             namespace=job.namespace, workflow_name=job.workflow_name,
             workflow_execution_id=job.workflow_execution_id, task_name=job.task_name,
             task_execution_id=job.task_execution_id, sequence_number=job.sequence_number,
-            client_factory=lambda: self, wake=self.wake, blob_spec=self.blob_spec, mask=self._mask,
+            client_factory=lambda: AttemptGuard(self, job, self._check_current),
+            wake=self.wake, blob_spec=self.blob_spec, mask=self._mask,
         )
 
     # -- running --

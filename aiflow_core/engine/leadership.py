@@ -29,6 +29,7 @@ from collections.abc import Callable
 
 from aiflow_core.api.observe import LEASE_NAME, dead_local_owner
 from aiflow_core.errors import LeaseLostError
+from aiflow_core.leases import Lease
 from aiflow_core.model.event import Event
 from aiflow_core.model.internal.events import TaskReport
 from aiflow_core.model.status import TaskStatus
@@ -36,8 +37,8 @@ from aiflow_core.ports import Store, StoreTx
 
 log = logging.getLogger("aiflow.engine")
 
-#: The default lease length in seconds (config key ``scheduler_lease_ttl``).
-LEASE_TTL = 10.0
+#: Seconds between looks at the database's clock while attempts of earlier leaders are in doubt.
+SETTLE_EVERY = 0.25
 #: The statuses of a task execution whose attempt may still run.
 ALIVE = (TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.STOPPING)
 
@@ -80,6 +81,7 @@ class Leadership:
         #: Task executions of earlier leaders that may still run -> when they count as lost (database clock).
         self._doubtful: dict[int, dt.datetime] = {}
         self._next_settle: dt.datetime | None = None
+        self._next_look = 0.0
 
     @property
     def leader(self) -> bool:
@@ -100,17 +102,12 @@ class Leadership:
         if self.epoch is not None and time.monotonic() < self._renew_at:
             return True
         started = time.monotonic()
-        previous = None
-        with self.store.transaction() as tx:
-            if self.epoch is None:
-                previous = tx.get_lease(LEASE_NAME)
-            lease = tx.acquire_lease(LEASE_NAME, self.owner, self.ttl)
-            if lease is None and previous is not None and dead_local_owner(previous.owner):
-                log.warning("taking over the scheduler lease of %s, whose process is gone", previous.owner)
-                tx.release_lease(LEASE_NAME, previous.owner)
-                lease = tx.acquire_lease(LEASE_NAME, self.owner, self.ttl)
-            if lease is not None and self.epoch is None:
-                self._find_doubtful(tx, previous, lease.now)
+        try:
+            lease = self._take()
+        except Exception:
+            if self.epoch is not None and started >= self._valid_until:
+                self.depose("the lease could not be renewed before it ended")
+            raise
         if lease is None:
             if self.epoch is not None:
                 self.depose("another engine holds the scheduler lease")
@@ -131,6 +128,21 @@ class Leadership:
             log.info("%s leads the scheduler at epoch %s", self.owner, lease.epoch)
             self._on_elected(self.epochs)
         return True
+
+    def _take(self) -> Lease | None:
+        """Take or renew the lease in one transaction; returns it, or None while another engine holds it."""
+        previous = None
+        with self.store.transaction() as tx:
+            if self.epoch is None:
+                previous = tx.get_lease(LEASE_NAME)
+            lease = tx.acquire_lease(LEASE_NAME, self.owner, self.ttl)
+            if lease is None and previous is not None and dead_local_owner(previous.owner):
+                log.warning("taking over the scheduler lease of %s, whose process is gone", previous.owner)
+                tx.release_lease(LEASE_NAME, previous.owner)
+                lease = tx.acquire_lease(LEASE_NAME, self.owner, self.ttl)
+            if lease is not None and self.epoch is None:
+                self._find_doubtful(tx, previous, lease.now)
+        return lease
 
     def fence(self, tx: StoreTx) -> None:
         """Prove inside ``tx`` that this engine holds the lease at its epoch; LeaseLostError otherwise."""
@@ -173,8 +185,9 @@ class Leadership:
 
     def settle_lost(self) -> None:
         """Report lost the doubtful attempts whose time came (call while leading, before a step)."""
-        if self._next_settle is None:
+        if self._next_settle is None or time.monotonic() < self._next_look:
             return
+        self._next_look = time.monotonic() + SETTLE_EVERY
         with self.store.transaction(readonly=True) as tx:
             now = tx.store_now()
             if now < self._next_settle:

@@ -45,6 +45,14 @@ class AttemptEndedError(InvalidStateError):
     """A call came with a token the engine does not accept: its attempt ended (or never was)."""
 
 
+def attempt_context(job: Any) -> dict[str, Any]:
+    """The context of an event a task attempt sends: its task execution and its epoch (which names the attempt)."""
+    context: dict[str, Any] = {"task_execution_id": job.task_execution_id}
+    if job.epoch is not None:
+        context["epoch"] = job.epoch
+    return context
+
+
 def serve_call(client: Any, job: Any, op: str, args: dict[str, Any]) -> Any:
     """Carry out one call of the attempt ``job`` on the engine's ``client``, scoped to the attempt."""
     allowed = OPERATIONS.get(op)
@@ -57,11 +65,33 @@ def serve_call(client: Any, job: Any, op: str, args: dict[str, Any]) -> Any:
         return client.send_event(
             args["key"], args.get("value"), namespace=job.namespace,
             sender=f"{job.workflow_name}.{job.task_name}", workflow_execution_id=job.workflow_execution_id,
-            context={"task_execution_id": job.task_execution_id},
+            context=attempt_context(job),
         )
     if op in ("list_events", "count_events"):
         return getattr(client, op)(namespace=job.namespace, **args)
     return getattr(client, op)(**args)
+
+
+class AttemptGuard:
+    """What a task in the engine's own process (thread, inline) gets as its client: the engine's client,
+    whose sends are refused once the attempt is stale (``check`` raises) and carry the attempt's epoch."""
+
+    def __init__(self, client: Any, job: Any, check: Callable[[Any, str], None]) -> None:
+        self._client = client
+        self._job = job
+        self._check = check
+
+    def send_event(self, key: str, value: str | None = None, **scope: Any) -> Event:
+        """Send an event of this attempt, unless the attempt is stale."""
+        self._check(self._job, "send_event")
+        context = scope.pop("context", None)
+        if context is not None and context.get("task_execution_id") == self._job.task_execution_id:
+            context = {**context, **attempt_context(self._job)}
+        result: Event = self._client.send_event(key, value, context=context, **scope)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
 
 
 class Replies:

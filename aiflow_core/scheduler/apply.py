@@ -17,7 +17,6 @@ from aiflow_core.model.internal.events import (
     PeriodicFire,
     RetryFire,
     ScheduleFire,
-    StaleAttemptNotice,
     TaskOperation,
     TaskReport,
     TaskStatusChange,
@@ -110,19 +109,6 @@ class Applier:
 
     def _on_task_report(self, batch: Batch, event: Event) -> None:
         report = TaskReport.from_event(event)
-        if report.epoch is not None and batch.epochs is not None and report.epoch not in batch.epochs:
-            reason = (
-                f"report {report.status.value} of task execution {report.task_execution_id} refused: its attempt "
-                f"was dispatched at lease epoch {report.epoch}, the scheduler's epoch is {max(batch.epochs)}"
-            )
-            log.warning("%s", reason)
-            batch.emit(
-                StaleAttemptNotice(
-                    namespace=event.namespace, task_execution_id=report.task_execution_id,
-                    offset=event.offset or 0, reason=reason,
-                ).to_event()
-            )
-            return
         self._apply_report(batch, report.workflow_execution_id, report.task_execution_id, report.status, report.error)
 
     def _apply_report(

@@ -243,12 +243,9 @@ class Batch:
         self, tx: StoreTx, now: dt.datetime, workflows: WorkflowCache,
         on_rule_error: Callable[[str, BaseException], None], events: Sequence[Event] = (),
         memory: SchedulerMemory | None = None, limit: int | None = None,
-        epochs: frozenset[int] | None = None,
     ) -> None:
         self.tx = tx
         self.now = now
-        #: The lease epochs of the engine applying the batch (None: unfenced); attempts of others are stale.
-        self.epochs = epochs
         self.workflows = workflows
         self.on_rule_error = on_rule_error
         self.memory = memory if memory is not None else SchedulerMemory()

@@ -40,7 +40,7 @@ from aiflow_core import faultpoints
 from aiflow_core.errors import StoreDataError, StoreError
 from aiflow_core.model.clock import Clock
 from aiflow_core.model.event import Event, EventKind
-from aiflow_core.model.internal.events import SkippedEventNotice, timer_event
+from aiflow_core.model.internal.events import SkippedEventNotice, StaleAttemptNotice, TaskReport, timer_event
 from aiflow_core.model.status import TaskStatus
 from aiflow_core.ports import Command, Store, StoreTx
 from aiflow_core.scheduler.apply import Applier
@@ -137,6 +137,33 @@ class SchedulerLoop:
         with self._reports_lock:
             self._reports.extendleft(reversed(reports))
 
+    def _fresh(self, reports: list[Event]) -> list[Event]:
+        """The reports to append: those of attempts of another epoch than this loop's become NOTICEs instead.
+
+        Such an attempt was dispatched by an earlier leadership of this
+        engine, which lost the lease since: what it reports changes nothing.
+        """
+        if self.epochs is None:
+            return reports
+        kept = []
+        for event in reports:
+            epoch = (event.context or {}).get("epoch") if event.kind is EventKind.TASK_REPORT else None
+            if epoch is None or epoch in self.epochs:
+                kept.append(event)
+                continue
+            report = TaskReport.from_event(event)
+            reason = (
+                f"report {report.status.value} of task execution {report.task_execution_id} refused: its attempt "
+                f"was dispatched at lease epoch {epoch}, this engine leads at epoch {max(self.epochs)}"
+            )
+            log.warning("%s", reason)
+            kept.append(
+                StaleAttemptNotice(
+                    namespace=event.namespace, task_execution_id=report.task_execution_id, epoch=epoch, reason=reason,
+                ).to_event()
+            )
+        return kept
+
     def _rule_error(self, message: str, error: BaseException) -> None:
         text = "".join(traceback.format_exception(error)).rstrip()
         log.error("%s: %s", message, text)
@@ -157,8 +184,8 @@ class SchedulerLoop:
         try:
             with self.transaction() as tx:
                 checkpoint = tx.get_checkpoint(self.name)
-                batch = Batch(tx, now, self.workflows, self._rule_error, memory=self.memory, epochs=self.epochs)
-                inputs = list(reports) + self._time_inputs(batch)
+                batch = Batch(tx, now, self.workflows, self._rule_error, memory=self.memory)
+                inputs = self._fresh(reports) + self._time_inputs(batch)
                 if inputs:
                     tx.append_events(inputs, now)
                 limit = self._limit(checkpoint)

@@ -85,10 +85,12 @@ def _db_now(dialect: str) -> sa.ColumnElement[Any]:
 
     PostgreSQL: ``clock_timestamp()`` (``now()`` would be the start of the
     transaction, stale in a long one); MySQL/MariaDB: ``UTC_TIMESTAMP(6)``;
-    SQLite: ``strftime`` with milliseconds, in UTC.
+    SQLite: ``strftime`` with milliseconds, in UTC. Each is naive UTC in the
+    form the dialect keeps times of ``UtcDateTime`` columns, so the database
+    compares them itself.
     """
     if dialect == "postgresql":
-        return sa.func.clock_timestamp().label("now")
+        return sa.func.timezone("UTC", sa.func.clock_timestamp()).label("now")
     if dialect in ("mysql", "mariadb"):
         return sa.func.utc_timestamp(6).label("now")
     return sa.func.strftime("%Y-%m-%d %H:%M:%f", "now").label("now")
@@ -110,7 +112,21 @@ def _lease_select(now: sa.ColumnElement[Any]) -> sa.Select[Any]:
     return sa.select(c.owner, c.epoch, c.expires, now).where(c.name == sa.bindparam("name"))
 
 
+def _lease_held(now: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    c = t.leases.c
+    return (
+        sa.select(c.epoch)
+        .where(
+            c.name == sa.bindparam("name"), c.owner == sa.bindparam("owner"), c.epoch == sa.bindparam("epoch"),
+            c.expires > now,
+        )
+        .with_for_update()
+    )
+
+
 _DB_NOW = _WithDbNow(lambda now: sa.select(now))
+#: The fencing check: one locking read that the database answers with its own clock.
+_LEASE_HELD = _WithDbNow(_lease_held)
 _LEASE = _WithDbNow(_lease_select)
 _LEASE_LOCKED = _WithDbNow(lambda now: _lease_select(now).with_for_update())
 
@@ -327,6 +343,8 @@ class LogOps(TxBase):
 
     def check_lease(self, name: str, owner: str, epoch: int) -> None:
         """Raise LeaseLostError unless ``owner`` holds the lease at ``epoch``, unexpired; locks it."""
+        if _LEASE_HELD.execute(self.conn, {"name": name, "owner": owner, "epoch": epoch}):
+            return
         row = self._lease_row(name)
         lease = None if row is None else Lease(
             name=name, owner=row.owner, epoch=int(row.epoch), expires=row.expires, now=_db_time(row.now)

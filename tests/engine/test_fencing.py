@@ -53,7 +53,7 @@ with Workflow(name="fenced") as w:
 '''
 
 SETTINGS = (
-    "scheduler_lease_ttl: 3\ntask_heartbeat_interval: 0.3\ntask_heartbeat_timeout: 2\n"
+    "scheduler_lease_ttl: 4\ntask_heartbeat_interval: 0.3\ntask_heartbeat_timeout: 2\n"
     "task_executor_heartbeat_check_interval: 0.3\n"
 )
 
@@ -138,13 +138,15 @@ def test_a_leader_paused_past_its_lease_commits_nothing_and_its_task_stops(
         # The frozen leader answers no heartbeats: its worker kills the task itself.
         _wait_for(lambda: _state(worker_pid) in "ZX", 30, "the frozen leader's worker ending")
         last_beat = max(at for _, at in _beats(out / "beats"))
-        time.sleep(2.0)  # past the lease (3 s) since the freeze
+        # The lease expires on the database's clock and the successor takes it while the leader is frozen.
+        _wait_for(lambda: successor.leadership.epoch is not None, 60, "the successor taking the lease over")
+        new_epoch = successor.leadership.epoch
         leader.send_signal(signal.SIGCONT)
         _expect(lines, "resumed")
 
         final = successor.wait_for_workflow_execution(execution, timeout=60)
         tasks = {t.task_name: t for t in successor.list_task_executions(execution)}
-        assert successor.leadership.epoch is not None and successor.leadership.epoch > old_epoch
+        assert new_epoch is not None and new_epoch > old_epoch
 
         # The step the leader froze in rolled back: the task it decided to start never ran under it;
         # the successor applied the event again and ran that task once.

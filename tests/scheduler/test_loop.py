@@ -226,7 +226,7 @@ def test_reports_of_an_attempt_of_another_epoch_are_refused_with_a_notice(harnes
     assert first.status is TaskStatus.RUNNING  # unchanged
     notices = [e for e in harness.client.list_events(include_internal=True) if e.kind is EventKind.NOTICE]
     assert [e.key for e in notices] == [f"aiflow.stale_attempt/{first.id}"]
-    assert "epoch 1" in (notices[0].value or "") and "epoch is 2" in (notices[0].value or "")
+    assert "lease epoch 1" in (notices[0].value or "") and "leads at epoch 2" in (notices[0].value or "")
     harness.report(first, TaskStatus.SUCCESS, epoch=2)
     harness.settle()
     assert harness.tasks(execution)[0].status is TaskStatus.SUCCESS

@@ -26,16 +26,16 @@ def test_upgrade_downgrade_and_newer_schema(db_url: str) -> None:
         with pytest.raises(SchemaVersionError, match="run `aiflow db upgrade`"):
             SqlStore(db_url).check_schema()
 
-        assert store.upgrade() == SCHEMA_VERSION == 2
-        assert store.schema_version() == 2
+        assert store.upgrade() == SCHEMA_VERSION == 3
+        assert store.schema_version() == 3
         assert "aiflow_event" in _aiflow_tables(store)
         with store.transaction() as tx:
             assert [n.name for n in tx.list_namespaces(None, None)] == ["default"]
             tx.add_namespace("kept", {"a": 1})
 
         # idempotent: same version, data kept, no second default namespace
-        assert store.upgrade() == 2
-        assert SqlStore(db_url).upgrade() == 2
+        assert store.upgrade() == 3
+        assert SqlStore(db_url).upgrade() == 3
         with store.transaction() as tx:
             assert [n.name for n in tx.list_namespaces(None, None)] == ["default", "kept"]
         SqlStore(db_url).check_schema()
@@ -46,22 +46,22 @@ def test_upgrade_downgrade_and_newer_schema(db_url: str) -> None:
         assert store.schema_version() == 99
         with pytest.raises(SchemaVersionError) as excinfo:
             SqlStore(db_url).check_schema()
-        assert "99" in str(excinfo.value) and "up to 2" in str(excinfo.value)
+        assert "99" in str(excinfo.value) and "up to 3" in str(excinfo.value)
         # also on a store that already checked the schema before it changed
         for call in (store.upgrade, SqlStore(db_url).upgrade, lambda: store.downgrade(1)):
-            with pytest.raises(SchemaVersionError, match=r"version 99.*up to 2"):
+            with pytest.raises(SchemaVersionError, match=r"version 99.*up to 3"):
                 call()
         assert store.schema_version() == 99  # never touched
 
         with store.engine.begin() as conn:
             conn.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = 'abc123'"))
-        with pytest.raises(SchemaVersionError, match=r"'abc123'.*expected one aiflow schema version such as '0002'"):
+        with pytest.raises(SchemaVersionError, match=r"'abc123'.*expected one aiflow schema version such as '0003'"):
             store.schema_version()
 
         with store.engine.begin() as conn:
             conn.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = '0002'"))
-        with pytest.raises(ValueError, match=r"0\.\.2"):
-            store.downgrade(3)
+        with pytest.raises(ValueError, match=r"0\.\.3"):
+            store.downgrade(4)
         assert store.downgrade(0, force=True) == 0
         assert _aiflow_tables(store) == set()
         assert store.schema_version() == 0

@@ -45,7 +45,7 @@ def test_a_statement_the_database_refuses_is_a_typed_error(db_url: str) -> None:
         with store.engine.begin() as conn:
             conn.execute(sa.text("DROP TABLE aiflow_lease"))
         with pytest.raises(StoreError) as raised, store.transaction() as tx:
-            tx.get_lease_owner("scheduler")
+            tx.get_lease("scheduler")
         assert not isinstance(raised.value, sa.exc.SQLAlchemyError)
         assert isinstance(raised.value.__cause__, sa.exc.SQLAlchemyError)
     finally:

@@ -512,23 +512,24 @@ class QuarantineNotice:
 
 @attrs.frozen(kw_only=True)
 class StaleAttemptNotice:
-    """NOTICE: a report of a task attempt dispatched at an older lease epoch was refused; it changed nothing.
+    """NOTICE: a report of a task attempt dispatched at a lease epoch the engine no longer holds was refused.
 
-    Such an attempt belongs to an engine that lost the lease since (or to
-    an earlier term of this one); the scheduler counts it lost by its own
-    rules instead. ``offset`` is the refused report's place in the log.
+    Such an attempt belongs to an earlier leadership of the engine (it lost
+    the lease since); the report changes nothing, and the scheduler counts
+    the attempt lost by its own rules instead.
     """
 
     namespace: str
     task_execution_id: int
-    offset: int
+    epoch: int
     reason: str
 
     def to_event(self) -> Event:
-        """The event to append."""
+        """The event to append (keyed, so the same refused report is noted once)."""
+        digest = hashlib.sha256(self.reason.encode(errors="replace")).hexdigest()[:16]
         return Event(
             f"{STALE_ATTEMPT_KEY_PREFIX}{self.task_execution_id}", self.reason, namespace=self.namespace,
             sender=ENGINE_SENDER, kind=EventKind.NOTICE,
-            context={"task_execution_id": self.task_execution_id, "offset": self.offset},
-            idempotency_key=f"stale_attempt:{self.offset}",
+            context={"task_execution_id": self.task_execution_id, "epoch": self.epoch},
+            idempotency_key=f"stale_attempt:{self.task_execution_id}:{self.epoch}:{digest}",
         )
