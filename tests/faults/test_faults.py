@@ -233,7 +233,7 @@ class FaultRun:
             else:
                 # On SQLite a leader paused inside its transaction holds the database's write lock: nobody can
                 # take over until it resumes (and its commit is then refused by the fence).
-                took = cluster.wait_failover(leader.pid, since, checkpoint, timeout=LEASE * 2 + 2)
+                took = cluster.wait_failover(leader.pid, since, checkpoint, timeout=LEASE * 1.5 + 1.5)
                 if took is None:
                     self.notes.append(f"{kind}: no engine took over while the leader was paused")
                 else:
