@@ -288,7 +288,7 @@ def test_twenty_faults_change_nothing_an_uninterrupted_run_decides(
         feeder.allow(len(keys))
         feeder.start()
         for i, kind in enumerate(plan):
-            time.sleep(rng.uniform(0.2, 1.0))
+            time.sleep(rng.uniform(0.1, 0.8))
             run.inject(kind)
             # Spread the events left over the faults left (and a tenth of them after the last one).
             pace = (time.monotonic() - started) / (i + 1)
