@@ -21,6 +21,7 @@ from typing import Any
 
 import attrs
 
+from aiflow_core import faultpoints
 from aiflow_core.executors import Executor, TaskJob
 from aiflow_core.executors.definitions import TaskDefinitions
 from aiflow_core.homefiles import private_opener
@@ -95,13 +96,22 @@ class Handover:
                 continue
             starts.append((job, workflow, snapshot))
 
+        # A run that the step stopped after starting it (two RESTARTs in one batch) never runs.
+        stillborn = {job.task_execution_id for job, _, _ in starts} & set(stops)
+
         def hand_over() -> None:
+            faultpoints.reach("engine.dispatch")
             for te_id in stops:
+                if te_id in stillborn:
+                    continue
                 with self._running_lock:
                     running = self.running.get(te_id)
                 # The attempt this engine runs (of its current leadership), else whichever one this epoch started.
                 self.executor.stop_task(te_id, running.epoch if running is not None else epoch)
             for job, workflow, snapshot in starts:
+                if job.task_execution_id in stillborn:
+                    self._report(job, TaskStatus.STOPPED, None)
+                    continue
                 try:
                     job = self._prepare(job, workflow, snapshot)
                 except Exception as exc:

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import attrs
 
+from aiflow_core import faultpoints
 from aiflow_core.errors import StoreDataError, StoreError
 from aiflow_core.model.clock import Clock
 from aiflow_core.model.event import Event, EventKind
@@ -223,6 +224,7 @@ class SchedulerLoop:
                     tx.set_checkpoint(self.name, last)
                 more = applied >= limit or bool(batch.emitted)
                 submit = self._dispatch(tx, batch.commands) if batch.commands else None
+                faultpoints.reach("scheduler.step")
         except BaseException as exc:
             self._requeue_reports(reports)
             self.memory.clear()
