@@ -328,11 +328,21 @@ from aiflow_core.model.workflow import Workflow
 from aiflow_core.operators.bash import BashOperator
 
 
-class Odd:
-    __slots__ = ("n",)
+class Odd:  # a value that pickles, but whose fields and repr cannot be read
 
     def __init__(self, n):
         self.n = n
+
+    def __getattribute__(self, name):
+        if name == "__dict__":
+            raise RuntimeError("no fields")
+        return object.__getattribute__(self, name)
+
+    def __getstate__(self):
+        return {"n": self.n}
+
+    def __setstate__(self, state):
+        object.__setattr__(self, "n", state["n"])
 
     def __repr__(self):
         raise RuntimeError("no repr")
