@@ -171,7 +171,8 @@ def test_start_stop_and_pause_from_the_ui(tab: Tab, site: Site) -> None:
     sync_api.expect(tab.page.locator('#timeline tr[data-task="gate"]').locator(".status")).to_have_text(
         "RUNNING", timeout=20_000
     )
-    tab.page.locator('#tasks tr[data-task="gate"]').get_by_role("button", name="Stop").click()
+    with tab.page.expect_navigation():  # the page reloads once the action is done
+        tab.page.locator('#tasks tr[data-task="gate"]').get_by_role("button", name="Stop").click()
     site.wait(lambda: site.run_status(execution, "gate") == "STOPPED", what="gate stopped from the UI")
     tab.page.get_by_role("button", name="Stop execution").click()
     sync_api.expect(tab.page.locator("#execution-status")).to_have_text("STOPPED", timeout=20_000)
