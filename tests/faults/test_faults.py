@@ -285,7 +285,6 @@ def test_twenty_faults_change_nothing_an_uninterrupted_run_decides(
             cluster.spawn()
         execution_id = _start(cluster, record)
         feeder = Feeder(cluster.client, keys, rate=EVENTS / (len(plan) * 4.0))
-        feeder.allow(len(keys))
         feeder.start()
         for i, kind in enumerate(plan):
             time.sleep(rng.uniform(0.1, 0.8))
