@@ -181,7 +181,9 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[History, dict[s
         return _finish(cluster, execution_id)
     finally:
         cluster.shutdown()
-        if saved is not None:
+        if saved is None:
+            os.environ.pop("AIFLOW_HOME", None)
+        else:
             os.environ["AIFLOW_HOME"] = saved
 
 
