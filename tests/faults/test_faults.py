@@ -181,7 +181,9 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[History, dict[s
         return _finish(cluster, execution_id)
     finally:
         cluster.shutdown()
-        if saved is not None:
+        if saved is None:
+            os.environ.pop("AIFLOW_HOME", None)
+        else:
             os.environ["AIFLOW_HOME"] = saved
 
 
@@ -285,7 +287,6 @@ def test_twenty_faults_change_nothing_an_uninterrupted_run_decides(
             cluster.spawn()
         execution_id = _start(cluster, record)
         feeder = Feeder(cluster.client, keys, rate=EVENTS / (len(plan) * 4.0))
-        feeder.allow(len(keys))
         feeder.start()
         for i, kind in enumerate(plan):
             time.sleep(rng.uniform(0.1, 0.8))

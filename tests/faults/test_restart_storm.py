@@ -93,10 +93,15 @@ def test_a_restart_storm_stops_only_the_runs_it_names(
         with Engine(sqlite_url, executor="process", parallelism=4) as engine:
             engine.upload_workflows(str(workflow))
             execution_id = engine.start_workflow_execution("storm")
-            for i in range(1, EVENTS + 1):
-                starts.wait_for(i, timeout=60)
-                engine.send_event("go", str(i))
-            starts.wait_for(EVENTS + 1, timeout=60)
+            for i in range(1, EVENTS + 2):
+                try:
+                    starts.wait_for(i, timeout=60)
+                except AssertionError as exc:
+                    last = [(te.sequence_number, te.status.value, te.error) for te in
+                            engine.list_task_executions(execution_id)[-3:]]
+                    raise AssertionError(f"{exc}; the last runs: {last}") from None
+                if i <= EVENTS:
+                    engine.send_event("go", str(i))
             deadline = time.monotonic() + 60
             while True:
                 runs = engine.list_task_executions(execution_id)
