@@ -14,6 +14,7 @@ variable                          key
 ``AIFLOW_PICKLE_SECRET``          ``pickle_secret``
 ``AIFLOW_TIMEZONE``               ``timezone``
 ``AIFLOW_EXPLANATIONS``           ``explanations``
+``AIFLOW_LOG_FORMAT``             ``log_format``
 ================================  =============================
 """
 
@@ -32,6 +33,7 @@ import yaml
 from aiflow_core.errors import ConfigError, InvalidArgumentError, InvalidExpressionError
 from aiflow_core.executor_names import executor_path
 from aiflow_core.homefiles import pickle_secret, private_dir, write_private
+from aiflow_core.logs import LogFormat
 from aiflow_core.model.durations import parse_horizon, positive_seconds
 from aiflow_core.model.explanation import ExplainLevel
 from aiflow_core.model.expressions import time_zone
@@ -65,6 +67,8 @@ workflow_load_timeout: 60
 history_retention: 30d
 # what the scheduler records of its rule evaluations, for `aiflow explain`: off, decisions or full
 explanations: decisions
+# how servers (aiflow server start) write their own log lines: text, or json (one object per line)
+log_format: text
 # time zone in which cron expressions are evaluated
 timezone: UTC
 # secret that signs stored pickles; empty: the one generated in $AIFLOW_HOME/pickle_secret (owner-only).
@@ -156,6 +160,14 @@ def _explanations(key: str, value: object, where: str) -> str:
         raise ConfigError(f"{where} must be one of {choices}, got {value!r}; e.g. {key}: decisions") from None
 
 
+def _log_format(key: str, value: object, where: str) -> str:
+    try:
+        return LogFormat(str(value).strip().lower()).value
+    except ValueError:
+        choices = ", ".join(fmt.value for fmt in LogFormat)
+        raise ConfigError(f"{where} must be one of {choices}, got {value!r}; e.g. {key}: json") from None
+
+
 def _timezone(key: str, value: object, where: str) -> str:
     try:
         time_zone(value)  # type: ignore[arg-type]
@@ -192,6 +204,7 @@ _CHECKS = {
     "workflow_load_timeout": _seconds,
     "history_retention": _retention,
     "explanations": _explanations,
+    "log_format": _log_format,
     "timezone": _timezone,
     "pickle_secret": _secret,
     "blob_manager": _blob,
@@ -230,6 +243,7 @@ class AIFlowConfig:
     workflow_load_timeout: float = 60.0
     history_retention: Any = "30d"
     explanations: str = "decisions"
+    log_format: str = "text"
     timezone: str = "UTC"
     pickle_secret: str | None = None
     blob_manager: Any = None
@@ -262,6 +276,7 @@ _ENV_KEYS = {
     "AIFLOW_PICKLE_SECRET": "pickle_secret",
     "AIFLOW_TIMEZONE": "timezone",
     "AIFLOW_EXPLANATIONS": "explanations",
+    "AIFLOW_LOG_FORMAT": "log_format",
 }
 
 

@@ -264,6 +264,11 @@ class Engine(Client):
             with self.loop.transaction() as tx:
                 tx.beat_task_executions(ids)
 
+    @property
+    def mask(self) -> Callable[[str], str]:
+        """Hides this engine's known secrets (database password, blob keys, pickle secret) in a text."""
+        return self._mask
+
     def wake(self) -> None:
         """Make the loop look for work now."""
         self._wake.set()

@@ -31,5 +31,7 @@ def test_example_runs(page: str, index: int, block: str, tmp_path: Path) -> None
         assert result.stdout.split() == ["3", "10"]
     if page == "embedding.md" and "scheduler_lease_ttl" in block:
         assert result.stdout.splitlines() == ["True False", "True True"]
+    if page == "embedding.md" and "JsonLogFormatter" in block:
+        assert result.stdout.splitlines() == ["WARNING aiflow.host loaded 3 workflows nightly"]
     if page == "configuration.md":
         assert "process" in result.stdout

@@ -113,10 +113,13 @@ def _serve(args: argparse.Namespace, ctx: Any, pid_file: Path) -> int:
     import logging
     import threading
 
+    from aiflow_core.config import load_config
     from aiflow_core.engine import Engine
+    from aiflow_core.logs import configure_logging
     from aiflow_storage.sql import mask_url
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_format = args.log_format or load_config().log_format
+    configure_logging(log_format)
     log = logging.getLogger("aiflow.server")
     stopping = threading.Event()
 
@@ -127,6 +130,7 @@ def _serve(args: argparse.Namespace, ctx: Any, pid_file: Path) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     engine = Engine(db_url=ctx.db_url, executor=args.executor, parallelism=args.parallelism)
+    configure_logging(log_format, mask=engine.mask)  # now that the engine knows the secrets to hide
     web = None
     try:
         engine.start()
@@ -177,6 +181,8 @@ def _daemonize(args: argparse.Namespace, ctx: Any, pid_file: Path, log_file: Pat
         argv += ["--executor", args.executor]
     if args.parallelism:
         argv += ["--parallelism", str(args.parallelism)]
+    if args.log_format:
+        argv += ["--log-format", args.log_format]
     if args.ui:
         argv += ["--ui", "--ui-host", args.ui_host, "--ui-port", str(args.ui_port)]
         if args.ui_token:
@@ -274,6 +280,9 @@ def register(sub: Any) -> None:
     p.add_argument("--parallelism", type=int, default=None, help="tasks run at once by the executor")
     p.add_argument("--wait", type=float, default=60.0, help="seconds -d waits for the engine to come up")
     p.add_argument("--ui", action="store_true", help="also serve the web UI and REST API (needs the 'web' extra)")
+    p.add_argument("--log-format", choices=["text", "json"], default=None,
+                   help="the server's own log lines as text or one JSON object per line (default: log_format "
+                        "of the config)")
     from aiflow_core.cli.commands.ui import add_web_options
 
     add_web_options(p, "ui-")
