@@ -124,7 +124,7 @@ def markdown(results: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     doc = __doc__ or ""
     args = parse_args(doc.splitlines()[0], argv)
-    links, repeats = (50, 3) if args.quick else (200, 11)
+    links, repeats = (50, 3) if args.quick else (100, 25)
     results = {"mode": "quick" if args.quick else "full", "machine": machine(), "chain": chain_links(links, repeats)}
     write_results(args.out, "fencing", results, markdown(results))
     return 0
