@@ -22,6 +22,12 @@ _DRIVER_HINTS = {
 _DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
 
 
+#: Seconds a transaction may sit idle before PostgreSQL or MariaDB ends it. aiflow's transactions never wait
+#: on anything but their own work, so only a frozen process (SIGSTOP, a stalled VM) holds one open that long;
+#: ending it frees the rows it locked, so that another engine can take over once the lease (10 s by default)
+#: runs out. The frozen process's commit then fails, and fencing would refuse it anyway.
+IDLE_TRANSACTION_TIMEOUT = 10
+
 _PASSWORD = re.compile(r"(//[^/?#@:]*:).*@")  # to the last "@": over-masking is safe
 
 
@@ -84,12 +90,21 @@ def _sqlite_begin(conn: sa.Connection) -> None:
     conn.connection.cursor().execute("BEGIN DEFERRED" if readonly else "BEGIN IMMEDIATE")
 
 
+def _mariadb_idle_timeout(dbapi_conn: Any, _record: Any) -> None:
+    if "mariadb" not in str(dbapi_conn.get_server_info()).lower():
+        return  # MySQL has no such setting
+    cursor = dbapi_conn.cursor()
+    cursor.execute(f"SET SESSION idle_transaction_timeout = {IDLE_TRANSACTION_TIMEOUT}")
+    cursor.close()
+
+
 def create_engine(url: str, **options: Any) -> sa.Engine:
     """Create an engine for ``url`` with the settings aiflow relies on.
 
     SQLite runs in WAL mode and starts write transactions with ``BEGIN
     IMMEDIATE`` so that concurrent writers queue instead of failing; MySQL and
-    MariaDB use READ COMMITTED.
+    MariaDB use READ COMMITTED. PostgreSQL and MariaDB end transactions left
+    idle for :data:`IDLE_TRANSACTION_TIMEOUT` seconds (by a frozen process).
     """
     parsed = normalize_url(url)
     backend = parsed.get_backend_name()
@@ -99,6 +114,8 @@ def create_engine(url: str, **options: Any) -> sa.Engine:
         if database and database != ":memory:" and not database.startswith("file:"):
             _create_private(Path(database).expanduser())
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    elif backend == "postgresql":
+        kwargs["connect_args"] = {"options": f"-c idle_in_transaction_session_timeout={IDLE_TRANSACTION_TIMEOUT}s"}
     elif backend in ("mysql", "mariadb"):
         kwargs["isolation_level"] = "READ COMMITTED"
         kwargs["pool_recycle"] = 3600
@@ -114,4 +131,6 @@ def create_engine(url: str, **options: Any) -> sa.Engine:
     if backend == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)
+    elif backend in ("mysql", "mariadb"):
+        sa.event.listen(engine, "connect", _mariadb_idle_timeout)
     return engine

@@ -184,3 +184,41 @@ def test_checkpoint_reads_serialize(db_url: str) -> None:
                 assert tx.get_checkpoint(name) == initial + 11
     finally:
         store.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["postgres", "mysql"], indirect=True)
+def test_a_transaction_left_idle_by_a_frozen_process_is_ended_and_frees_the_lease_row(db_url: str) -> None:
+    """A process frozen inside a transaction (here: a thread that stops sending statements) keeps the
+    lease row locked; the server ends the idle transaction, so another engine can take the lease once it
+    expired, and the frozen one's commit fails instead of landing."""
+    from aiflow_core.errors import StoreError
+    from aiflow_storage.sql.engine import IDLE_TRANSACTION_TIMEOUT
+
+    frozen, other = SqlStore(db_url), SqlStore(db_url)
+    taken: list[object] = []
+    try:
+        with frozen.transaction() as tx:
+            tx.release_lease("idle-test", "nobody")
+        commit_error: list[BaseException] = []
+
+        def freeze() -> None:
+            try:
+                with frozen.transaction() as tx:
+                    assert tx.acquire_lease("idle-test", "frozen", 1) is not None
+                    threading.Event().wait(IDLE_TRANSACTION_TIMEOUT + 5)  # holds the row, sends nothing
+            except BaseException as exc:
+                commit_error.append(exc)
+
+        thread = threading.Thread(target=freeze)
+        thread.start()
+        threading.Event().wait(1.5)  # the frozen holder's lease (1 s) has run out; its row is still locked
+        with other.transaction() as tx:
+            taken.append(tx.acquire_lease("idle-test", "other", 10))
+        thread.join()
+        lease = taken[0]
+        assert lease is not None and getattr(lease, "owner", None) == "other"
+        assert commit_error and isinstance(commit_error[0], StoreError), commit_error
+    finally:
+        frozen.close()
+        other.close()
