@@ -30,21 +30,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_engine import CHAIN
 from common import at_most, machine, make_logger, parse_args, table, temp_home, write_results, write_workflow
 
 log = make_logger("bench_explain")
 
 LEVELS = ("off", "decisions", "full")
 TARGET_RATIO = 1.2
-
-CHAIN = """
-with Workflow(name="chain") as w:
-    previous = PythonOperator(name="t0", python_callable=noop)
-    for i in range(1, {n}):
-        task = PythonOperator(name=f"t{{i}}", python_callable=noop)
-        task.start_after(previous)
-        previous = task
-"""
 
 EVENTS = """
 from aiflow_core.model.action import TaskAction
@@ -108,7 +100,7 @@ def measure(store: str, workload: str, size: int, rounds: int) -> dict[str, Any]
     times: dict[str, list[float]] = {level: [] for level in LEVELS}
     cpus: dict[str, list[float]] = {level: [] for level in LEVELS}
     with temp_home(f"explain-{store}-{workload}") as home:
-        write_workflow(home, "chain.py", CHAIN.format(n=size))
+        write_workflow(home, "chain.py", CHAIN.format(name="chain", n=size))
         write_workflow(home, "events.py", EVENTS.format(total=size))
         for round_number in range(rounds + 1):
             for level in LEVELS:

@@ -26,6 +26,7 @@ import sys
 import time
 from typing import Any
 
+from bench_engine import CHAIN
 from common import (
     at_most,
     machine,
@@ -43,16 +44,6 @@ log = make_logger("bench_fencing")
 RATIO_TARGET = 1.10
 BASELINE_COMMITS = 1000
 
-CHAIN = """
-with Workflow(name="chain") as w:
-    previous = PythonOperator(name="t0", python_callable=noop)
-    for i in range(1, {n}):
-        task = PythonOperator(name=f"t{{i}}", python_callable=noop)
-        task.start_after(previous)
-        previous = task
-"""
-
-
 def chain_links(links: int, repeats: int) -> dict[str, Any]:
     """Per-link wall time of a chain, fenced and unfenced, executions alternating; medians and their ratio."""
     from aiflow_core import Engine
@@ -60,7 +51,7 @@ def chain_links(links: int, repeats: int) -> dict[str, Any]:
     walls: dict[str, list[float]] = {"fenced": [], "unfenced": []}
     with temp_home("fencing") as home:
         baseline_ms = sqlite_commit_ms(home / "baseline.db", BASELINE_COMMITS)
-        path = write_workflow(home, "chain.py", CHAIN.format(n=links))
+        path = write_workflow(home, "chain.py", CHAIN.format(name="chain", n=links))
         with Engine(executor="thread", parallelism=10) as engine:
             engine.upload_workflows(str(path))
             warm = engine.start_workflow_execution("chain")

@@ -102,8 +102,10 @@ class Cli:
         return lines[0]
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
-    """Poll ``check`` until it returns something truthy."""
+def wait_for(
+    check: Callable[[], Any], timeout: float = 60.0, what: str = "condition", interval: float = 0.2
+) -> Any:
+    """Poll ``check`` every ``interval`` seconds until it returns something truthy."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
@@ -111,7 +113,7 @@ def wait_for(check: Callable[[], Any], timeout: float = 60.0, what: str = "condi
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout} s")
-        time.sleep(0.2)
+        time.sleep(interval)
 
 
 @pytest.fixture

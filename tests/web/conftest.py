@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ pytest.importorskip("fastapi", reason="the web extra is not installed")
 from aiflow_core.engine import Engine
 from aiflow_core.model.internal.conditions import SingleEventCondition
 from aiflow_core.model.rule import WorkflowRule
+from tests.cli.conftest import wait_for
 
 TOKEN = "t0ken-for-the-web-tests-0123456789"
 WORKFLOW_FILE = Path(__file__).with_name("web_workflows.py")
@@ -37,14 +37,7 @@ class Site:
 
     def wait(self, check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
         """Poll ``check`` until it returns something true."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = check()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{what} not reached within {timeout} s")
-            time.sleep(0.05)
+        return wait_for(check, timeout, what, interval=0.05)
 
     def run_status(self, execution_id: int, task: str) -> str | None:
         """The status of the latest run of ``task`` in the execution."""
