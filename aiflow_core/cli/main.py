@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.set_defaults(root_parser=parser)  # what `aiflow completion` describes
     sub = parser.add_subparsers(dest="group", metavar="COMMAND", title="commands")
     for register in GROUPS:
         register(sub)

@@ -104,9 +104,7 @@ def script(shell: str, parser: argparse.ArgumentParser) -> str:
 
 
 def _completion(args: argparse.Namespace, ctx: Any) -> int:
-    from aiflow_core.cli.main import build_parser
-
-    ctx.write(script(args.shell, build_parser()))
+    ctx.write(script(args.shell, args.root_parser))
     return 0
 
 
