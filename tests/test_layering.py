@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import graphlib
 import subprocess
 import sys
 from pathlib import Path
@@ -101,3 +102,38 @@ def test_modules_stay_small() -> None:
     sizes = {module: len(path.read_text().splitlines()) for module, path in _modules()}
     large = [f"{module} ({lines} lines)" for module, lines in sizes.items() if lines > 600]
     assert large == []
+
+
+def _runtime_imports(module: str, path: Path, known: set[str]) -> set[str]:
+    """The package modules ``module`` imports when run, deferred imports included, ``TYPE_CHECKING`` ones not."""
+
+    def owner(name: str) -> str | None:
+        while name and name not in known:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                continue
+            if isinstance(child, ast.ImportFrom) and child.module and child.level == 0:
+                for alias in child.names:
+                    full = f"{child.module}.{alias.name}"
+                    found.add(full if full in known else owner(child.module) or "")
+            elif isinstance(child, ast.Import):
+                found.update(owner(alias.name) or "" for alias in child.names)
+            visit(child)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")))
+    return found - {"", module}
+
+
+def test_no_import_cycles_even_through_deferred_imports() -> None:
+    modules = {name.removesuffix(".__init__"): path for name, path in _modules()}
+    graph = {name: _runtime_imports(name, path, set(modules)) for name, path in modules.items()}
+    try:
+        list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as error:
+        raise AssertionError(f"import cycle: {' -> '.join(error.args[1])}") from None

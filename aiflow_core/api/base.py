@@ -12,7 +12,7 @@ from aiflow_core.config import AIFlowConfig
 from aiflow_core.errors import InvalidArgumentError, NotFoundError
 from aiflow_core.model.clock import Clock
 from aiflow_core.model.meta import WorkflowExecutionMeta, WorkflowMeta
-from aiflow_core.model.workflow import check_name
+from aiflow_core.model.names import check_name
 from aiflow_core.ports import Store, StoreTx
 
 CREATE_NAMESPACE_HINT = "create it first (add_namespace, or `aiflow namespace add NAME`)"

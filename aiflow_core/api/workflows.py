@@ -12,8 +12,8 @@ from aiflow_core.api.base import ClientBase, check_id, check_limit_offset
 from aiflow_core.errors import InvalidArgumentError, InvalidStateError, InvalidWorkflowError, NotFoundError
 from aiflow_core.loader import imported_from, load_workflows, local_modules
 from aiflow_core.model.meta import NamespaceMeta, WorkflowMeta, WorkflowSnapshotMeta
+from aiflow_core.model.names import check_name
 from aiflow_core.model.status import WorkflowStatus
-from aiflow_core.model.workflow import check_name
 
 _ALIVE = [WorkflowStatus.INIT, WorkflowStatus.RUNNING]
 

@@ -9,6 +9,8 @@ from aiflow_core.errors import InvalidWorkflowError
 from aiflow_core.model.action import TaskAction
 from aiflow_core.model.condition import Condition
 from aiflow_core.model.context import Context
+from aiflow_core.model.current import WorkflowContextManager
+from aiflow_core.model.names import check_name
 from aiflow_core.model.status import TaskStatus
 from aiflow_core.model.task_config import TaskConfig
 
@@ -26,8 +28,6 @@ class Operator:
     """
 
     def __init__(self, name: str, **kwargs: Any) -> None:
-        from aiflow_core.model.workflow import WorkflowContextManager, check_name
-
         check_name("task", name)
         workflow = WorkflowContextManager.get_current_workflow()
         if workflow is None:

@@ -2,44 +2,22 @@
 
 from __future__ import annotations
 
-import re
-import threading
 from typing import Any
 
 from aiflow_core.errors import InvalidArgumentError, InvalidWorkflowError
 from aiflow_core.model.action import TaskAction
 from aiflow_core.model.condition import Condition
+from aiflow_core.model.current import WorkflowContextManager
 from aiflow_core.model.internal.conditions import (
     SingleEventCondition,
     TaskStatusAllMetCondition,
     TaskStatusCondition,
     walk_conditions,
 )
+from aiflow_core.model.names import check_name
 from aiflow_core.model.operator import Operator
 from aiflow_core.model.rule import TaskRule
 from aiflow_core.model.status import TaskStatus
-
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
-#: The longest workflow or namespace name (each is a directory of the log tree).
-MAX_NAME_LENGTH = 255
-#: The longest task name: its log file ``<task>-<seq>.log`` must fit the 255 bytes a file name may have.
-MAX_TASK_NAME_LENGTH = 200
-
-
-def check_name(kind: str, name: object) -> None:
-    """Raise if ``name`` is not a valid name of a ``kind`` (workflow, task, namespace)."""
-    limit = MAX_TASK_NAME_LENGTH if kind == "task" else MAX_NAME_LENGTH
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise InvalidArgumentError(
-            f"{kind} name {name!r} is invalid; use letters, digits, '_', '.' and '-' "
-            f"(e.g. 'my_workflow'), at most {limit} characters"
-        )
-    if len(name) > limit:
-        room = " (its log file <task>-<seq>.log must fit a file name)" if kind == "task" else ""
-        raise InvalidArgumentError(
-            f"{kind} name {name!r} has {len(name)} characters; at most {limit} are allowed{room}; "
-            "shorten it"
-        )
 
 
 class Workflow:
@@ -169,36 +147,3 @@ class Workflow:
 
     def __repr__(self) -> str:
         return f"Workflow(name={self.name!r}, namespace={self.namespace!r}, tasks={list(self.tasks)})"
-
-
-class WorkflowContextManager:
-    """Keeps the workflow of the enclosing ``with`` block, so operators can find it.
-
-    Nesting ``with Workflow`` blocks is refused: a task belongs to exactly one
-    workflow.
-    """
-
-    _local = threading.local()
-
-    @classmethod
-    def get_current_workflow(cls) -> Workflow | None:
-        """Return the workflow of the enclosing ``with`` block, or ``None``."""
-        return getattr(cls._local, "workflow", None)
-
-    @classmethod
-    def push_context_managed_workflow(cls, workflow: Workflow) -> None:
-        """Enter ``workflow``'s block; refuses nesting."""
-        current = cls.get_current_workflow()
-        if current is not None:
-            raise InvalidWorkflowError(
-                f"workflow {workflow.name!r} is declared inside workflow {current.name!r}; "
-                "workflows cannot be nested"
-            )
-        cls._local.workflow = workflow
-
-    @classmethod
-    def pop_context_managed_workflow(cls) -> Workflow | None:
-        """Leave the current block and return its workflow."""
-        current = cls.get_current_workflow()
-        cls._local.workflow = None
-        return current

@@ -44,7 +44,7 @@ from aiflow_core.errors import (
 )
 from aiflow_core.loader import MAX_WORKFLOW_FILE_SIZE
 from aiflow_core.model.event import Event
-from aiflow_core.model.workflow import MAX_TASK_NAME_LENGTH
+from aiflow_core.model.names import MAX_TASK_NAME_LENGTH
 from aiflow_core.testing.memory import MemoryStore
 from aiflow_storage.blob import InvalidArchiveError, UnsafePathError
 from aiflow_storage.blob.snapshot import MAX_SNAPSHOT_SIZE, extract_archive
