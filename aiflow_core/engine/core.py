@@ -9,7 +9,6 @@ events (the way tests drive it, with the inline executor and a fake clock).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import socket
@@ -175,17 +174,13 @@ class Engine(Client):
 
     # -- wiring --
     def _worker_env(self) -> dict[str, str]:
-        spec = self.blob_spec
-        # A manager object cannot cross processes: workers then use the configured blob store.
-        blob = json.dumps(spec) if isinstance(spec, dict) else str(spec) if isinstance(spec, (str, Path)) else None
+        """What worker processes add to their environment: no keys (their tasks reach blobs over the channel)."""
         source_root = str(Path(aiflow_core.__file__).resolve().parent.parent)
         path = os.environ.get("PYTHONPATH")
         env = {
             "AIFLOW_HOME": str(self.home),
             "PYTHONPATH": source_root + (os.pathsep + path if path else ""),
         }
-        if blob:
-            env["AIFLOW_BLOB_SPEC"] = blob
         return env
 
     def _known_secrets(self) -> list[str]:
