@@ -38,6 +38,7 @@ from aiflow_core.executors.attempt import AttemptEndedError, AttemptGuard, serve
 from aiflow_core.executors.base import ExecutorContext
 from aiflow_core.model.clock import Clock, ReplayClock
 from aiflow_core.model.durations import parse_horizon, positive_seconds
+from aiflow_core.model.event import Event
 from aiflow_core.model.internal.events import TaskReport
 from aiflow_core.model.meta import WorkflowExecutionMeta
 from aiflow_core.model.status import TaskStatus
@@ -237,6 +238,22 @@ class Engine(Client):
                 "its engine no longer holds the scheduler lease"
             )
 
+    def _send_of_attempt(self, job: TaskJob, key: str, value: str | None = None, **scope: Any) -> Event:
+        """Append an event a task attempt sends, fenced: the transaction proves that this engine still holds
+        the lease at an epoch of its leadership, and that the attempt is of it; AttemptEndedError otherwise."""
+        event = self._user_event(key, value, **scope)
+
+        def fence(tx: StoreTx) -> None:
+            self._check_current(job, "send_event")
+            self.leadership.fence(tx)
+
+        try:
+            return self._append_event(event, fence)
+        except LeaseLostError as exc:
+            raise AttemptEndedError(
+                f"task execution {job.task_execution_id}'s attempt of epoch {job.epoch} is stale: {exc}"
+            ) from None
+
     def _heartbeat(self, task_execution_id: int) -> bool:
         """A worker's heartbeat: go on while the attempt is of this engine's leadership and its lease holds."""
         self.heartbeats.beat(task_execution_id)
@@ -246,7 +263,7 @@ class Engine(Client):
     def _serve(self, job: TaskJob, op: str, args: dict[str, Any]) -> Any:
         """Carry out a call of a task attempt; refused when the attempt is stale (its engine lost the lease)."""
         self._check_current(job, op)
-        return serve_call(self, job, op, args)
+        return serve_call(AttemptGuard(self, job, self._send_of_attempt), job, op, args)
 
     def _beat_attempts(self) -> None:
         """Record on the database's clock, in a fenced transaction, that this engine's attempts are alive."""
@@ -299,7 +316,7 @@ class Engine(Client):
             namespace=job.namespace, workflow_name=job.workflow_name,
             workflow_execution_id=job.workflow_execution_id, task_name=job.task_name,
             task_execution_id=job.task_execution_id, sequence_number=job.sequence_number,
-            client_factory=lambda: AttemptGuard(self, job, self._check_current),
+            client_factory=lambda: AttemptGuard(self, job, self._send_of_attempt),
             wake=self.wake, blob_spec=self.blob_spec, mask=self._mask,
         )
 

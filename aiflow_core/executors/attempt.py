@@ -84,21 +84,20 @@ def serve_call(client: Any, job: Any, op: str, args: dict[str, Any]) -> Any:
 
 class AttemptGuard:
     """What a task in the engine's own process (thread, inline) gets as its client: the engine's client,
-    whose sends are refused once the attempt is stale (``check`` raises) and carry the attempt's epoch."""
+    whose sends carry the attempt's epoch and go through ``send(job, key, value, **scope)``, which refuses
+    those of a stale attempt (the engine appends them fenced)."""
 
-    def __init__(self, client: Any, job: Any, check: Callable[[Any, str], None]) -> None:
+    def __init__(self, client: Any, job: Any, send: Callable[..., Event]) -> None:
         self._client = client
         self._job = job
-        self._check = check
+        self._send = send
 
     def send_event(self, key: str, value: str | None = None, **scope: Any) -> Event:
         """Send an event of this attempt, unless the attempt is stale."""
-        self._check(self._job, "send_event")
         context = scope.pop("context", None)
         if context is not None and context.get("task_execution_id") == self._job.task_execution_id:
             context = {**context, **attempt_context(self._job)}
-        result: Event = self._client.send_event(key, value, context=context, **scope)
-        return result
+        return self._send(self._job, key, value, context=context, **scope)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
