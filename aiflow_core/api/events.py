@@ -7,7 +7,7 @@ when naive, as in the original AIFlow; aware times are taken as they are.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -16,7 +16,7 @@ from aiflow_core.api.base import ClientBase, check_limit_offset
 from aiflow_core.errors import InvalidArgumentError
 from aiflow_core.model.clock import local_to_utc
 from aiflow_core.model.event import Event, EventKind, validate_event
-from aiflow_core.ports import EventFilter
+from aiflow_core.ports import EventFilter, StoreTx
 
 
 def _event_time(value: object, name: str) -> dt.datetime:
@@ -60,16 +60,28 @@ class EventOps(ClientBase):
         ``idempotency_key``, sending again returns the stored event instead of
         appending a second one.
         """
-        validate_event(key, value, namespace)
-        if context is not None and not isinstance(context, dict):
-            raise InvalidArgumentError(f"event context must be a dict, got {context!r}")
-        event = Event(
+        return self._append_event(self._user_event(
             key, value, namespace=namespace, sender=sender, context=context,
             workflow_execution_id=workflow_execution_id, idempotency_key=idempotency_key,
-        )
+        ))
+
+    @staticmethod
+    def _user_event(key: str, value: str | None = None, namespace: str = "default", **fields: Any) -> Event:
+        """The event :meth:`send_event` appends, checked (``fields``: its other keyword arguments)."""
+        validate_event(key, value, namespace)
+        context = fields.get("context")
+        if context is not None and not isinstance(context, dict):
+            raise InvalidArgumentError(f"event context must be a dict, got {context!r}")
+        return Event(key, value, namespace=namespace, **fields)
+
+    def _append_event(self, event: Event, check: Callable[[StoreTx], None] | None = None) -> Event:
+        """Append a checked user event; ``check(tx)`` runs in the same transaction, after the append
+        (an engine proves there that it still holds the scheduler lease), and rolls it back by raising."""
         with self._tx() as tx:
-            self._namespace_exists(tx, namespace)
+            self._namespace_exists(tx, event.namespace)
             stored = tx.append_events([event], self.now())[0]
+            if check is not None:
+                check(tx)
         self._written()
         return stored
 

@@ -9,7 +9,6 @@ events (the way tests drive it, with the inline executor and a fake clock).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import socket
@@ -39,6 +38,7 @@ from aiflow_core.executors.attempt import AttemptEndedError, AttemptGuard, serve
 from aiflow_core.executors.base import ExecutorContext
 from aiflow_core.model.clock import Clock, ReplayClock
 from aiflow_core.model.durations import parse_horizon, positive_seconds
+from aiflow_core.model.event import Event
 from aiflow_core.model.internal.events import TaskReport
 from aiflow_core.model.meta import WorkflowExecutionMeta
 from aiflow_core.model.status import TaskStatus
@@ -175,17 +175,13 @@ class Engine(Client):
 
     # -- wiring --
     def _worker_env(self) -> dict[str, str]:
-        spec = self.blob_spec
-        # A manager object cannot cross processes: workers then use the configured blob store.
-        blob = json.dumps(spec) if isinstance(spec, dict) else str(spec) if isinstance(spec, (str, Path)) else None
+        """What worker processes add to their environment: no keys (their tasks reach blobs over the channel)."""
         source_root = str(Path(aiflow_core.__file__).resolve().parent.parent)
         path = os.environ.get("PYTHONPATH")
         env = {
             "AIFLOW_HOME": str(self.home),
             "PYTHONPATH": source_root + (os.pathsep + path if path else ""),
         }
-        if blob:
-            env["AIFLOW_BLOB_SPEC"] = blob
         return env
 
     def _known_secrets(self) -> list[str]:
@@ -242,6 +238,22 @@ class Engine(Client):
                 "its engine no longer holds the scheduler lease"
             )
 
+    def _send_of_attempt(self, job: TaskJob, key: str, value: str | None = None, **scope: Any) -> Event:
+        """Append an event a task attempt sends, fenced: the transaction proves that this engine still holds
+        the lease at an epoch of its leadership, and that the attempt is of it; AttemptEndedError otherwise."""
+        event = self._user_event(key, value, **scope)
+
+        def fence(tx: StoreTx) -> None:
+            self._check_current(job, "send_event")
+            self.leadership.fence(tx)
+
+        try:
+            return self._append_event(event, fence)
+        except LeaseLostError as exc:
+            raise AttemptEndedError(
+                f"task execution {job.task_execution_id}'s attempt of epoch {job.epoch} is stale: {exc}"
+            ) from None
+
     def _heartbeat(self, task_execution_id: int) -> bool:
         """A worker's heartbeat: go on while the attempt is of this engine's leadership and its lease holds."""
         self.heartbeats.beat(task_execution_id)
@@ -251,7 +263,7 @@ class Engine(Client):
     def _serve(self, job: TaskJob, op: str, args: dict[str, Any]) -> Any:
         """Carry out a call of a task attempt; refused when the attempt is stale (its engine lost the lease)."""
         self._check_current(job, op)
-        return serve_call(self, job, op, args)
+        return serve_call(AttemptGuard(self, job, self._send_of_attempt), job, op, args)
 
     def _beat_attempts(self) -> None:
         """Record on the database's clock, in a fenced transaction, that this engine's attempts are alive."""
@@ -304,7 +316,7 @@ class Engine(Client):
             namespace=job.namespace, workflow_name=job.workflow_name,
             workflow_execution_id=job.workflow_execution_id, task_name=job.task_name,
             task_execution_id=job.task_execution_id, sequence_number=job.sequence_number,
-            client_factory=lambda: AttemptGuard(self, job, self._check_current),
+            client_factory=lambda: AttemptGuard(self, job, self._send_of_attempt),
             wake=self.wake, blob_spec=self.blob_spec, mask=self._mask,
         )
 

@@ -1,12 +1,14 @@
 """The channel of one task attempt to its engine: what a task in a worker process can reach.
 
-A task holds no keys: no database URL, no pickle secret. A worker process
+A task holds no keys: no database URL, no pickle secret, no blob credentials. A worker process
 reaches its engine only through its pipe, and a task's calls carry the
 per-attempt token the engine sent with the job (over the pipe, never in the
 environment or argv). The engine answers a call only while that attempt
 runs, and scopes it to the attempt: events are sent in the task's namespace,
 for its workflow execution, by the task as sender; listing and counting see
-the task's namespace. Once the attempt ends its token is refused.
+the task's namespace; blobs are read and written by the engine, in the
+namespace's files (:mod:`aiflow_core.runtime.attempt_blob`). Once the attempt
+ends its token is refused.
 
 Messages are plain values (names, numbers, strings, times and events), so
 the same calls can later travel as JSON over an authenticated network
@@ -38,6 +40,9 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "count_events": ("key", "begin_offset", "begin_time", "sender"),
     "time_to_offset": ("time",),
     "latest_offset": (),
+    "blob_upload": ("name", "tree"),
+    "blob_download": ("name",),
+    "blob_list": ("prefix",),
 }
 
 
@@ -69,26 +74,30 @@ def serve_call(client: Any, job: Any, op: str, args: dict[str, Any]) -> Any:
         )
     if op in ("list_events", "count_events"):
         return getattr(client, op)(namespace=job.namespace, **args)
+    if op.startswith("blob_"):
+        from aiflow_core.runtime.attempt_blob import serve_blob
+        from aiflow_storage.blob import NamespacedBlob, create_blob_manager
+
+        return serve_blob(NamespacedBlob(create_blob_manager(client.blob_spec), job.namespace), op, args)
     return getattr(client, op)(**args)
 
 
 class AttemptGuard:
     """What a task in the engine's own process (thread, inline) gets as its client: the engine's client,
-    whose sends are refused once the attempt is stale (``check`` raises) and carry the attempt's epoch."""
+    whose sends carry the attempt's epoch and go through ``send(job, key, value, **scope)``, which refuses
+    those of a stale attempt (the engine appends them fenced)."""
 
-    def __init__(self, client: Any, job: Any, check: Callable[[Any, str], None]) -> None:
+    def __init__(self, client: Any, job: Any, send: Callable[..., Event]) -> None:
         self._client = client
         self._job = job
-        self._check = check
+        self._send = send
 
     def send_event(self, key: str, value: str | None = None, **scope: Any) -> Event:
         """Send an event of this attempt, unless the attempt is stale."""
-        self._check(self._job, "send_event")
         context = scope.pop("context", None)
         if context is not None and context.get("task_execution_id") == self._job.task_execution_id:
             context = {**context, **attempt_context(self._job)}
-        result: Event = self._client.send_event(key, value, context=context, **scope)
-        return result
+        return self._send(self._job, key, value, context=context, **scope)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
@@ -145,8 +154,9 @@ class AttemptClient:
 
     It offers the event calls of :class:`~aiflow_core.client.Client` a task
     uses (``send_event``, ``list_events``, ``count_events``,
-    ``time_to_offset``, ``latest_offset``); the engine scopes them to the
-    attempt, whatever namespace, sender or execution the caller names.
+    ``time_to_offset``, ``latest_offset``) and the blob calls behind
+    :func:`~aiflow_core.runtime.blob.task_blob`; the engine scopes them to
+    the attempt, whatever namespace, sender or execution the caller names.
     """
 
     def __init__(self, send: Callable[[dict[str, Any]], None], replies: Replies, token: str,
@@ -197,6 +207,20 @@ class AttemptClient:
     def latest_offset(self) -> int:
         """The offset of the newest event."""
         return int(self._call("latest_offset"))
+
+    def blob_upload(self, name: str | None, tree: dict[str, Any]) -> str:
+        """Store a file tree (see :mod:`aiflow_core.runtime.attempt_blob`) in the task's namespace; its URI."""
+        return str(self._call("blob_upload", name=name, tree=tree))
+
+    def blob_download(self, name: str) -> dict[str, Any]:
+        """The file tree of the blob ``name`` (a name or URI) of the task's namespace."""
+        result: dict[str, Any] = self._call("blob_download", name=name)
+        return result
+
+    def blob_list(self, prefix: str = "") -> list[str]:
+        """The names of the blobs under ``prefix`` in the task's namespace."""
+        result: list[str] = self._call("blob_list", prefix=prefix)
+        return result
 
     def __getattr__(self, name: str) -> Any:
         raise InvalidStateError(

@@ -93,10 +93,9 @@ def _worker_home() -> Path:
 def _blob() -> tuple[Any, Any]:
     """The worker's blob configuration and manager (its own ``aiflow.yaml`` or ``AIFLOW_BLOB_URL``), made once."""
     from aiflow_core.config import load_config
-    from aiflow_core.runtime.blob import blob_spec_from_env
     from aiflow_storage.blob import create_blob_manager
 
-    spec = blob_spec_from_env() or load_config().blob_manager
+    spec = load_config().blob_manager
     return spec, create_blob_manager(spec)
 
 

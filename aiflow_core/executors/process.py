@@ -38,7 +38,7 @@ from aiflow_core.executors.lines import TaskLines
 from aiflow_core.model.status import TaskStatus
 
 #: Keys of the engine's environment that workers never get: tasks hold no keys.
-WITHHELD_ENV = ("AIFLOW_DB_URL", "AIFLOW_PICKLE_SECRET")
+WITHHELD_ENV = ("AIFLOW_DB_URL", "AIFLOW_PICKLE_SECRET", "AIFLOW_BLOB_URL")
 _JOB_FIELDS = [f.name for f in attrs.fields(TaskJob) if f.name not in ("operator", "snapshot_frame")]
 
 

@@ -79,7 +79,7 @@ def _redirect(fd_target: int) -> None:
 
 
 def blob_secrets_mask(blob_spec: Any) -> Callable[[str], str]:
-    """Masks the blob credentials, the only secrets a worker holds, in what it writes to task logs."""
+    """Masks the blob credentials of ``blob_spec`` (a remote worker's own) in what it writes to task logs."""
     from aiflow_core.runtime.output import secrets_mask
 
     if not isinstance(blob_spec, dict):
@@ -117,7 +117,7 @@ def main() -> None:
     from aiflow_core.homefiles import open_private
     from aiflow_core.model.status import TaskStatus
     from aiflow_core.operators.bash import OWN_GROUP_ENV
-    from aiflow_core.runtime.blob import blob_spec_from_env
+    from aiflow_core.runtime.attempt_blob import CHANNEL_BLOB_SPEC
     from aiflow_core.runtime.context import TaskRuntime
 
     os.environ[OWN_GROUP_ENV] = "1"
@@ -131,8 +131,6 @@ def main() -> None:
     workflows: dict[int, Any] = {}
     definitions = TaskDefinitions()
     home = os.getcwd()
-    blob_spec = blob_spec_from_env()
-    mask = blob_secrets_mask(blob_spec)
     pulse = _Pulse(
         float(os.environ.get("AIFLOW_HEARTBEAT_INTERVAL") or 10),
         float(os.environ.get("AIFLOW_HEARTBEAT_TIMEOUT") or 60),
@@ -154,8 +152,8 @@ def main() -> None:
             namespace=job.namespace, workflow_name=job.workflow_name,
             workflow_execution_id=job.workflow_execution_id, task_name=job.task_name,
             task_execution_id=job.task_execution_id, sequence_number=job.sequence_number,
-            client_factory=make_client, wake=lambda: channel.send({"type": "wake"}), blob_spec=blob_spec,
-            mask=mask,
+            client_factory=make_client, wake=lambda: channel.send({"type": "wake"}),
+            blob_spec=CHANNEL_BLOB_SPEC,
         )
         try:
             log_fd = open_private(job.log_path, os.O_WRONLY | os.O_APPEND)

@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any
 
 from aiflow_core.runtime.context import current_runtime, runtime_or_none
-
-
-def blob_spec_from_env() -> Any:
-    """The engine's blob configuration handed to worker processes (``AIFLOW_BLOB_SPEC``), or None."""
-    raw = os.environ.get("AIFLOW_BLOB_SPEC")
-    if not raw:
-        return None
-    return json.loads(raw) if raw.lstrip().startswith("{") else raw
 
 
 def active_blob_spec() -> Any:
@@ -28,12 +18,18 @@ def task_blob() -> Any:
 
     Returns an ``aiflow_storage.blob.NamespacedBlob`` with ``upload(path,
     name=None)``, ``download(name_or_uri, local_dir)`` and ``list(prefix="")``:
-    one task uploads a file, another of the same namespace downloads it.
+    one task uploads a file, another of the same namespace downloads it. In a
+    worker process, which holds no blob credentials, the same calls go to the
+    engine over the attempt's channel (an
+    :class:`~aiflow_core.runtime.attempt_blob.AttemptBlob`).
     """
+    from aiflow_core.runtime.attempt_blob import CHANNEL_BLOB_SPEC, AttemptBlob
     from aiflow_storage.blob import NamespacedBlob, create_blob_manager
 
     runtime = current_runtime()
     spec = runtime.blob_spec
+    if spec == CHANNEL_BLOB_SPEC:
+        return AttemptBlob(runtime.client)
     if spec is None:
         from aiflow_core.config import load_config
 

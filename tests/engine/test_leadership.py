@@ -130,3 +130,57 @@ def test_an_engine_whose_lease_expired_unnoticed_takes_it_again_and_keeps_its_ta
         _until(lambda: engine.get_task_execution(serving.id).status is TaskStatus.STOPPED, "the task stopped")
     finally:
         engine.close()
+
+
+SENDER = """
+import os, time
+from aiflow_core import PythonOperator, Workflow
+from aiflow_core.notification.notification_client import AIFlowNotificationClient
+
+def send_when_told():
+    open({started!r}, "w").close()
+    while not os.path.exists({go!r}):
+        time.sleep(0.005)
+    try:
+        AIFlowNotificationClient().send_event("from-task", "late")
+        outcome = "sent"
+    except Exception as exc:
+        outcome = f"{{type(exc).__name__}}: {{exc}}"
+    with open({out!r}, "w") as f:
+        f.write(outcome)
+
+with Workflow(name="sender") as w:
+    PythonOperator(name="send", python_callable=send_when_told)
+"""
+
+
+@pytest.mark.parametrize("executor", ["thread", "inline"])
+def test_an_event_a_task_sends_after_its_engine_lost_the_lease_does_not_land(
+    executor: str, store: MemoryStore, store_clock: FakeClock, tmp_path: Path, aiflow_home: Path
+) -> None:
+    started, go, out = tmp_path / "started", tmp_path / "go", tmp_path / "out"
+    (tmp_path / "wf.py").write_text(SENDER.format(started=str(started), go=str(go), out=str(out)))
+    engine = Engine(store=store, executor=executor, blob=str(tmp_path / "blob")).start()
+    try:
+        engine.upload_workflows(str(tmp_path / "wf.py"))
+        execution = engine.start_workflow_execution("sender")
+        _until(started.exists, "the task running")
+        if executor == "thread":  # its start is recorded (on the inline executor, that waits for its end)
+            _until(lambda: [t.status for t in engine.list_task_executions(execution)] == [TaskStatus.RUNNING],
+                   "the task's start recorded")
+        epoch = engine.leadership.epoch
+        assert epoch is not None
+        # Another engine takes the expired lease; this one has not looked at the lease since (its loop is idle),
+        # so the task's attempt still passes the engine's own stale-attempt check: the append's fence refuses it.
+        store_clock.advance(dt.timedelta(seconds=engine.leadership.ttl + 1))
+        with store.transaction() as tx:
+            taken = tx.acquire_lease(LEASE_NAME, "other-host:1:x", 60)
+            assert taken is not None and taken.epoch == epoch + 1
+        assert engine.leadership.epoch == epoch  # not noticed yet
+        go.touch()
+        _until(out.exists, "the task's send")
+        assert out.read_text().startswith("AttemptEndedError:"), out.read_text()
+        assert "stale" in out.read_text()
+        assert engine.list_events(key="from-task") == []
+    finally:
+        engine.close()

@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,10 @@ from sqlalchemy.engine import make_url
 from aiflow_core import Engine, TaskStatus, WorkflowStatus, serialization
 from aiflow_core.errors import IntegrityError
 from aiflow_core.homefiles import SECRET_FILE_NAME, pickle_secret
+from aiflow_storage.blob import S3BlobManager
 from aiflow_storage.sql import SqlStore
 from aiflow_storage.sql.schema import snapshots
+from tests.blob.conftest import BUCKET, S3_KEY_ID, S3_SECRET, free_port, missing_server, s3_config
 from tests.cli.conftest import cli_env
 from tests.conftest import POSTGRES_URL, _fresh, require_server
 
@@ -144,6 +147,122 @@ def test_a_task_finds_neither_the_database_password_nor_the_pickle_secret(
     assert "RuntimeError: cannot connect with password *** or secret ***" in leak_log.text
     assert PASSWORD not in leak_log.text and secret not in leak_log.text
     assert "logs/default/probe/1/leak-1.log" in seen["files"]
+
+
+BLOB_PROBE = '''
+import json, os
+from pathlib import Path
+from aiflow_core.model.action import TaskAction
+from aiflow_core.model.status import TaskStatus
+from aiflow_core.model.workflow import Workflow
+from aiflow_core.operators.python import PythonOperator
+from aiflow_core.runtime.blob import task_blob
+
+def probe():
+    home = os.environ["AIFLOW_HOME"]
+    files = {{}}
+    for root in (home, "/proc/self"):
+        for folder, _, names in os.walk(root):
+            for name in names:
+                path = os.path.join(folder, name)
+                try:
+                    with open(path, "rb") as f:
+                        files[path] = f.read(1 << 20).decode("latin-1")
+                except OSError:
+                    pass
+            if folder.startswith("/proc"):
+                break  # /proc/self's files, not its tasks' trees
+    work = Path({work!r})
+    (work / "artifact" / "sub").mkdir(parents=True)
+    (work / "artifact" / "model.txt").write_text("weights v2")
+    (work / "artifact" / "sub" / "vocab.txt").write_text("a b c")
+    uri = task_blob().upload(work / "artifact", name="models/artifact")
+    local = task_blob().download("models/artifact", work / "copy")
+    with open({out!r}, "w") as out:
+        json.dump({{"env": dict(os.environ), "files": files, "uri": uri, "listed": task_blob().list("models"),
+                   "downloaded": sorted(str(p.relative_to(local)) for p in local.rglob("*.txt")),
+                   "text": (local / "sub" / "vocab.txt").read_text()}}, out)
+
+def leak():
+    raise RuntimeError(f"cannot reach the bucket with key {{{secret!r}[::-1]}}")
+
+with Workflow(name="blobprobe") as w:
+    probe_task = PythonOperator(name="probe", python_callable=probe)
+    leak_task = PythonOperator(name="leak", python_callable=leak)
+    probe_task.action_on_task_status(TaskAction.START, {{leak_task: TaskStatus.FAILED}})
+'''
+
+
+@pytest.fixture(scope="module")
+def s3_with_keys() -> Iterator[dict[str, object]]:
+    """A moto S3 server on 127.0.0.1 and a blob configuration holding its access keys."""
+    try:
+        import boto3
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        missing_server("moto[server] is not installed")
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=S3_KEY_ID, aws_secret_access_key=S3_SECRET,
+                 region_name="us-east-1").create_bucket(Bucket=BUCKET)
+    yield {"blob_manager_class": "aiflow_storage.blob.S3BlobManager",
+           "blob_manager_config": s3_config(endpoint, "keys-probe")}
+    server.stop()
+
+
+@pytest.mark.parametrize("executor", ["thread", "process"])
+def test_a_task_reaches_the_blob_store_without_its_keys(
+    executor: str, tmp_path: Path, aiflow_home: Path, s3_with_keys: dict[str, object]
+) -> None:
+    out = tmp_path / "probe.json"
+    workflow = tmp_path / "blobprobe.py"
+    workflow.write_text(BLOB_PROBE.format(out=str(out), work=str(tmp_path / "work"), secret=S3_SECRET[::-1]))
+    with Engine(db_url=f"sqlite:///{tmp_path / 'db.sqlite'}", blob=s3_with_keys, executor=executor) as engine:
+        engine.upload_workflows(str(workflow))
+        execution = engine.wait_for_workflow_execution(engine.start_workflow_execution("blobprobe"), timeout=60)
+        runs = {te.task_name: te for te in engine.list_task_executions(execution.id)}
+        leak_log = engine.read_task_execution_log(runs["leak"].id, 0)
+        stored = S3BlobManager(s3_with_keys["blob_manager_config"])  # type: ignore[arg-type]
+        listed = stored.list("namespaces/default/files/models")
+    assert runs["probe"].status is TaskStatus.SUCCESS, runs["probe"].error
+    seen = json.loads(out.read_text())
+    keys = (S3_SECRET, S3_KEY_ID)
+    for name, value in seen["env"].items():
+        assert not any(key in value for key in keys), name
+    assert any(name.endswith("/environ") for name in seen["files"])  # the probe could read its own process
+    for name, content in seen["files"].items():
+        assert not any(key in content for key in keys), name
+    # The task still wrote and read its artifacts, in its namespace of the engine's store.
+    assert listed == ["namespaces/default/files/models/artifact/model.txt",
+                      "namespaces/default/files/models/artifact/sub/vocab.txt"]
+    assert seen["uri"].startswith("s3://") and seen["listed"] == ["models/artifact/model.txt",
+                                                                  "models/artifact/sub/vocab.txt"]
+    assert seen["downloaded"] == ["model.txt", "sub/vocab.txt"] and seen["text"] == "a b c"
+    # The blob key in a traceback is masked in the log and the recorded error.
+    assert "RuntimeError: cannot reach the bucket with key ***" in leak_log.text
+    assert S3_SECRET not in leak_log.text and S3_SECRET not in (runs["leak"].error or "")
+
+
+def test_the_attempt_channel_keeps_blob_calls_in_the_tasks_namespace(tmp_path: Path) -> None:
+    from aiflow_core.runtime.attempt_blob import pack, serve_blob
+    from aiflow_storage.blob import NamespacedBlob, UnsafePathError, create_blob_manager
+
+    other = tmp_path / "other.txt"
+    other.write_text("not for tasks")
+    blob = NamespacedBlob(create_blob_manager(str(tmp_path / "root")), "default")
+    with pytest.raises(UnsafePathError):
+        serve_blob(blob, "blob_download", {"name": str(other)})
+    with pytest.raises(UnsafePathError):
+        serve_blob(blob, "blob_download", {"name": "../../snapshots/x"})
+    tree = pack(other)
+    with pytest.raises(UnsafePathError):
+        serve_blob(blob, "blob_upload", {"name": None, "tree": {**tree, "name": "../escape.txt"}})
+    with pytest.raises(UnsafePathError):
+        serve_blob(blob, "blob_upload", {"name": None, "tree": {"name": "d", "directory": True,
+                                                                 "files": {"../../escape.txt": b"x"}}})
+    assert not (tmp_path / "root" / "escape.txt").exists() and not (tmp_path / "escape.txt").exists()
 
 
 UNSIGNED = '''
