@@ -27,6 +27,17 @@ FILE_MODE = 0o600
 SECRET_FILE_NAME = "pickle_secret"
 
 
+def working_copy_path(home: Path, namespace: str, workflow_name: str, execution_id: int, digest: str) -> Path:
+    """Where an execution's working copy of its snapshot lives: ``<home>/working_dir/<ns>/<wf>/<id>-<digest>``.
+
+    The first 16 hex digits of the snapshot's digest are part of the name:
+    execution ids repeat across databases (a new database used with the same
+    home, or the many engines a Celery worker serves), and a copy made for an
+    execution of another database must never be taken for this one's.
+    """
+    return home / "working_dir" / namespace / workflow_name / f"{execution_id}-{digest[:16]}"
+
+
 def private_dir(path: Path | str) -> Path:
     """Create ``path`` and its missing parents as owner-only directories; return it.
 

@@ -35,7 +35,7 @@ class _LoadTimedOut(BaseException):
 
 
 class _Load:
-    """One run of a workflow file, on a thread of its own so that it can be given up on."""
+    """One run of a workflow file, on a thread of its own so that it can be given up on (unless told not to)."""
 
     def __init__(self, code: types.CodeType, module: types.ModuleType) -> None:
         self.code = code
@@ -56,8 +56,14 @@ class _Load:
         except _LoadTimedOut:  # arrived just as the file finished: the caller reports the timeout
             pass
 
-    def run(self, timeout: float) -> bool:
-        """Run the file; False if it did not finish within ``timeout`` seconds (it is then interrupted)."""
+    def run(self, timeout: float | None) -> bool:
+        """Run the file; False if it did not finish within ``timeout`` seconds (it is then interrupted).
+
+        With ``timeout=None`` the file runs in the calling thread, to its end.
+        """
+        if timeout is None:
+            self._run()
+            return True
         self.thread.start()
         self.thread.join(timeout)
         with self.lock:
@@ -68,7 +74,34 @@ class _Load:
         return False
 
 
-def load_workflows(path: str | Path, timeout: float = DEFAULT_LOAD_TIMEOUT) -> list[Workflow]:
+#: Compiled workflow files by the SHA-256 of their source (at most this many kept).
+_COMPILED: dict[str, types.CodeType] = {}
+_COMPILED_MAX = 256
+_COMPILED_LOCK = threading.Lock()
+
+
+def _with_filename(code: types.CodeType, filename: str) -> types.CodeType:
+    """``code`` and the code of its functions and classes, compiled as if from ``filename``."""
+    consts = tuple(_with_filename(c, filename) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+    return code.replace(co_filename=filename, co_consts=consts)
+
+
+def _compile(source: bytes, file: Path) -> types.CodeType:
+    """Compile ``source``; the same source read from another path (an execution's copy) is compiled once."""
+    key = hashlib.sha256(source).hexdigest()
+    with _COMPILED_LOCK:
+        cached = _COMPILED.get(key)
+    if cached is not None:
+        return cached if cached.co_filename == str(file) else _with_filename(cached, str(file))
+    code = compile(source, str(file), "exec")
+    with _COMPILED_LOCK:
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        _COMPILED[key] = code
+    return code
+
+
+def load_workflows(path: str | Path, timeout: float | None = DEFAULT_LOAD_TIMEOUT) -> list[Workflow]:
     """Run the Python file at ``path`` and return the workflows defined at its top level.
 
     The file runs as a module that is not left in ``sys.modules``, so its
@@ -82,7 +115,10 @@ def load_workflows(path: str | Path, timeout: float = DEFAULT_LOAD_TIMEOUT) -> l
     larger than :data:`MAX_WORKFLOW_FILE_SIZE` and a file still loading after
     ``timeout`` seconds.
 
-    The file runs on a thread of its own, so that a file that never finishes
+    A source compiled before (the same file, or another execution's copy of
+    it) is not compiled again. With ``timeout=None`` the file runs in the
+    caller's thread with no time limit (for a source known to load: a task's
+    re-run of its uploaded file). Otherwise the file runs on a thread of its own, so that a file that never finishes
     does not hang the caller: when ``timeout`` runs out the load is
     interrupted (an exception is raised in its thread) and given up on. A file
     blocked in C code (a ``time.sleep``, a socket read) keeps its thread until
@@ -103,7 +139,7 @@ def load_workflows(path: str | Path, timeout: float = DEFAULT_LOAD_TIMEOUT) -> l
     module = types.ModuleType(name)
     module.__file__ = str(file)
     try:
-        code = compile(source, str(file), "exec")
+        code = _compile(source, file)
     except (SyntaxError, ValueError) as exc:
         raise _load_error(file, exc) from exc
     sys.modules[name] = module

@@ -24,7 +24,7 @@ import attrs
 from aiflow_core import faultpoints
 from aiflow_core.executors import Executor, TaskJob
 from aiflow_core.executors.definitions import TaskDefinitions
-from aiflow_core.homefiles import private_opener
+from aiflow_core.homefiles import private_opener, working_copy_path
 from aiflow_core.model.status import TaskStatus
 from aiflow_core.ports import Command, StartTask, StoreTx
 from aiflow_core.scheduler.batch import WorkflowCache
@@ -144,7 +144,9 @@ class Handover:
         """Give a job its working directory and its operator (or the pickled workflow for workers)."""
         working_dir = self._working_dirs.get(job.workflow_execution_id)
         if working_dir is None and snapshot is not None:
-            dest = self._home / "working_dir" / job.namespace / job.workflow_name / str(job.workflow_execution_id)
+            dest = working_copy_path(
+                self._home, job.namespace, job.workflow_name, job.workflow_execution_id, snapshot.signature
+            )
             working_dir = str(self._working_dir(snapshot.uri, snapshot.signature, dest))
             if len(self._working_dirs) > 10_000:
                 self._working_dirs.clear()

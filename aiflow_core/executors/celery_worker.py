@@ -50,7 +50,7 @@ from aiflow_core.executors.base import TaskJob, run_task
 from aiflow_core.executors.celery_app import TASK_NAME, CelerySettings, make_app
 from aiflow_core.executors.remote import ChannelUnreachableError, RemoteAttemptClient, RemoteChannel
 from aiflow_core.executors.worker import blob_secrets_mask, watch_parent
-from aiflow_core.homefiles import open_private
+from aiflow_core.homefiles import open_private, working_copy_path
 from aiflow_core.operators.bash import OWN_GROUP_ENV
 from aiflow_core.runtime.context import TaskRuntime
 
@@ -172,9 +172,8 @@ class Supervisor:
         from aiflow_storage.blob import SnapshotStore
 
         store = SnapshotStore(self._blob, self.home / "snapshots")
-        # Keyed by the snapshot too: workers serve many engines and databases, whose execution ids repeat.
-        dest = (self.home / "working_dir" / job.namespace / job.workflow_name
-                / f"{job.workflow_execution_id}-{snapshot['digest'][:16]}")
+        dest = working_copy_path(self.home, job.namespace, job.workflow_name, job.workflow_execution_id,
+                                 snapshot["digest"])
         working_dir = str(store.working_dir(snapshot["uri"], snapshot["digest"], dest))
         workflow_file = snapshot.get("workflow_file")
         return attrs.evolve(job, working_dir=working_dir,

@@ -61,9 +61,12 @@ class Retention:
                 for execution in executions:
                     tx.delete_workflow_execution(execution.id)
             for execution in executions:
-                for root in (self.log_dir, self.working_dir):
-                    if root is not None:
-                        path = root / execution.namespace / execution.workflow_name / str(execution.id)
+                shutil.rmtree(self.log_dir / execution.namespace / execution.workflow_name / str(execution.id),
+                              ignore_errors=True)
+                if self.working_dir is not None:  # its working copy is ``<id>-<snapshot digest>``
+                    for path in (self.working_dir / execution.namespace / execution.workflow_name).glob(
+                        f"{execution.id}-*"
+                    ):
                         shutil.rmtree(path, ignore_errors=True)
             total += len(executions)
             if len(executions) < self.batch:

@@ -182,7 +182,8 @@ def test_history_retention_prunes_only_old_finished_executions(tmp_path) -> None
         old = tester.start("triggered")
         tester.engine.send_event("kept-event")
         log_dir = tester.directory / "logs" / "default" / "triggered" / str(old)
-        working_copy = tester.engine.home / "working_dir" / "default" / "triggered" / str(old)
+        digest = tester.engine.get_workflow_snapshot(tester.engine.get_workflow_execution(old).snapshot_id).signature
+        working_copy = tester.engine.home / "working_dir" / "default" / "triggered" / f"{old}-{digest[:16]}"
         assert log_dir.exists() and working_copy.exists()
         tester.advance(dt.timedelta(days=1))
         recent = tester.start("triggered")

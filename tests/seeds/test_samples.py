@@ -215,7 +215,9 @@ def test_online_machine_learning_sample_trains_validates_deploys_and_predicts(
     runner.upload(workflow_file, artifacts=[str(project / "dataset"), str(project / "tmp")])
     wid = engine.start_workflow_execution("online_machine_learning")
 
-    result = aiflow_home / "working_dir" / "default" / "online_machine_learning" / str(wid) / "tmp" / "predict_result"
+    digest = engine.get_workflow_snapshot(engine.get_workflow_execution(wid).snapshot_id).signature
+    result = (aiflow_home / "working_dir" / "default" / "online_machine_learning" / f"{wid}-{digest[:16]}"
+              / "tmp" / "predict_result")
     wait_until(lambda: result.exists() and "predict result" in result.read_text(encoding="utf-8"),
                "predicting to predict with the first deployed model")
     runs = {te.task_name: te for te in runner.runs(wid)}

@@ -75,7 +75,8 @@ def test_online_machine_learning_tutorial(runner: ExampleRunner, tmp_path: Path,
 
     # Each execution runs the workflow file again from its own copy of the upload,
     # so the tutorial's tmp directory is inside the execution's working directory.
-    working_dir = aiflow_home / "working_dir" / "default" / WORKFLOW / str(wid)
+    digest = engine.get_workflow_snapshot(engine.get_workflow_execution(wid).snapshot_id).signature
+    working_dir = aiflow_home / "working_dir" / "default" / WORKFLOW / f"{wid}-{digest[:16]}"
     result_path = working_dir / "tmp" / "predict_result"
     runner.wait_for_runs(wid, "validating", 2)
     runner.wait_for_runs(wid, "deploying", 1, TaskStatus.SUCCESS)
