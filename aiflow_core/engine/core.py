@@ -133,6 +133,8 @@ class Engine(Client):
             grace=self.config.task_heartbeat_timeout + self.config.task_heartbeat_interval,
             on_elected=self._elected, on_deposed=self._deposed, queue=self._queue_report,
             own_attempts=lambda: set(self.handover.running),
+            attempts_die_with_engine=self.executor.attempts_die_with_engine,
+            on_doubtful=self.handover.doubt, on_settled=self.handover.settled,
         )
         self.loop = SchedulerLoop(
             store=self.store, clock=self.clock, log_dir=self.log_dir, dispatch=self._dispatch,

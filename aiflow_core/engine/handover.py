@@ -7,6 +7,12 @@ committed, and gives the executor its stops and starts. A task whose
 definition cannot be loaded fails with the traceback in its log. Jobs carry
 the lease epoch they were dispatched at, which names the attempt; stops
 name it too, so they reach only that attempt.
+
+A new leader does not start a run of a task while a run of it that an
+earlier leader left alive is in doubt (it may still run on a worker until its
+heartbeats go unanswered): the new run waits, QUEUED, until the doubtful one
+is settled (see :mod:`aiflow_core.engine.leadership`), as a run waits behind
+the one it replaces in an executor's lines.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from aiflow_core import faultpoints
 from aiflow_core.executors import Executor, TaskJob
 from aiflow_core.executors.definitions import TaskDefinitions
 from aiflow_core.homefiles import private_opener, working_copy_path
+from aiflow_core.model.meta import TaskExecutionMeta
 from aiflow_core.model.status import TaskStatus
 from aiflow_core.ports import Command, StartTask, StoreTx
 from aiflow_core.scheduler.batch import WorkflowCache
@@ -67,6 +74,11 @@ class Handover:
         self._definitions = TaskDefinitions()
         self._working_dirs: dict[int, str] = {}
         self._snapshot_metas: dict[int, Any] = {}
+        #: Runs that earlier leaders left alive (they may still run on a worker), by task execution id: their
+        #: workflow execution and task. A new run of such a task is held until they are settled.
+        self._doubtful: dict[int, tuple[int, str]] = {}
+        #: The runs held behind a doubtful run of their task, in the order they were decided.
+        self._held: dict[tuple[int, str], list[TaskJob]] = {}
 
     def dispatch(self, tx: StoreTx, commands: list[Command]) -> Callable[[], None]:
         """Read what the commands need inside the transaction; return the hand-over to run after it."""
@@ -106,6 +118,10 @@ class Handover:
                     continue
                 with self._running_lock:
                     running = self.running.get(te_id)
+                    held = self._unhold(te_id)
+                if held is not None:
+                    self._report(held, TaskStatus.STOPPED, None)
+                    continue
                 # The attempt this engine runs (of its current leadership), else whichever one this epoch started.
                 self.executor.stop_task(te_id, running.epoch if running is not None else epoch)
             for job, workflow, snapshot in starts:
@@ -118,10 +134,44 @@ class Handover:
                     self.fail_unprepared(job, exc)
                     continue
                 with self._running_lock:
+                    key = (job.workflow_execution_id, job.task_name)
+                    if key in self._doubtful.values():
+                        self._held.setdefault(key, []).append(job)
+                        continue
                     self.running[job.task_execution_id] = job
                 self.executor.submit(job)
 
         return hand_over
+
+    def doubt(self, runs: list[TaskExecutionMeta]) -> None:
+        """This engine now leads, and earlier leaders left ``runs`` alive: hold new runs of their tasks."""
+        with self._running_lock:
+            self._doubtful = {te.id: (te.workflow_execution_id, te.task_name) for te in runs}
+            self._held.clear()
+
+    def settled(self, task_execution_ids: list[int]) -> None:
+        """Doubtful runs have ended or are counted lost: start the runs held behind them."""
+        ready: list[TaskJob] = []
+        with self._running_lock:
+            for te_id in task_execution_ids:
+                key = self._doubtful.pop(te_id, None)
+                if key is not None and key not in self._doubtful.values():
+                    for job in self._held.pop(key, []):
+                        self.running[job.task_execution_id] = job
+                        ready.append(job)
+        for job in ready:
+            self.executor.submit(job)
+
+    def _unhold(self, task_execution_id: int) -> TaskJob | None:
+        """Take out a held run (caller holds the lock); None if it is not held."""
+        for key, jobs in self._held.items():
+            for job in jobs:
+                if job.task_execution_id == task_execution_id:
+                    jobs.remove(job)
+                    if not jobs:
+                        del self._held[key]
+                    return job
+        return None
 
     def ended(self, job: TaskJob) -> None:
         """An attempt reported its final status."""
@@ -136,7 +186,11 @@ class Handover:
             return list(self.running.values())
 
     def stop_all(self) -> None:
-        """Stop every attempt handed over (the engine lost the scheduler lease)."""
+        """Stop every attempt handed over (the engine lost the scheduler lease); forget the held runs (the
+        next leader finds them queued)."""
+        with self._running_lock:
+            self._held.clear()
+            self._doubtful.clear()
         for job in self.attempts():
             self.executor.stop_task(job.task_execution_id, job.epoch)
 

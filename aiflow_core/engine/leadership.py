@@ -14,7 +14,9 @@ and waits to take the lease again.
 A new leader does not count the task attempts of the engine before it lost
 at once: they may still run (a paused engine's workers stop themselves only
 once their heartbeats go unanswered). An attempt is lost when its engine is
-known dead (a process of this host that is gone) or when both that engine's
+known dead (a process of this host that is gone) and its attempts died with
+it (not so on Celery workers, which end a task only once its heartbeats go
+unanswered), or when both that engine's
 lease and the attempt's own heartbeat (recorded on the database's clock)
 have expired: :meth:`Leadership.settle_lost` reports those FAILED (or STOPPED
 when they were stopping).
@@ -32,6 +34,7 @@ from aiflow_core.errors import LeaseLostError
 from aiflow_core.leases import Lease
 from aiflow_core.model.event import Event
 from aiflow_core.model.internal.events import TaskReport
+from aiflow_core.model.meta import TaskExecutionMeta
 from aiflow_core.model.status import TaskStatus
 from aiflow_core.ports import Store, StoreTx
 
@@ -53,15 +56,23 @@ class Leadership:
     task attempts; ``own_attempts`` names the task executions this engine
     runs itself. An attempt of another engine is lost ``grace`` seconds
     after its last heartbeat and the taking of the lease (both on the
-    database's clock).
+    database's clock), or at once when that engine is known dead and
+    ``attempts_die_with_engine`` (they ran in its process or its children).
+    ``on_doubtful(runs)`` is told, on election, the task executions earlier
+    leaders left alive; ``on_settled(ids)`` those of them that have ended or
+    are now counted lost.
     """
 
     def __init__(
         self, *, store: Store, owner: str, ttl: float, grace: float,
         on_elected: Callable[[frozenset[int]], None], on_deposed: Callable[[str], None],
-        queue: Callable[[Event], None], own_attempts: Callable[[], set[int]],
+        queue: Callable[[Event], None], own_attempts: Callable[[], set[int]], attempts_die_with_engine: bool = True,
+        on_doubtful: Callable[[list[TaskExecutionMeta]], None] = lambda runs: None,
+        on_settled: Callable[[list[int]], None] = lambda ids: None,
     ) -> None:
         self.store = store
+        #: False when attempts run on other machines (Celery workers): an engine's death does not end them.
+        self.attempts_die_with_engine = attempts_die_with_engine
         self.owner = owner
         self.ttl = ttl
         self.grace = dt.timedelta(seconds=grace)
@@ -69,6 +80,8 @@ class Leadership:
         self._on_deposed = on_deposed
         self._queue = queue
         self._own_attempts = own_attempts
+        self._on_doubtful = on_doubtful
+        self._on_settled = on_settled
         #: The epoch this engine holds the lease at; None when it does not lead.
         self.epoch: int | None = None
         #: The epochs of this engine's unbroken leadership: its lease expired and it took it again before
@@ -175,13 +188,16 @@ class Leadership:
     def _find_doubtful(self, tx: StoreTx, previous: object, taken: dt.datetime) -> None:
         """Note the attempts earlier leaders left alive: lost now if their engine is known dead, else later."""
         owner = getattr(previous, "owner", None)
-        known_dead = owner is None or owner == self.owner or dead_local_owner(owner)
+        known_dead = owner is None or owner == self.owner or (
+            self.attempts_die_with_engine and dead_local_owner(owner)
+        )
         alive = tx.list_task_executions_by_status(list(ALIVE))
         beats = tx.task_execution_heartbeats([te.id for te in alive])
         self._doubtful = {
             te.id: taken if known_dead else max(beats.get(te.id, taken), taken) + self.grace for te in alive
         }
         self._next_settle = min(self._doubtful.values(), default=None)
+        self._on_doubtful(alive)
 
     def settle_lost(self) -> None:
         """Report lost the doubtful attempts whose time came (call while leading, before a step)."""
@@ -196,6 +212,7 @@ class Leadership:
             beats = tx.task_execution_heartbeats(due)
             own = self._own_attempts()
             lost = []
+            settled = []
             for te_id in due:
                 beat = beats.get(te_id)
                 if te_id in own or (beat is not None and beat + self.grace > now):
@@ -203,11 +220,13 @@ class Leadership:
                     self._doubtful[te_id] = max(beat or now, now) + self.grace
                     continue
                 del self._doubtful[te_id]
+                settled.append(te_id)
                 te = tx.get_task_execution(te_id)
                 execution = None if te is None else tx.get_workflow_execution(te.workflow_execution_id)
                 if te is not None and execution is not None and te.status in ALIVE:
                     lost.append((te, execution))
         self._next_settle = min(self._doubtful.values(), default=None)
+        self._on_settled(settled)
         for te, execution in lost:
             status = TaskStatus.STOPPED if te.status is TaskStatus.STOPPING else TaskStatus.FAILED
             self._queue(

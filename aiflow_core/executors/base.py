@@ -138,6 +138,13 @@ class Executor(abc.ABC):
         """True if running tasks send heartbeats (the engine then fails silent ones)."""
         return False
 
+    @property
+    def attempts_die_with_engine(self) -> bool:
+        """True if the attempts end when the engine's process dies (they run in it or in its children); an
+        engine taking over then counts a dead engine's attempts lost at once instead of after their heartbeat
+        timeout."""
+        return True
+
 
 def log_error(job: TaskJob, error: OSError) -> str:
     """The error of a task execution whose log file cannot be opened."""

@@ -95,6 +95,11 @@ class CeleryExecutor(Executor):
         return True
 
     @property
+    def attempts_die_with_engine(self) -> bool:
+        """False: a worker ends its task only once the task's heartbeats go unanswered for their timeout."""
+        return False
+
+    @property
     def channel(self) -> str:
         """The URL of the attempt channel workers call."""
         assert self._endpoint is not None, "the executor is not open"

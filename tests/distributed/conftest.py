@@ -91,8 +91,10 @@ class Workers:
     blob: Path
     root: Path
     members: list[Worker] = attrs.field(factory=list)
+    #: Tasks each worker runs at once.
+    concurrency: int = 2
 
-    def launch(self, name: str, queues: str | None = None, prelude: str = "", concurrency: int = 2,
+    def launch(self, name: str, queues: str | None = None, prelude: str = "", concurrency: int | None = None,
                celery: bool = False) -> Worker:
         """Start a worker (not waiting for it): ``aiflow worker`` after the Python ``prelude``, or with
         ``celery`` Celery's own ``celery -A ... worker``."""
@@ -100,6 +102,7 @@ class Workers:
         home.mkdir(parents=True, exist_ok=True)
         worker = Worker(name=name, home=home, log=self.root / f"{name}.log")
         hostname = f"{name}-{uuid.uuid4().hex[:6]}@%h"
+        concurrency = concurrency or self.concurrency
         if celery:  # Celery's own command line works as well as aiflow's
             argv = [sys.executable, "-m", "celery", "-A", "aiflow_core.executors.celery_worker", "worker",
                     "-Q", queues or self.queue, "-c", str(concurrency), "-n", hostname, "--loglevel", "info"]

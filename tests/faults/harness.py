@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from aiflow_core import Client
+from aiflow_core import Client, WorkflowStatus
 from aiflow_core.api.observe import LEASE_NAME
 from aiflow_core.errors import StoreError
 from aiflow_core.model.meta import TaskExecutionMeta
@@ -42,6 +42,41 @@ task_heartbeat_interval: 0.5
 task_heartbeat_timeout: 3
 task_executor_heartbeat_check_interval: 0.5
 """
+#: The start of a workflow file whose ``Probe`` tasks run until stopped, writing to the file ``RECORD`` (defined
+#: before it by :meth:`Cluster.start_execution`) when they start, every tick while they run, and when they end,
+#: as :func:`attempts` reads it.
+PROBE_SOURCE = '''
+import os
+import time
+
+from aiflow_core import AIFlowOperator
+
+TICK = 0.05
+
+
+def _write(fd, kind, context):
+    line = (
+        f"{kind} {context.task_name} {context.sequence_number} {context.task_execution_id} "
+        f"{context.try_number} {time.time():.6f}\\n"
+    )
+    os.write(fd, line.encode())
+
+
+class Probe(AIFlowOperator):
+    """Runs until stopped; writes when it starts, every tick while it runs, and when it ends."""
+
+    def start(self, context):
+        fd = os.open(RECORD, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            _write(fd, "S", context)
+            while True:
+                time.sleep(TICK)
+                _write(fd, "T", context)
+        finally:
+            _write(fd, "E", context)
+            os.close(fd)
+
+'''
 
 
 def process_state(pid: int) -> str:
@@ -206,6 +241,19 @@ class Cluster:
             seen = (checkpoint, head)
             time.sleep(0.1)
         raise AssertionError(f"the engines did not settle within {timeout} s: {self.lease()}")
+
+    def start_execution(self, name: str, source: str, record: Path) -> int:
+        """Upload the workflow ``name`` of ``source`` (its probes writing to ``record``), start an execution of it
+        and wait until it runs; returns its id."""
+        path = self.home / f"{name}_workflow.py"
+        path.write_text(f"RECORD = {str(record)!r}\n{source}", encoding="utf-8")
+        self.client.upload_workflows(str(path))
+        execution_id = self.client.start_workflow_execution(name)
+        deadline = time.monotonic() + 60
+        while self.client.get_workflow_execution(execution_id).status is not WorkflowStatus.RUNNING:
+            assert time.monotonic() < deadline, "the execution did not start"
+            time.sleep(0.05)
+        return execution_id
 
     def state_value(self, scope: str, name: str) -> Any:
         """A condition's state value, as the scheduler stored it."""

@@ -31,10 +31,11 @@ from typing import Any
 
 import pytest
 
-from aiflow_core import TaskStatus, WorkflowStatus
+from aiflow_core import TaskStatus
 
 from .harness import (
     LEASE,
+    PROBE_SOURCE,
     Cluster,
     EngineProcess,
     Feeder,
@@ -56,37 +57,8 @@ KEYS = ["tick"] * 55 + ["tock"] * 43 + ["kick"] * 2
 #: Condition counters to check: (task, rule index, key counted).
 COUNTERS = [("a", 0, "tick"), ("b", 0, "tock")]
 
-WORKFLOW = '''
-import os
-import time
-
-from aiflow_core import AIFlowOperator, Condition, TaskAction, ValueStateDescriptor, Workflow
-
-RECORD = {record!r}
-TICK = 0.05
-
-
-def _write(fd, kind, context):
-    line = (
-        f"{{kind}} {{context.task_name}} {{context.sequence_number}} {{context.task_execution_id}} "
-        f"{{context.try_number}} {{time.time():.6f}}\\n"
-    )
-    os.write(fd, line.encode())
-
-
-class Probe(AIFlowOperator):
-    """Runs until stopped; writes when it starts, every tick while it runs, and when it ends."""
-
-    def start(self, context):
-        fd = os.open(RECORD, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            _write(fd, "S", context)
-            while True:
-                time.sleep(TICK)
-                _write(fd, "T", context)
-        finally:
-            _write(fd, "E", context)
-            os.close(fd)
+WORKFLOW = PROBE_SOURCE + '''
+from aiflow_core import Condition, TaskAction, ValueStateDescriptor, Workflow
 
 
 class Counting(Condition):
@@ -127,15 +99,7 @@ def _keys() -> list[str]:
 
 
 def _start(cluster: Cluster, record: Path) -> int:
-    path = cluster.home / "faults_workflow.py"
-    path.write_text(WORKFLOW.format(record=str(record)), encoding="utf-8")
-    cluster.client.upload_workflows(str(path))
-    execution_id = cluster.client.start_workflow_execution("faults")
-    deadline = time.monotonic() + 60
-    while cluster.client.get_workflow_execution(execution_id).status is not WorkflowStatus.RUNNING:
-        assert time.monotonic() < deadline, "the execution did not start"
-        time.sleep(0.05)
-    return execution_id
+    return cluster.start_execution("faults", WORKFLOW, record)
 
 
 def _settled(cluster: Cluster, execution_id: int) -> bool:
