@@ -61,7 +61,9 @@ class Client(WorkflowOps, ExecutionOps, PlanOps, EventOps, ObserveOps, ExplainOp
         from aiflow_core.homefiles import pickle_secret
 
         serialization.configure(pickle_secret(self.home, self.config.pickle_secret))
-        self.store = store if store is not None else open_store(self.db_url)
+        # A transaction left idle about as long as the scheduler lease is ended, so that a leader frozen inside
+        # one frees its locks once its lease has run out (PostgreSQL, MariaDB).
+        self.store = store if store is not None else open_store(self.db_url, self.config.scheduler_lease_ttl)
         if upgrade:
             self.store.upgrade()
 

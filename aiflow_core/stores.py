@@ -13,23 +13,30 @@ from collections.abc import Callable
 from aiflow_core.ports import Store
 
 
-def _memory_store(url: str) -> Store:
+def _memory_store(url: str, idle_transaction_timeout: float | None) -> Store:
     from aiflow_core.testing.memory import MemoryStore
 
     return MemoryStore(url)
 
 
-def _sql_store(url: str) -> Store:
+def _sql_store(url: str, idle_transaction_timeout: float | None) -> Store:
     from aiflow_storage.sql import SqlStore
 
-    return SqlStore(url)
+    return SqlStore(url, idle_transaction_timeout)
 
 
-#: URL scheme -> the factory of its store; URLs of any other scheme go to the SQL store.
-STORE_FACTORIES: dict[str, Callable[[str], Store]] = {"memory": _memory_store}
+#: URL scheme -> the factory of its store (``(url, idle_transaction_timeout)``); URLs of any other scheme go
+#: to the SQL store.
+STORE_FACTORIES: dict[str, Callable[[str, float | None], Store]] = {"memory": _memory_store}
 
 
-def open_store(url: str) -> Store:
-    """Open the store ``url`` names (not yet upgraded)."""
+def open_store(url: str, idle_transaction_timeout: float | None = None) -> Store:
+    """Open the store ``url`` names (not yet upgraded).
+
+    A database that can end a transaction left idle (PostgreSQL, MariaDB)
+    ends this store's after ``idle_transaction_timeout`` seconds (a process
+    frozen inside one then stops holding its locks); None keeps the store's
+    default.
+    """
     scheme = url.partition("://")[0].lower() if isinstance(url, str) else ""
-    return STORE_FACTORIES.get(scheme, _sql_store)(url)
+    return STORE_FACTORIES.get(scheme, _sql_store)(url, idle_transaction_timeout)

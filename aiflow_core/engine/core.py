@@ -145,7 +145,7 @@ class Engine(Client):
         self.poll_interval = poll_interval
         self._next_beat = 0.0
         self.heartbeats = Heartbeats(
-            clock=self.clock, executor=self.executor, queue=self.loop.queue_report,
+            store=self.store, executor=self.executor, queue=self.loop.queue_report,
             timeout=self.config.task_heartbeat_timeout,
             check_interval=self.config.task_executor_heartbeat_check_interval,
         )
@@ -268,12 +268,16 @@ class Engine(Client):
         return serve_call(AttemptGuard(self, job, self._send_of_attempt), job, op, args)
 
     def _beat_attempts(self) -> None:
-        """Record on the database's clock, in a fenced transaction, that this engine's attempts are alive."""
+        """Record on the database's clock, in a fenced transaction, that this engine's attempts are alive
+        (with workers that beat, not those whose worker did not beat since the last record)."""
         now = time.monotonic()
         if now < self._next_beat:
             return
         self._next_beat = now + self.config.task_heartbeat_interval
         ids = [job.task_execution_id for job in self.handover.attempts() if job.epoch in self.leadership.epochs]
+        if self.executor.sends_heartbeats:  # not those whose worker went quiet: their rows age
+            quiet = self.heartbeats.take_quiet()
+            ids = [te_id for te_id in ids if te_id not in quiet]
         if ids:
             with self.loop.transaction() as tx:
                 tx.beat_task_executions(ids)

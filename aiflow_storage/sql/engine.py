@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +24,12 @@ _DRIVER_HINTS = {
 _DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
 
 
-#: Seconds a transaction may sit idle before PostgreSQL or MariaDB ends it. aiflow's transactions never wait
-#: on anything but their own work, so only a frozen process (SIGSTOP, a stalled VM) holds one open that long;
-#: ending it frees the rows it locked, so that another engine can take over once the lease (10 s by default)
-#: runs out. The frozen process's commit then fails, and fencing would refuse it anyway.
-IDLE_TRANSACTION_TIMEOUT = 10
+#: Seconds a transaction may sit idle before PostgreSQL or MariaDB ends it, unless told otherwise (engines
+#: and clients pass their ``scheduler_lease_ttl``). aiflow's transactions never wait on anything but their own
+#: work, so only a frozen process (SIGSTOP, a stalled VM) holds one open that long; ending it frees the rows it
+#: locked, so that another engine can take over once the lease runs out. The frozen process's commit then
+#: fails, and fencing would refuse it anyway.
+IDLE_TRANSACTION_TIMEOUT = 10.0
 
 _PASSWORD = re.compile(r"(//[^/?#@:]*:).*@")  # to the last "@": over-masking is safe
 
@@ -90,22 +93,32 @@ def _sqlite_begin(conn: sa.Connection) -> None:
     conn.connection.cursor().execute("BEGIN DEFERRED" if readonly else "BEGIN IMMEDIATE")
 
 
-def _mariadb_idle_timeout(dbapi_conn: Any, _record: Any) -> None:
-    if "mariadb" not in str(dbapi_conn.get_server_info()).lower():
-        return  # MySQL has no such setting
-    cursor = dbapi_conn.cursor()
-    cursor.execute(f"SET SESSION idle_transaction_timeout = {IDLE_TRANSACTION_TIMEOUT}")
-    cursor.close()
+def _mariadb_idle_timeout(seconds: float) -> Callable[[Any, Any], None]:
+    """The connect hook setting MariaDB's ``idle_transaction_timeout`` (whole seconds, rounded up)."""
+
+    def hook(dbapi_conn: Any, _record: Any) -> None:
+        if "mariadb" not in str(dbapi_conn.get_server_info()).lower():
+            return  # MySQL has no such setting
+        cursor = dbapi_conn.cursor()
+        cursor.execute(f"SET SESSION idle_transaction_timeout = {max(1, math.ceil(seconds))}")
+        cursor.close()
+
+    return hook
 
 
-def create_engine(url: str, **options: Any) -> sa.Engine:
+def create_engine(url: str, idle_transaction_timeout: float | None = None, **options: Any) -> sa.Engine:
     """Create an engine for ``url`` with the settings aiflow relies on.
 
     SQLite runs in WAL mode and starts write transactions with ``BEGIN
     IMMEDIATE`` so that concurrent writers queue instead of failing; MySQL and
     MariaDB use READ COMMITTED. PostgreSQL and MariaDB end transactions left
-    idle for :data:`IDLE_TRANSACTION_TIMEOUT` seconds (by a frozen process).
+    idle (by a frozen process) for ``idle_transaction_timeout`` seconds
+    (default :data:`IDLE_TRANSACTION_TIMEOUT`; MariaDB rounds it up to whole
+    seconds).
     """
+    idle = IDLE_TRANSACTION_TIMEOUT if idle_transaction_timeout is None else idle_transaction_timeout
+    if isinstance(idle, bool) or not isinstance(idle, (int, float)) or not idle > 0:
+        raise ConfigError(f"idle_transaction_timeout must be a positive number of seconds, got {idle!r}")
     parsed = normalize_url(url)
     backend = parsed.get_backend_name()
     kwargs: dict[str, Any] = {"pool_pre_ping": backend != "sqlite"}
@@ -115,7 +128,7 @@ def create_engine(url: str, **options: Any) -> sa.Engine:
             _create_private(Path(database).expanduser())
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     elif backend == "postgresql":
-        kwargs["connect_args"] = {"options": f"-c idle_in_transaction_session_timeout={IDLE_TRANSACTION_TIMEOUT}s"}
+        kwargs["connect_args"] = {"options": f"-c idle_in_transaction_session_timeout={math.ceil(idle * 1000)}ms"}
     elif backend in ("mysql", "mariadb"):
         kwargs["isolation_level"] = "READ COMMITTED"
         kwargs["pool_recycle"] = 3600
@@ -132,5 +145,5 @@ def create_engine(url: str, **options: Any) -> sa.Engine:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)
     elif backend in ("mysql", "mariadb"):
-        sa.event.listen(engine, "connect", _mariadb_idle_timeout)
+        sa.event.listen(engine, "connect", _mariadb_idle_timeout(idle))
     return engine

@@ -35,9 +35,9 @@ class SqlStore(Store):
     :class:`~aiflow_core.errors.SchemaVersionError`.
     """
 
-    def __init__(self, url: str, **engine_options: object) -> None:
+    def __init__(self, url: str, idle_transaction_timeout: float | None = None, **engine_options: object) -> None:
         self.url = url
-        self.engine = create_engine(url, **engine_options)
+        self.engine = create_engine(url, idle_transaction_timeout, **engine_options)
         self.dialect = self.engine.dialect.name
         self._schema_checked = False
         self._lock = threading.Lock()

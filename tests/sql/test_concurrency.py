@@ -193,11 +193,17 @@ def test_a_transaction_left_idle_by_a_frozen_process_is_ended_and_frees_the_leas
     lease row locked; the server ends the idle transaction, so another engine can take the lease once it
     expired, and the frozen one's commit fails instead of landing."""
     from aiflow_core.errors import StoreError
-    from aiflow_storage.sql.engine import IDLE_TRANSACTION_TIMEOUT
 
-    frozen, other = SqlStore(db_url), SqlStore(db_url)
+    idle = 2.5  # as an engine whose scheduler_lease_ttl is 2.5 s sets it
+    frozen, other = SqlStore(db_url, idle_transaction_timeout=idle), SqlStore(db_url)
     taken: list[object] = []
     try:
+        with frozen.engine.connect() as conn:
+            setting = "idle_in_transaction_session_timeout" if frozen.dialect == "postgresql" else \
+                "@@idle_transaction_timeout"
+            shown = conn.exec_driver_sql(f"SHOW {setting}" if frozen.dialect == "postgresql" else
+                                         f"SELECT {setting}").scalar()
+        assert str(shown) in ("2500ms", "3"), shown  # MariaDB counts whole seconds
         with frozen.transaction() as tx:
             tx.release_lease("idle-test", "nobody")
         commit_error: list[BaseException] = []
@@ -206,7 +212,7 @@ def test_a_transaction_left_idle_by_a_frozen_process_is_ended_and_frees_the_leas
             try:
                 with frozen.transaction() as tx:
                     assert tx.acquire_lease("idle-test", "frozen", 1) is not None
-                    threading.Event().wait(IDLE_TRANSACTION_TIMEOUT + 5)  # holds the row, sends nothing
+                    threading.Event().wait(idle + 5)  # holds the row, sends nothing
             except BaseException as exc:
                 commit_error.append(exc)
 
