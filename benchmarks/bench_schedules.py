@@ -117,6 +117,7 @@ def judge(sqlite: dict[str, Any], memory: dict[str, Any]) -> list[dict[str, Any]
 def _step_ms(engine: Any, steps: int) -> float:
     times = []
     for _ in range(steps):
+        engine.leadership.ensure()  # renew the lease as the engine's loop would (slow registrations outlast it)
         start = time.perf_counter()
         result = engine.loop.step()
         times.append(time.perf_counter() - start)

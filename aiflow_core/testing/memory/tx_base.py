@@ -124,6 +124,8 @@ class TxBase:
         self._undo: list[tuple[dict[Any, Any], Hashable, object]] = []
         #: Set when the transaction appended events (the store then tells its subscribers).
         self.appended = False
+        #: The events this transaction appended, by offset, as they were returned (not decoded again).
+        self._new_events: dict[int, Any] = {}
 
     def _put(self, table: dict[Any, Any], key: Hashable, value: object) -> None:
         """``table[key] = value``, undoable."""
@@ -170,6 +172,7 @@ class TxBase:
     def _drop_event(self, offset: int) -> None:
         """Delete the event at ``offset`` and its idempotency key."""
         event, _ = self._pop(self.t.events, offset)
+        self._new_events.pop(offset, None)
         if event.idempotency_key is not None:
             self._pop(self.t.event_keys, event.idempotency_key)
 

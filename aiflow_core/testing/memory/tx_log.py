@@ -47,6 +47,9 @@ class LogOps(TxBase):
                 self._put_in(self.t.states, scope, name, bytes(value))
 
     def _event(self, offset: int) -> Event:
+        new = self._new_events.get(offset)
+        if new is not None:
+            return new  # appended by this transaction: its context is the appender's, as on the SQL stores
         event, context = self.t.events[offset]
         return event if context is None else attrs.evolve(event, context=from_json(context))
 
@@ -71,7 +74,8 @@ class LogOps(TxBase):
             self._put(self.t.events, offset, (row, context))
             if key:
                 self._put(self.t.event_keys, key, offset)
-            stored.append(self._event(offset))
+            stored.append(attrs.evolve(row, context=event.context))
+            self._new_events[offset] = stored[-1]
         if offset != self._counter(EVENT_COUNTER):
             self._set_counter(EVENT_COUNTER, offset)
             self.appended = True
