@@ -15,6 +15,11 @@ variable                          key
 ``AIFLOW_TIMEZONE``               ``timezone``
 ``AIFLOW_EXPLANATIONS``           ``explanations``
 ``AIFLOW_LOG_FORMAT``             ``log_format``
+``AIFLOW_CELERY_BROKER_URL``      ``celery_broker_url``
+``AIFLOW_CELERY_QUEUE``           ``celery_queue``
+``AIFLOW_CELERY_RESULT_EXPIRES``  ``celery_result_expires``
+``AIFLOW_CHANNEL_ADDRESS``        ``channel_address``
+``AIFLOW_CHANNEL_URL``            ``channel_url``
 ================================  =============================
 """
 
@@ -23,6 +28,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -37,10 +43,17 @@ from aiflow_core.logs import LogFormat
 from aiflow_core.model.durations import parse_horizon, positive_seconds
 from aiflow_core.model.explanation import ExplainLevel
 from aiflow_core.model.expressions import time_zone
+from aiflow_core.model.task_config import check_queue
 
 log = logging.getLogger("aiflow.config")
 
 CONFIG_FILE_NAME = "aiflow.yaml"
+#: The Celery executor's defaults: broker, queue of tasks that name none, seconds results are kept.
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_QUEUE = "aiflow"
+DEFAULT_RESULT_EXPIRES = 3600.0
+#: Where the engine's attempt channel listens for Celery workers (port 0: any free port).
+DEFAULT_CHANNEL_ADDRESS = "127.0.0.1:0"
 
 _DEFAULT_TEMPLATE = """\
 # aiflow configuration. Environment variables (AIFLOW_DB_URL, ...) override these keys.
@@ -74,6 +87,15 @@ timezone: UTC
 # secret that signs stored pickles; empty: the one generated in $AIFLOW_HOME/pickle_secret (owner-only).
 # Every engine and client sharing the database needs the same secret.
 pickle_secret:
+# the celery executor (task_executor: celery): broker of the Celery messages (engine and workers), queue of the
+# tasks that name none, and seconds a result backend keeps results
+celery_broker_url: redis://127.0.0.1:6379/0
+celery_queue: aiflow
+celery_result_expires: 3600
+# host:port the engine's attempt channel binds to for Celery workers (0: any free port), and the URL workers
+# call when they reach it by another name (empty: http://<bound address>)
+channel_address: 127.0.0.1:0
+channel_url:
 # where workflow snapshots and task files are stored
 blob_manager:
   blob_manager_class: aiflow_storage.blob.LocalBlobManager
@@ -192,6 +214,63 @@ def _path(key: str, value: object, where: str) -> Path:
     return Path(_text(key, value, where)).expanduser()
 
 
+def masked_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S*$")
+
+
+def _broker_url(key: str, value: object, where: str) -> str:
+    if not isinstance(value, str) or not _URL.match(value.strip()):
+        shown = masked_url(value) if isinstance(value, str) else repr(value)
+        raise ConfigError(f"{where} must be a broker URL such as {DEFAULT_BROKER_URL} or "
+                          f"amqp://guest:guest@127.0.0.1:5672//, got {shown!r}")
+    return value.strip()
+
+
+def _queue(key: str, value: object, where: str) -> str:
+    try:
+        return check_queue(value, where)
+    except InvalidArgumentError as exc:
+        raise ConfigError(f"{exc}; e.g. {key}: {DEFAULT_QUEUE}") from None
+
+
+def parse_address(address: object, where: str = "channel address") -> tuple[str, int]:
+    """``host:port`` (port 0 or absent: an ephemeral one) as a pair; raises ConfigError naming ``where``."""
+    text = str(address).strip() if isinstance(address, str) else ""
+    host, sep, port_text = text.rpartition(":")
+    if not sep:
+        host, port_text = text, "0"
+    if not host or not port_text.isdigit() or int(port_text) > 65535:
+        raise ConfigError(f"{where} must be host:port, e.g. {DEFAULT_CHANNEL_ADDRESS} (0: any free port), "
+                          f"got {address!r}")
+    return host.strip("[]"), int(port_text)
+
+
+def _address(key: str, value: object, where: str) -> str:
+    parse_address(value, where)
+    return str(value).strip()
+
+
+def _channel_url(key: str, value: object, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.match(r"^https?://[^/\s:]+(:\d+)?/?$", value.strip()):
+        raise ConfigError(f"{where} must be http(s)://host[:port], e.g. http://engine.internal:8793, got {value!r}")
+    return value.strip()
+
+
 _CHECKS = {
     "metadata_backend_uri": _text,
     "log_dir": _path,
@@ -208,6 +287,11 @@ _CHECKS = {
     "timezone": _timezone,
     "pickle_secret": _secret,
     "blob_manager": _blob,
+    "celery_broker_url": _broker_url,
+    "celery_queue": _queue,
+    "celery_result_expires": _seconds,
+    "channel_address": _address,
+    "channel_url": _channel_url,
 }
 #: The keys of ``aiflow.yaml``.
 KNOWN_KEYS = tuple(_CHECKS)
@@ -247,6 +331,11 @@ class AIFlowConfig:
     timezone: str = "UTC"
     pickle_secret: str | None = None
     blob_manager: Any = None
+    celery_broker_url: str = DEFAULT_BROKER_URL
+    celery_queue: str = DEFAULT_QUEUE
+    celery_result_expires: float = DEFAULT_RESULT_EXPIRES
+    channel_address: str = DEFAULT_CHANNEL_ADDRESS
+    channel_url: str | None = None
     source: Path | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -277,6 +366,11 @@ _ENV_KEYS = {
     "AIFLOW_TIMEZONE": "timezone",
     "AIFLOW_EXPLANATIONS": "explanations",
     "AIFLOW_LOG_FORMAT": "log_format",
+    "AIFLOW_CELERY_BROKER_URL": "celery_broker_url",
+    "AIFLOW_CELERY_QUEUE": "celery_queue",
+    "AIFLOW_CELERY_RESULT_EXPIRES": "celery_result_expires",
+    "AIFLOW_CHANNEL_ADDRESS": "channel_address",
+    "AIFLOW_CHANNEL_URL": "channel_url",
 }
 
 

@@ -161,7 +161,7 @@ class Engine(Client):
         self.retention = Retention(
             store=self.store, clock=self.clock, log_dir=self.log_dir,
             horizon=horizon,
-            checkpoint=self.loop.name, working_dir=self.home / "working_dir",
+            checkpoint=self.loop.name, working_dir=self.home / "working_dir", blob=self._blob_manager,
         )
         self.executor.open(
             ExecutorContext(
@@ -176,6 +176,12 @@ class Engine(Client):
             self._unsubscribe = self.clock.subscribe(self.wake)
 
     # -- wiring --
+    def _blob_manager(self) -> Any:
+        """A blob manager of the configured blob store."""
+        from aiflow_storage.blob import create_blob_manager
+
+        return create_blob_manager(self.blob_spec)
+
     def _worker_env(self) -> dict[str, str]:
         """What worker processes add to their environment: no keys (their tasks reach blobs over the channel)."""
         source_root = str(Path(aiflow_core.__file__).resolve().parent.parent)

@@ -1,13 +1,10 @@
 """The Celery application both ends of the Celery executor build: settings, queues, reliability options.
 
-Settings come from arguments or the environment of the engine and of the
-workers (the same names on both):
-
-=================================  ==========================================  =========================
-``AIFLOW_CELERY_BROKER_URL``       the broker (``redis://...`` or ``amqp://...``)  ``redis://127.0.0.1:6379/0``
-``AIFLOW_CELERY_QUEUE``            the queue of tasks that name none           ``aiflow``
-``AIFLOW_CELERY_RESULT_EXPIRES``   seconds a result backend keeps results      ``3600``
-=================================  ==========================================  =========================
+Settings come from arguments, else the configuration of the engine's or the
+worker's ``$AIFLOW_HOME`` (keys ``celery_broker_url``, ``celery_queue``,
+``celery_result_expires`` of ``aiflow.yaml``, overridden by the environment
+variables ``AIFLOW_CELERY_BROKER_URL``, ``AIFLOW_CELERY_QUEUE`` and
+``AIFLOW_CELERY_RESULT_EXPIRES``; see :mod:`aiflow_core.config`).
 
 Messages are acknowledged late (after the attempt ended) and rejected back to
 the queue when the worker process running them is lost
@@ -20,19 +17,22 @@ for a worker (see :mod:`aiflow_core.executors.endpoint`).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from aiflow_core.errors import ConfigError, InvalidArgumentError, install_hint
-from aiflow_core.model.task_config import check_queue
+from aiflow_core.config import (
+    DEFAULT_BROKER_URL,
+    DEFAULT_QUEUE,
+    DEFAULT_RESULT_EXPIRES,
+    AIFlowConfig,
+    check_setting,
+    load_config,
+)
+from aiflow_core.errors import ConfigError, install_hint
 
 #: The name of aiflow's Celery task (one message = one task attempt).
 TASK_NAME = "aiflow.run_attempt"
-DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
-DEFAULT_QUEUE = "aiflow"
 
 
 @attrs.frozen(kw_only=True)
@@ -41,29 +41,19 @@ class CelerySettings:
 
     broker_url: str = DEFAULT_BROKER_URL
     queue: str = DEFAULT_QUEUE
-    result_expires: float = 3600.0
+    result_expires: float = DEFAULT_RESULT_EXPIRES
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **given: Any) -> CelerySettings:
-        """Settings from ``given`` arguments (None: not given), else the environment, else the defaults."""
-        env = os.environ if env is None else env
-        broker = given.get("broker_url") or env.get("AIFLOW_CELERY_BROKER_URL") or DEFAULT_BROKER_URL
-        if not isinstance(broker, str) or "://" not in broker:
-            raise ConfigError(f"broker_url must be a URL such as {DEFAULT_BROKER_URL}, got {broker!r}")
-        try:
-            queue = check_queue(given.get("queue") or env.get("AIFLOW_CELERY_QUEUE") or DEFAULT_QUEUE, "Celery")
-        except InvalidArgumentError as exc:
-            raise ConfigError(str(exc)) from None
-        expires = given.get("result_expires")
-        if expires is None:
-            expires = env.get("AIFLOW_CELERY_RESULT_EXPIRES") or 3600.0
-        try:
-            seconds = float(expires)
-        except (TypeError, ValueError):
-            seconds = -1.0
-        if seconds <= 0:
-            raise ConfigError(f"result_expires must be a number of seconds above zero, got {expires!r}")
-        return cls(broker_url=broker, queue=queue, result_expires=seconds)
+    def load(cls, config: AIFlowConfig | None = None, **given: Any) -> CelerySettings:
+        """Settings from ``given`` arguments (None: not given), else ``config`` (default: the configuration of
+        ``$AIFLOW_HOME`` and the environment); a bad argument raises :class:`ConfigError` naming it."""
+        config = load_config() if config is None else config
+        values = {}
+        for name, key in (("broker_url", "celery_broker_url"), ("queue", "celery_queue"),
+                          ("result_expires", "celery_result_expires")):
+            value = given.get(name)
+            values[name] = getattr(config, key) if value is None else check_setting(key, value, f"argument {name}")
+        return cls(**values)
 
 
 def make_app(settings: CelerySettings) -> Any:

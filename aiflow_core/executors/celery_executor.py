@@ -10,12 +10,13 @@ channel, fetches the workflow snapshot from the blob store, runs the task in
 a child process of its own, sends heartbeats that also carry stop requests,
 uploads the task's log to the blob store and reports the final status.
 
-Settings: ``broker_url``, ``queue``, ``result_expires`` (see
-:class:`~aiflow_core.executors.celery_app.CelerySettings`), ``channel_address``
-(``host:port`` the channel binds to; ``AIFLOW_CHANNEL_ADDRESS``, default
-``127.0.0.1:0``), ``channel_url`` (the URL workers call, when the bound address
-is not what they reach; ``AIFLOW_CHANNEL_URL``) and ``grace`` (seconds between
-SIGTERM and SIGKILL when a task is stopped). How many tasks run at once is
+Settings (arguments, else the keys of ``aiflow.yaml`` and their environment
+variables, see :mod:`aiflow_core.config`): ``broker_url``, ``queue``,
+``result_expires`` (see :class:`~aiflow_core.executors.celery_app.CelerySettings`),
+``channel_address`` (``host:port`` the channel binds to; key
+``channel_address``, default ``127.0.0.1:0``), ``channel_url`` (the URL workers
+call, when the bound address is not what they reach; key ``channel_url``) and
+``grace`` (seconds between SIGTERM and SIGKILL when a task is stopped). How many tasks run at once is
 the workers' concurrency, not ``parallelism``.
 """
 
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import aiflow_core
+from aiflow_core.config import check_setting, load_config, masked_url
 from aiflow_core.executors.base import Executor, ExecutorContext, TaskJob
 from aiflow_core.executors.celery_app import TASK_NAME, CelerySettings, make_app
 from aiflow_core.executors.endpoint import Attempt, AttemptEndpoint
@@ -44,20 +46,6 @@ CLAIM_FIELDS = ("namespace", "workflow_name", "task_name", "workflow_execution_i
                 "sequence_number", "try_number", "snapshot_id", "execution_timeout", "epoch")
 
 
-def masked_url(url: str) -> str:
-    """``url`` with its password replaced by ``***``."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if not parts.password:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 class CeleryExecutor(Executor):
     """Runs task attempts on Celery workers; see the module docstring."""
 
@@ -69,9 +57,12 @@ class CeleryExecutor(Executor):
         grace: float = 5.0, waiting_note_after: float = 5.0,
     ) -> None:
         self.parallelism = parallelism
-        self.settings = CelerySettings.from_env(broker_url=broker_url, queue=queue, result_expires=result_expires)
-        self.channel_address = channel_address or os.environ.get("AIFLOW_CHANNEL_ADDRESS") or "127.0.0.1:0"
-        self.channel_url = channel_url or os.environ.get("AIFLOW_CHANNEL_URL") or None
+        config = load_config()
+        self.settings = CelerySettings.load(config, broker_url=broker_url, queue=queue, result_expires=result_expires)
+        self.channel_address = config.channel_address if channel_address is None else check_setting(
+            "channel_address", channel_address, "argument channel_address")
+        self.channel_url = config.channel_url if channel_url is None else check_setting(
+            "channel_url", channel_url, "argument channel_url")
         self.grace = grace
         self.waiting_note_after = waiting_note_after
         self.app = make_app(self.settings)

@@ -2,7 +2,8 @@
 
 Start workers with ``aiflow worker --queues a,b --concurrency N`` or with
 Celery itself: ``celery -A aiflow_core.executors.celery_worker worker -Q aiflow``.
-A worker needs the Celery settings (``AIFLOW_CELERY_BROKER_URL``) and access to
+A worker needs the Celery settings (``celery_broker_url`` in its ``aiflow.yaml``
+or ``AIFLOW_CELERY_BROKER_URL``) and access to
 the blob store (its own ``aiflow.yaml``, ``AIFLOW_BLOB_URL``), never the
 database: it reaches the engine only through the attempt channel named in each
 message (see :mod:`aiflow_core.executors.endpoint`).
@@ -59,7 +60,7 @@ log = logging.getLogger("aiflow.worker")
 #: How often a running task's log is uploaded to the blob store, in seconds.
 LOG_UPLOAD_INTERVAL = 2.0
 
-app = make_app(CelerySettings.from_env())
+app = make_app(CelerySettings.load())
 
 
 @app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -140,12 +141,20 @@ class Supervisor:
 
     def run(self) -> str:
         """Run the attempt to its end and report it; returns the final status."""
+        # Heartbeats from the claim on: the engine counts the attempt running, and fetching the snapshot and
+        # loading the workflow file (its imports) may take longer than the heartbeat timeout.
+        beat = threading.Thread(target=self._beat, name=f"aiflow-beat-{self.job.task_execution_id}", daemon=True)
+        beat.start()
         try:
             self.blob_spec, self._blob = _blob()
             self.job = self._placed(self.job)
             operator = self._operator()
         except Exception as exc:
+            self.ended.set()
             return self._report("FAILED", f"the worker could not prepare the task: {type(exc).__name__}: {exc}")
+        if self.stop_requested.is_set():  # stopped (or its engine lost) while it was being prepared
+            self.ended.set()
+            return self._report("STOPPED", None)
         result_r, result_w = os.pipe()
         gc.freeze()  # the child's collector then leaves the inherited objects alone: fewer copied pages
         self.pid = os.fork()
@@ -153,8 +162,8 @@ class Supervisor:
             os.close(result_r)
             _child(self.job, operator, self._prepare_error, self.channel, result_w, self.blob_spec)
         os.close(result_w)
-        beat = threading.Thread(target=self._beat, name=f"aiflow-beat-{self.job.task_execution_id}", daemon=True)
-        beat.start()
+        if self.stop_requested.is_set():  # the stop came while the child was being forked
+            self._terminate()
         output = self._wait(result_r)
         _, code = os.waitpid(self.pid, 0)
         self.ended.set()
@@ -257,7 +266,9 @@ class Supervisor:
                 return
 
     def _terminate(self) -> None:
-        """SIGTERM to the child's process group now, SIGKILL after the grace period."""
+        """SIGTERM to the child's process group now, SIGKILL after the grace period (no child yet: nothing)."""
+        if not self.pid:
+            return
         _signal_group(self.pid, signal.SIGTERM)
         timer = threading.Timer(self.grace, self._kill)
         timer.daemon = True

@@ -56,6 +56,7 @@ from typing import Any
 import attrs
 
 import aiflow_core
+from aiflow_core.config import parse_address
 from aiflow_core.errors import ConfigError, InvalidStateError
 from aiflow_core.executors import wire
 from aiflow_core.executors.attempt import OPERATIONS, AttemptEndedError
@@ -95,16 +96,6 @@ class Attempt:
     #: When the attempt was handed over (``time.monotonic()``), and whether the executor said it waits.
     sent_at: float = 0.0
     noted: bool = False
-
-
-def parse_address(address: str) -> tuple[str, int]:
-    """``host:port`` (port 0 or absent: an ephemeral one) as a pair; raises ConfigError naming it."""
-    host, sep, port_text = address.rpartition(":")
-    if not sep:
-        host, port_text = address, "0"
-    if not host or not port_text.isdigit() or int(port_text) > 65535:
-        raise ConfigError(f"channel address {address!r} must be host:port, e.g. 127.0.0.1:0 (0: any free port)")
-    return host.strip("[]"), int(port_text)
 
 
 class AttemptEndpoint:

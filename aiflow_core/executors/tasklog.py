@@ -16,7 +16,16 @@ from typing import IO
 
 from aiflow_core.homefiles import private_opener
 
-__all__ = ["TaskLog", "blob_log_key"]
+__all__ = ["TaskLog", "blob_log_key", "blob_log_prefix"]
+
+
+#: The folder of the blob store under which remote workers upload task logs.
+BLOB_LOGS = "task_logs"
+
+
+def blob_log_prefix(snapshot_digest: str | None, workflow_execution_id: int) -> str:
+    """The blob folder of the logs of a workflow execution's task executions that ran on remote workers."""
+    return f"{BLOB_LOGS}/{snapshot_digest or 'none'}/{int(workflow_execution_id)}"
 
 
 def blob_log_key(snapshot_digest: str | None, workflow_execution_id: int, task_execution_id: int) -> str:
@@ -24,7 +33,7 @@ def blob_log_key(snapshot_digest: str | None, workflow_execution_id: int, task_e
 
     The snapshot's digest keeps apart the logs of databases that share a blob store (their ids repeat).
     """
-    return f"task_logs/{snapshot_digest or 'none'}/{int(workflow_execution_id)}/{int(task_execution_id)}.log"
+    return f"{blob_log_prefix(snapshot_digest, workflow_execution_id)}/{int(task_execution_id)}.log"
 
 
 def _append(path: Path) -> IO[str]:

@@ -10,8 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from aiflow_core.executors.tasklog import BLOB_LOGS, blob_log_prefix
 from aiflow_core.ports import Store
 
 log = logging.getLogger("aiflow.retention")
@@ -20,15 +23,20 @@ log = logging.getLogger("aiflow.retention")
 class Retention:
     """Prunes history older than ``horizon``; ``horizon=None`` keeps everything.
 
-    An execution's logs (under ``log_dir``) and its working copy of the
-    snapshot (under ``working_dir``) go with it.
+    An execution's logs (under ``log_dir``), its working copy of the
+    snapshot (under ``working_dir``) and the logs remote workers uploaded to
+    the blob store (``blob`` makes the blob manager when first needed) go
+    with it.
     """
 
     def __init__(
         self, *, store: Store, clock: object, log_dir: Path, horizon: dt.timedelta | None, checkpoint: str,
         working_dir: Path | None = None, interval: dt.timedelta = dt.timedelta(hours=1), batch: int = 100,
+        blob: Callable[[], Any] | None = None,
     ) -> None:
         self.store = store
+        self._blob_factory = blob
+        self._blob: Any = None
         self.clock = clock
         self.log_dir = log_dir
         self.working_dir = working_dir
@@ -56,8 +64,15 @@ class Retention:
         before = now - self.horizon
         total = 0
         while True:
-            with self.store.transaction() as tx:
+            with self.store.transaction(readonly=True) as tx:
                 executions = tx.list_finished_workflow_executions(before, self.batch)
+                digests = {}
+                for execution in executions:
+                    snapshot = tx.get_snapshot(execution.snapshot_id)
+                    digests[execution.id] = None if snapshot is None else snapshot.signature
+            if not self._delete_blob_logs(digests):
+                break  # the rows stay, so that their uploaded logs go with them next time
+            with self.store.transaction() as tx:
                 for execution in executions:
                     tx.delete_workflow_execution(execution.id)
             for execution in executions:
@@ -87,3 +102,21 @@ class Retention:
         if total:
             log.info("history retention pruned %d executions, events and explanations older than %s", total, before)
         return total
+
+    def _delete_blob_logs(self, digests: dict[int, str | None]) -> bool:
+        """Delete the task logs remote workers uploaded for executions to prune (execution id -> snapshot
+        digest); False if the blob store failed. A blob store holding no task logs at all costs one look."""
+        if self._blob_factory is None or not digests:
+            return True
+        try:
+            if self._blob is None:
+                self._blob = self._blob_factory()
+            if not self._blob.exists(BLOB_LOGS):
+                return True
+            for execution_id, digest in digests.items():
+                self._blob.delete(blob_log_prefix(digest, execution_id))
+        except Exception:
+            log.exception("history retention could not delete the task logs of %d executions from the blob store; "
+                          "it keeps them and their executions until the next pruning", len(digests))
+            return False
+        return True

@@ -134,6 +134,12 @@ class FsspecPersistence(DataPersistence):
         """Return whether ``path`` exists."""
         return bool(self.fs.exists(self._path(path)))
 
+    def remove(self, path: str, recursive: bool = False) -> None:
+        """Delete ``path`` (a tree with ``recursive``); nothing if it is missing."""
+        target = self._path(path)
+        if self.fs.exists(target):
+            self.fs.rm(target, recursive=recursive)
+
     def get(self, from_path: str, to_path: str, recursive: bool = False) -> None:
         """Download a file, or with ``recursive`` a tree, to the local disk."""
         src = self._path(from_path)

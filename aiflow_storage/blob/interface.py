@@ -89,5 +89,10 @@ class BlobManager(abc.ABC):
         """Return the keys of the files under ``prefix`` (relative to the root), sorted."""
         raise UnsupportedPersistenceOp(f"{type(self).__name__} cannot list blobs")
 
+    def delete(self, remote_file_path: str) -> None:
+        """Delete the blob, or the directory and everything under it, at the URI or key ``remote_file_path``;
+        nothing if there is none."""
+        raise UnsupportedPersistenceOp(f"{type(self).__name__} cannot delete blobs")
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config!r})"

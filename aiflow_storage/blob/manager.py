@@ -227,6 +227,12 @@ class FsspecBlobManager(BlobManager):
         self._confine(uri)
         return bool(self._call(lambda: self.persistence.exists(uri), f"lookup of {uri!r}"))
 
+    def delete(self, remote_file_path: str) -> None:
+        """Delete the file or directory tree at the URI or key; nothing if it is missing."""
+        uri = self.uri_for(self.key_of(remote_file_path))
+        self._confine(uri)
+        self._call(lambda: self.persistence.remove(uri, recursive=True), f"deletion of {uri!r}")
+
     def list(self, prefix: str = "") -> list[str]:
         """Return the keys of all files under the directory ``prefix``, sorted."""
         base = self.uri_for(prefix) if prefix else self.root

@@ -81,6 +81,13 @@ class DataPersistence(abc.ABC):
     def exists(self, path: str) -> bool:
         """Return whether a file or directory exists at ``path``."""
 
+    def remove(self, path: str, recursive: bool = False) -> None:
+        """Delete the file at ``path`` (with ``recursive``, a directory and its tree); nothing if it is missing.
+
+        The default refuses with :class:`UnsupportedPersistenceOp`.
+        """
+        raise UnsupportedPersistenceOp(f"deleting is not supported by the persistence plugin {self.name!r}")
+
     @abc.abstractmethod
     def get(self, from_path: str, to_path: str, recursive: bool = False) -> None:
         """Copy the remote ``from_path`` to the local ``to_path``.

@@ -130,6 +130,21 @@ class BlobManagerContract:
         assert blob.list() == ["dir/one.txt", "dir/sub/two.txt", "other.txt"]
         assert blob.list("nothing-here") == []
 
+    def test_delete(self, blob: BlobManager, tmp_path: Path) -> None:
+        """delete() removes a file, or a directory and its tree; a missing one is no error; siblings stay."""
+        blob.upload_as(_write(tmp_path / "x", b"1"), "logs/a/one.txt")
+        blob.upload_as(_write(tmp_path / "y", b"2"), "logs/a/sub/two.txt")
+        blob.upload_as(_write(tmp_path / "z", b"3"), "logs/ab/three.txt")
+        blob.upload_as(_write(tmp_path / "w", b"4"), "logs/four.txt")
+        blob.delete("logs/four.txt")
+        blob.delete("logs/a")
+        blob.delete("logs/a")
+        blob.delete("never/was")
+        assert not blob.exists("logs/a") and not blob.exists("logs/four.txt")
+        assert blob.list("logs") == ["logs/ab/three.txt"]
+        with pytest.raises(UnsafePathError):
+            blob.delete("../outside")
+
     def test_unicode_and_spaces_in_names(self, blob: BlobManager, tmp_path: Path) -> None:
         """Names with accents, CJK characters, symbols and spaces round-trip."""
         name = "données été 数据 ✓.txt"

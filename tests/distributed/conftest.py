@@ -49,14 +49,15 @@ def require_broker(name: str, url: str) -> None:
         pytest.skip(message)
 
 
-def worker_env(home: Path, blob: Path, broker_url: str) -> dict[str, str]:
-    """The environment of a worker: its own home, the blob store, the broker; no database, no secret."""
+def worker_env(home: Path, blob: Path, broker_url: str | None) -> dict[str, str]:
+    """The environment of a worker: its own home, the blob store, the broker (None: the one of its
+    ``aiflow.yaml``); no database, no secret."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIFLOW_")}
     path = env.get("PYTHONPATH")
-    env.update(
-        AIFLOW_HOME=str(home), AIFLOW_BLOB_URL=str(blob), AIFLOW_CELERY_BROKER_URL=broker_url,
-        PYTHONPATH=SOURCE_ROOT + (os.pathsep + path if path else ""),
-    )
+    env.update(AIFLOW_HOME=str(home), AIFLOW_BLOB_URL=str(blob),
+               PYTHONPATH=SOURCE_ROOT + (os.pathsep + path if path else ""))
+    if broker_url is not None:
+        env["AIFLOW_CELERY_BROKER_URL"] = broker_url
     return env
 
 
@@ -93,13 +94,19 @@ class Workers:
     members: list[Worker] = attrs.field(factory=list)
     #: Tasks each worker runs at once.
     concurrency: int = 2
+    #: One home for every member (machines sharing a volume for their working copies); None: one home each.
+    shared_home: Path | None = None
+    #: The members find the broker in their home's ``aiflow.yaml`` (key ``celery_broker_url``), not in their
+    #: environment.
+    broker_in_config: bool = False
 
     def launch(self, name: str, queues: str | None = None, prelude: str = "", concurrency: int | None = None,
                celery: bool = False) -> Worker:
         """Start a worker (not waiting for it): ``aiflow worker`` after the Python ``prelude``, or with
         ``celery`` Celery's own ``celery -A ... worker``."""
-        home = self.root / name
+        home = self.shared_home or self.root / name
         home.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True)
         worker = Worker(name=name, home=home, log=self.root / f"{name}.log")
         hostname = f"{name}-{uuid.uuid4().hex[:6]}@%h"
         concurrency = concurrency or self.concurrency
@@ -111,7 +118,10 @@ class Workers:
             argv = [sys.executable, "-c", code, "worker", "--queues", queues or self.queue,
                     "--concurrency", str(concurrency), "--hostname", hostname]
         with open(worker.log, "ab") as out:
-            worker.process = subprocess.Popen(argv, env=worker_env(home, self.blob, self.broker_url), stdout=out,
+            if self.broker_in_config:
+                (home / "aiflow.yaml").write_text(f"celery_broker_url: {self.broker_url}\n", encoding="utf-8")
+            broker = None if self.broker_in_config else self.broker_url
+            worker.process = subprocess.Popen(argv, env=worker_env(home, self.blob, broker), stdout=out,
                                               stderr=subprocess.STDOUT, start_new_session=True)
         return worker
 

@@ -66,7 +66,15 @@ def artifacts(project: Path) -> list[str]:
     return [str(project / "dataset"), str(project / "tmp")]
 
 
-def test_online_machine_learning_tutorial(runner: ExampleRunner, tmp_path: Path, aiflow_home: Path) -> None:
+def execution_dir(working_root: Path, wid: int) -> Path:
+    """The working copy of execution ``wid`` under ``working_root``: named by its id and its snapshot's digest."""
+    parent = working_root / "default" / WORKFLOW
+    return wait_until(lambda: next((p for p in parent.glob(f"{wid}*") if p.name.split("-")[0] == str(wid)), None),
+                      f"the working copy of execution {wid} under {parent}")
+
+
+def run_tutorial(runner: ExampleRunner, tmp_path: Path, working_root: Path) -> None:
+    """Run the tutorial's project and check its history; ``working_root`` holds its tasks' working copies."""
     engine = runner.engine
     workflow_file = prepare_project(tmp_path, interval=2)
     project = workflow_file.parent
@@ -75,8 +83,7 @@ def test_online_machine_learning_tutorial(runner: ExampleRunner, tmp_path: Path,
 
     # Each execution runs the workflow file again from its own copy of the upload,
     # so the tutorial's tmp directory is inside the execution's working directory.
-    digest = engine.get_workflow_snapshot(engine.get_workflow_execution(wid).snapshot_id).signature
-    working_dir = aiflow_home / "working_dir" / "default" / WORKFLOW / f"{wid}-{digest[:16]}"
+    working_dir = execution_dir(working_root, wid)
     result_path = working_dir / "tmp" / "predict_result"
     runner.wait_for_runs(wid, "validating", 2)
     runner.wait_for_runs(wid, "deploying", 1, TaskStatus.SUCCESS)
@@ -136,9 +143,13 @@ def test_online_machine_learning_tutorial(runner: ExampleRunner, tmp_path: Path,
     assert named and set(named) <= set(deployed)
 
     # The data set went with the upload: each execution runs with a copy of it.
-    copies = sorted((aiflow_home / "working_dir").rglob("mnist_train.npz"))
+    copies = sorted(working_root.rglob("mnist_train.npz"))
     assert copies and all(c.read_bytes() == (project / "dataset" / "mnist_train.npz").read_bytes()
                           for c in copies)
+
+
+def test_online_machine_learning_tutorial(runner: ExampleRunner, tmp_path: Path, aiflow_home: Path) -> None:
+    run_tutorial(runner, tmp_path, aiflow_home / "working_dir")
 
 
 @pytest.mark.parametrize("executor", ["thread", "process"])

@@ -26,10 +26,10 @@ def _worker(args: argparse.Namespace, ctx: Any) -> int:
     queues = _queues(args.queues) if args.queues else None
     if args.broker:
         os.environ["AIFLOW_CELERY_BROKER_URL"] = args.broker
+    from aiflow_core.config import masked_url
     from aiflow_core.executors.celery_app import CelerySettings
-    from aiflow_core.executors.celery_executor import masked_url
 
-    settings = CelerySettings.from_env()
+    settings = CelerySettings.load()
     from aiflow_core.executors.celery_worker import app
 
     argv = ["worker", "--queues", ",".join(queues or [settings.queue]), "--concurrency", str(args.concurrency),
@@ -49,10 +49,10 @@ def register(sub: Any) -> None:
                 "runs each in a process of its own; it needs the broker and the blob store, not the database.",
                 "aiflow worker --queues aiflow,gpu --concurrency 4")
     p.add_argument("--queues", "-Q", default=None,
-                   help="comma-separated queues to take tasks from (default: $AIFLOW_CELERY_QUEUE or aiflow)")
+                   help="comma-separated queues to take tasks from (default: celery_queue of the config, aiflow)")
     p.add_argument("--concurrency", "-c", type=positive_int, default=os.cpu_count() or 1,
                    help="how many task attempts run at once (default: the number of CPUs)")
-    p.add_argument("--broker", default=None, help="broker URL (default: $AIFLOW_CELERY_BROKER_URL or "
+    p.add_argument("--broker", default=None, help="broker URL (default: celery_broker_url of the config, "
                    "redis://127.0.0.1:6379/0)")
     p.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"],
                    help="the worker's log level")
