@@ -36,8 +36,10 @@ Values are JSON with times, bytes and events tagged (see
     engine wants the attempt stopped (a STOP, a RESTART, or an engine that
     lost the scheduler lease: the attempt is stale), else ``{"stop": false}``.
     Workers call it in a loop, so a STOP reaches them within one round trip.
-``report`` ``{status, error}``
+``report`` ``{status, error, log}``
     The attempt's final status (SUCCESS, FAILED or STOPPED); ends the attempt.
+    ``log`` says whether the worker uploaded the task's log (false: the task
+    wrote nothing; absent: look for it).
 ``send_event``, ``list_events``, ``count_events``, ``time_to_offset``, ``latest_offset``
     The task's own calls (:data:`~aiflow_core.executors.attempt.OPERATIONS`),
     scoped by the engine to the attempt as on a local worker.
@@ -95,6 +97,8 @@ class Attempt:
     #: When the attempt was handed over (``time.monotonic()``), and whether the executor said it waits.
     sent_at: float = 0.0
     noted: bool = False
+    #: False when the worker's report said the task wrote no log (none was uploaded).
+    logged: bool = True
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -225,6 +229,7 @@ class AttemptEndpoint:
             if status not in ("SUCCESS", "FAILED", "STOPPED"):
                 raise CallRefused(HTTPStatus.BAD_REQUEST, f"report takes SUCCESS, FAILED or STOPPED, not {status!r}")
             if self.end(attempt):
+                attempt.logged = args.get("log") is not False
                 reason = args.get("error")
                 self._reported(attempt, status, None if reason is None else str(reason))
             return None
