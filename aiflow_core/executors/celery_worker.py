@@ -24,8 +24,8 @@ For each message the worker process:
 4. sends heartbeats; an answer asking for a stop sends SIGTERM to the child's
    process group, then SIGKILL after the grace period. The Celery worker
    and its other tasks are never touched;
-5. reports the final status as soon as the child wrote it, waits for the
-   child's exit, then acknowledges the message.
+5. reports the final status as soon as the child wrote it, then
+   acknowledges the message (the child is exiting meanwhile).
 """
 
 from __future__ import annotations
@@ -177,7 +177,9 @@ class Supervisor:
             logged = self._upload_log()
             return self._report(status, error, logged)
         finally:
-            self._ended(spare.result_fd)
+            # The child has written its result and is exiting: the message is acknowledged meanwhile.
+            threading.Thread(target=self._ended, args=(spare.result_fd,), daemon=True,
+                             name=f"aiflow-exit-{self.job.task_execution_id}").start()
 
     def _ended(self, result_fd: int) -> None:
         """Wait for the child's exit (its result pipe closing), then drop its log if it wrote none."""
