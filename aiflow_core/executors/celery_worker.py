@@ -188,8 +188,8 @@ class Supervisor:
                 pass
         os.close(result_fd)
         self.ended.set()
-        if not self._uploaded:
-            with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):
+            if not self.log_path.stat().st_size:
                 self.log_path.unlink()
 
     def _placed(self, job: TaskJob) -> TaskJob:

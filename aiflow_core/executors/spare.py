@@ -90,19 +90,23 @@ class Zygote:
         self.owner = os.getpid()
         self._asked = 0  # spares asked for and not yet received
         self._received: list[Spare] = []
+        # Requests and their answers pair up in order: one caller at a time (a worker's thread pool shares it).
+        self._lock = threading.RLock()
 
     def ask(self) -> None:
         """Ask for a spare now (it is forked while the caller goes on); :meth:`spare` receives it."""
-        self._send({"op": "spare"})
-        self._asked += 1
+        with self._lock:
+            self._send({"op": "spare"})
+            self._asked += 1
 
     def spare(self) -> Spare:
         """A spare: one asked for earlier, or one forked now."""
-        if self._received:
-            return self._received.pop(0)
-        if not self._asked:
-            self.ask()
-        return self._receive()
+        with self._lock:
+            if self._received:
+                return self._received.pop(0)
+            if not self._asked:
+                self.ask()
+            return self._receive()
 
     def _receive(self) -> Spare:
         message, fds, _, _ = socket.recv_fds(self._sock, _MAX_REQUEST, 2)
@@ -113,14 +117,16 @@ class Zygote:
 
     def warm(self, assignment: dict[str, Any]) -> None:
         """Have the zygote load what ``assignment`` needs, for the spares it forks later."""
-        self._send({"op": "warm", "assignment": assignment})
+        with self._lock:
+            self._send({"op": "warm", "assignment": assignment})
 
     def status(self, pid: int) -> int:
         """The wait status of the spare ``pid``, which has ended (its result pipe closed)."""
-        while self._asked:  # answers come in order: keep the spares asked for first
-            self._received.append(self._receive())
-        self._send({"op": "status", "pid": pid})
-        return int(json.loads(self._sock.recv(_MAX_REQUEST))["status"])
+        with self._lock:
+            while self._asked:  # answers come in order: keep the spares asked for first
+                self._received.append(self._receive())
+            self._send({"op": "status", "pid": pid})
+            return int(json.loads(self._sock.recv(_MAX_REQUEST))["status"])
 
     def _send(self, request: dict[str, Any]) -> None:
         self._sock.send(json.dumps(request).encode())
