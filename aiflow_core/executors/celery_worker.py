@@ -51,7 +51,7 @@ from aiflow_core.executors.attempt import AttemptEndedError
 from aiflow_core.executors.base import TaskJob, run_task
 from aiflow_core.executors.celery_app import TASK_NAME, CelerySettings, make_app
 from aiflow_core.executors.remote import ChannelUnreachableError, RemoteAttemptClient, RemoteChannel
-from aiflow_core.executors.spare import take_spare, zygote
+from aiflow_core.executors.spare import Spare, take_spare, zygote
 from aiflow_core.executors.worker import blob_secrets_mask
 from aiflow_core.operators.bash import OWN_GROUP_ENV
 from aiflow_core.runtime.context import TaskRuntime
@@ -102,7 +102,7 @@ def _blob() -> tuple[Any, Any]:
     return spec, create_blob_manager(spec)
 
 
-#: The operators of the workflow files of the executions this worker process ran (children inherit them).
+#: The operators of the workflow files a zygote loaded (the spares it forks inherit them).
 _DEFINITIONS: Any = None
 
 
@@ -117,6 +117,18 @@ def _definitions() -> Any:
 
 def _log_dir() -> Path:
     return _worker_home() / "worker_logs"
+
+
+def _assigned(assignment: dict[str, Any]) -> Spare:
+    """A spare that took ``assignment`` (a spare that died waiting is replaced once)."""
+    spare = take_spare(_log_dir(), _run_assignment, _warm)
+    try:
+        spare.assign(assignment)
+    except OSError:
+        spare.discard()
+        spare = take_spare(_log_dir(), _run_assignment, _warm)
+        spare.assign(assignment)
+    return spare
 
 
 class Supervisor:
@@ -139,7 +151,7 @@ class Supervisor:
         self.pid = 0
         self.stop_requested = threading.Event()
         self.timed_out = False
-        #: Set once the child wrote its result (its attempt is over), and once the child was reaped.
+        #: Set once the child wrote its result (its attempt is over), and once it exited.
         self.finished = threading.Event()
         self.ended = threading.Event()
         self._uploaded = 0
@@ -156,13 +168,11 @@ class Supervisor:
         assignment = {"job": self.claim["job"], "working_dir": self.job.working_dir,
                       "workflow_file": self.job.workflow_file, "log_path": self.job.log_path,
                       "channel": self.channel.url.removesuffix("/v1/call"), "token": self.channel.token}
-        spare = take_spare(_log_dir(), _run_assignment, _warm)
         try:
-            spare.assign(assignment)
-        except OSError:  # the spare died waiting: take another
-            spare.discard()
-            spare = take_spare(_log_dir(), _run_assignment, _warm)
-            spare.assign(assignment)
+            spare = _assigned(assignment)
+        except Exception as exc:
+            return self._report("FAILED", f"the worker could not start the task's process: {type(exc).__name__}: "
+                                f"{exc}")
         self.pid = spare.pid
         beat = threading.Thread(target=self._beat, name=f"aiflow-beat-{self.job.task_execution_id}", daemon=True)
         beat.start()

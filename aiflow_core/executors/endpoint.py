@@ -99,6 +99,8 @@ class Attempt:
     noted: bool = False
     #: False when the worker's report said the task wrote no log (none was uploaded).
     logged: bool = True
+    #: Set when the attempt is asked to stop or ends: wakes its held heartbeat call (and no other).
+    changed: threading.Event = attrs.field(factory=threading.Event, repr=False)
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -130,7 +132,7 @@ class AttemptEndpoint:
         self._reported = reported
         self._heartbeat = heartbeat
         self._serve = serve
-        self._lock = threading.Condition()
+        self._lock = threading.Lock()
         self._by_token: dict[str, Attempt] = {}
         self._by_id: dict[int, Attempt] = {}
         try:
@@ -167,8 +169,8 @@ class AttemptEndpoint:
             attempt.stop = True
             if state == "waiting":
                 self._end(attempt)
-            self._lock.notify_all()
-            return state
+        attempt.changed.set()
+        return state
 
     def end(self, attempt: Attempt) -> bool:
         """Refuse the attempt's token from now on; False if it had ended already."""
@@ -176,8 +178,8 @@ class AttemptEndpoint:
             if attempt.state == "ended":
                 return False
             self._end(attempt)
-            self._lock.notify_all()
-            return True
+        attempt.changed.set()
+        return True
 
     def _end(self, attempt: Attempt) -> None:
         attempt.state = "ended"
@@ -257,8 +259,8 @@ class AttemptEndpoint:
         if self._heartbeat(te_id) is False:
             return {"stop": True}
         seconds = min(float(wait), MAX_WAIT) if isinstance(wait, (int, float)) and wait > 0 else 0.0
+        attempt.changed.wait(seconds)
         with self._lock:
-            self._lock.wait_for(lambda: attempt.stop or attempt.state == "ended", seconds)
             stop, ended = attempt.stop, attempt.state == "ended"
         if ended and not stop:
             raise CallRefused(HTTPStatus.FORBIDDEN, "the attempt ended", ended=True)
