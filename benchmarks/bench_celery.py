@@ -13,6 +13,11 @@ Writes ``celery.json`` and ``celery.md``.
 * STOP latency: from asking the engine to stop a running task to its process
   having ended, p50 and p99.
 
+With each fan-out it gives the CPU time per task of the worker's processes
+(the Celery process, its worker processes and all they forked) and, for
+aiflow, of the engine's process: where the time goes. ``BENCH_CELERY_TASKS``
+sets N.
+
 Needs the local Redis (127.0.0.1:6379); without it the benchmark writes a
 skipped result.
 """
@@ -20,6 +25,7 @@ skipped result.
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -71,6 +77,27 @@ def end_worker(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of the process ``pid`` and of every process below it (those reaped included)."""
+    import psutil
+
+    total = 0.0
+    root = psutil.Process(pid)
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+def own_cpu() -> float:
+    """CPU seconds of this process (the engine's, in the aiflow runs)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def base_env(home: Path, blob: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIFLOW_")}
     path = env.get("PYTHONPATH")
@@ -79,8 +106,9 @@ def base_env(home: Path, blob: Path) -> dict[str, str]:
     return env
 
 
-def bare_rate(root: Path, blob: Path, processes: int, count: int) -> float:
-    """No-op tasks per second through a bare Celery worker with ``processes`` processes."""
+def bare_rate(root: Path, blob: Path, processes: int, count: int) -> tuple[float, float]:
+    """No-op tasks per second through a bare Celery worker with ``processes`` processes, and the worker's CPU
+    milliseconds per task."""
     import redis
 
     queue, counter = f"bench-bare-{uuid.uuid4().hex[:6]}", f"bench-noop-{uuid.uuid4().hex[:6]}"
@@ -93,16 +121,18 @@ def bare_rate(root: Path, blob: Path, processes: int, count: int) -> float:
         from celery_noop import noop
 
         client = redis.Redis.from_url(BROKER)
+        cpu = tree_cpu(worker.pid)
         started = time.perf_counter()
         for _ in range(count):
             noop.apply_async(queue=queue)
         while int(client.get(counter) or 0) < count:
             time.sleep(0.002)
         seconds = time.perf_counter() - started
+        cpu = tree_cpu(worker.pid) - cpu
         client.delete(counter)
     finally:
         end_worker(worker)
-    return count / seconds
+    return count / seconds, cpu * 1000 / count
 
 
 def aiflow_worker(root: Path, blob: Path, queue: str, processes: int) -> subprocess.Popen[bytes]:
@@ -137,7 +167,9 @@ def write_flow(root: Path, name: str, body: str) -> Path:
     return path
 
 
-def aiflow_rate(root: Path, blob: Path, processes: int, count: int) -> float:
+def aiflow_rate(root: Path, blob: Path, processes: int, count: int) -> tuple[float, float, float]:
+    """Tasks per second through aiflow on a worker with ``processes`` processes, and the CPU milliseconds per
+    task of the engine and of the worker."""
     queue = f"bench-aiflow-{uuid.uuid4().hex[:6]}"
     flow = write_flow(root, f"fanout{processes}", (
         f"with Workflow(name='fanout{processes}') as w:\n"
@@ -150,14 +182,16 @@ def aiflow_rate(root: Path, blob: Path, processes: int, count: int) -> float:
             engine.upload_workflows(str(flow))
             warm = engine.start_workflow_execution(f"fanout{processes}")  # snapshot cached, pool warm
             engine.wait_for_workflow_execution(warm, timeout=600)
+            engine_cpu, worker_cpu = own_cpu(), tree_cpu(worker.pid)
             started = time.perf_counter()
             wid = engine.start_workflow_execution(f"fanout{processes}")
             outcome = engine.wait_for_workflow_execution(wid, timeout=600)
             seconds = time.perf_counter() - started
+            engine_cpu, worker_cpu = own_cpu() - engine_cpu, tree_cpu(worker.pid) - worker_cpu
             assert outcome.status.value == "SUCCESS", outcome
     finally:
         end_worker(worker)
-    return count / seconds
+    return count / seconds, engine_cpu * 1000 / count, worker_cpu * 1000 / count
 
 
 def latencies(root: Path, blob: Path, reps: int) -> tuple[list[float], list[float]]:
@@ -227,20 +261,26 @@ def main() -> None:
     count = int(os.environ.get("BENCH_CELERY_TASKS") or (100 if args.quick else 400))
     reps = 10 if args.quick else 40
     results: dict[str, Any] = {"machine": machine(), "broker": BROKER, "tasks": count, "reps": reps}
-    rows = []
+    rows: list[list[str]] = []
+    cpu_rows: list[list[str]] = []
     with temp_home("celery") as root:
         blob = root / "blob"
         blob.mkdir()
         for processes in (1, 2, 4):
             log(f"fan-out of {count} tasks with {processes} worker process(es)")
-            bare = bare_rate(root, blob, processes, count)
-            through = aiflow_rate(root, blob, processes, count)
+            bare, bare_cpu = bare_rate(root, blob, processes, count)
+            through, engine_cpu, worker_cpu = aiflow_rate(root, blob, processes, count)
             ratio = through / bare
             log(f"aiflow {through:.1f} tasks/s, bare Celery {bare:.1f} tasks/s")
-            results[f"processes_{processes}"] = {"bare_tasks_per_s": bare, "aiflow_tasks_per_s": through,
-                                                 "ratio": ratio}
+            results[f"processes_{processes}"] = {
+                "bare_tasks_per_s": bare, "aiflow_tasks_per_s": through, "ratio": ratio,
+                "bare_worker_cpu_ms_per_task": bare_cpu, "aiflow_worker_cpu_ms_per_task": worker_cpu,
+                "aiflow_engine_cpu_ms_per_task": engine_cpu,
+            }
             rows.append([f"tasks/s, {processes} worker process(es)", f"{through:.1f}", f"{bare:.1f}",
                          f"{ratio:.2f}", ">= 0.5", "PASS" if ratio >= 0.5 else "FAIL"])
+            cpu_rows.append([f"CPU ms per task, {processes} worker process(es): worker / engine",
+                             f"{worker_cpu:.1f} / {engine_cpu:.1f}", f"{bare_cpu:.1f} / -", "", "", ""])
         log(f"start and STOP latencies, {reps} each")
         starts, stops = latencies(root, blob, reps)
     start_p50, start_p99 = percentile(starts, 0.5), percentile(starts, 0.99)
@@ -248,6 +288,7 @@ def main() -> None:
     results.update(start_ms={"p50": start_p50, "p99": start_p99, "all": starts},
                    stop_ms={"p50": stop_p50, "p99": stop_p99, "all": stops})
     rows += [
+        *cpu_rows,
         ["start decision -> body running p50 (ms)", f"{start_p50:.1f}", "", "", "< 20", verdict(start_p50, 20)],
         ["start decision -> body running p99 (ms)", f"{start_p99:.1f}", "", "", "", ""],
         ["STOP asked -> task process ended p50 (ms)", f"{stop_p50:.1f}", "", "", "", ""],

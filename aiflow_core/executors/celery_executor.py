@@ -177,7 +177,7 @@ class CeleryExecutor(Executor):
     def _finished(self, attempt: Attempt, status: TaskStatus, error: str | None) -> None:
         """An attempt ended: keep its log beside the engine's, report it, send the next run of its task."""
         job = attempt.job
-        if attempt.worker is not None:
+        if attempt.worker is not None and attempt.logged:
             self._fetch_log(job)
         if attempt.stop and status is TaskStatus.FAILED:
             status = TaskStatus.STOPPED

@@ -16,21 +16,23 @@ For each message the worker process:
 2. fetches the execution's snapshot through the blob manager into a
    content-addressed cache under ``$AIFLOW_HOME/snapshots`` and makes the
    execution's working copy;
-3. forks a child process in a session of its own that runs the task, its
-   output going to a log file that is uploaded to the blob store every
-   couple of seconds and at the end (``aiflow task-execution log ID`` reads it
-   there from any machine);
+3. hands the attempt to a spare: a child process forked ahead (by the
+   worker process's zygote), in a session of its own, that runs this one
+   task and exits (see :mod:`aiflow_core.executors.spare`). The task's output
+   goes to a log file that is uploaded to the blob store every couple of
+   seconds and at the end, when the task wrote anything (``aiflow
+   task-execution log ID`` reads it there from any machine);
 4. sends heartbeats; an answer asking for a stop sends SIGTERM to the child's
    process group, then SIGKILL after the grace period. The Celery worker
    and its other tasks are never touched;
-5. reports the final status, then acknowledges the message.
+5. reports the final status as soon as the child wrote it, then
+   acknowledges the message (the child is exiting meanwhile).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import json
 import logging
 import os
@@ -50,8 +52,9 @@ from aiflow_core.executors.attempt import AttemptEndedError
 from aiflow_core.executors.base import TaskJob, run_task
 from aiflow_core.executors.celery_app import TASK_NAME, CelerySettings, make_app
 from aiflow_core.executors.remote import ChannelUnreachableError, RemoteAttemptClient, RemoteChannel
-from aiflow_core.executors.worker import blob_secrets_mask, watch_parent
-from aiflow_core.homefiles import open_private, working_copy_path
+from aiflow_core.executors.spare import Spare, take_spare, zygote
+from aiflow_core.executors.worker import blob_secrets_mask
+from aiflow_core.homefiles import working_copy_path
 from aiflow_core.operators.bash import OWN_GROUP_ENV
 from aiflow_core.runtime.context import TaskRuntime
 
@@ -100,7 +103,7 @@ def _blob() -> tuple[Any, Any]:
     return spec, create_blob_manager(spec)
 
 
-#: The operators of the workflow files of the executions this worker process ran (children inherit them).
+#: The operators of the workflow files a zygote loaded (the spares it forks inherit them).
 _DEFINITIONS: Any = None
 
 
@@ -111,6 +114,22 @@ def _definitions() -> Any:
 
         _DEFINITIONS = TaskDefinitions()
     return _DEFINITIONS
+
+
+def _log_dir() -> Path:
+    return _worker_home() / "worker_logs"
+
+
+def _assigned(assignment: dict[str, Any]) -> Spare:
+    """A spare that took ``assignment`` (a spare that died waiting is replaced once)."""
+    spare = take_spare(_log_dir(), _run_assignment, _warm)
+    try:
+        spare.assign(assignment)
+    except OSError:
+        spare.discard()
+        spare = take_spare(_log_dir(), _run_assignment, _warm)
+        spare.assign(assignment)
+    return spare
 
 
 class Supervisor:
@@ -128,16 +147,17 @@ class Supervisor:
         self.log_key = str(claim["log_key"])
         fields = dict(claim["job"])
         te_id = int(fields["task_execution_id"])
-        self.log_path = self.home / "worker_logs" / f"{te_id}.log"
+        self.log_path = _log_dir() / f"{te_id}.log"
         self.job = TaskJob(**fields, log_path=str(self.log_path))
         self.pid = 0
         self.stop_requested = threading.Event()
         self.timed_out = False
+        #: Set once the child wrote its result (its attempt is over), and once it exited.
+        self.finished = threading.Event()
         self.ended = threading.Event()
-        self._uploaded = -1
+        self._uploaded = 0
         self._blob: Any = None
         self.blob_spec: Any = None
-        self._prepare_error = ""
 
     def run(self) -> str:
         """Run the attempt to its end and report it; returns the final status."""
@@ -148,28 +168,54 @@ class Supervisor:
         try:
             self.blob_spec, self._blob = _blob()
             self.job = self._placed(self.job)
-            operator = self._operator()
         except Exception as exc:
-            self.ended.set()
+            self._settled()
             return self._report("FAILED", f"the worker could not prepare the task: {type(exc).__name__}: {exc}")
         if self.stop_requested.is_set():  # stopped (or its engine lost) while it was being prepared
-            self.ended.set()
+            self._settled()
             return self._report("STOPPED", None)
-        result_r, result_w = os.pipe()
-        gc.freeze()  # the child's collector then leaves the inherited objects alone: fewer copied pages
-        self.pid = os.fork()
-        if self.pid == 0:  # pragma: no cover - the child ends with os._exit
-            os.close(result_r)
-            _child(self.job, operator, self._prepare_error, self.channel, result_w, self.blob_spec)
-        os.close(result_w)
-        if self.stop_requested.is_set():  # the stop came while the child was being forked
+        assignment = {"job": self.claim["job"], "working_dir": self.job.working_dir,
+                      "workflow_file": self.job.workflow_file, "log_path": self.job.log_path,
+                      "channel": self.channel.url.removesuffix("/v1/call"), "token": self.channel.token}
+        try:
+            spare = _assigned(assignment)
+        except Exception as exc:
+            self._settled()
+            return self._report("FAILED", f"the worker could not start the task's process: {type(exc).__name__}: "
+                                f"{exc}")
+        self.pid = spare.pid
+        if self.stop_requested.is_set():  # the stop came while the spare was being assigned
             self._terminate()
-        output = self._wait(result_r)
-        _, code = os.waitpid(self.pid, 0)
+        with contextlib.suppress(OSError):  # while the task runs: the next spare, with what this one loaded
+            spares = zygote(_log_dir(), _run_assignment, _warm)
+            spares.warm(assignment)
+            spares.ask()
+        try:
+            output, code = self._wait(spare.result_fd)
+            self.finished.set()
+            status, error = self._outcome(output, code)
+            logged = self._upload_log()
+            return self._report(status, error, logged)
+        finally:
+            # The child has written its result and is exiting: the message is acknowledged meanwhile.
+            threading.Thread(target=self._ended, args=(spare.result_fd,), daemon=True,
+                             name=f"aiflow-exit-{self.job.task_execution_id}").start()
+
+    def _settled(self) -> None:
+        """No child will run: the heartbeats end."""
+        self.finished.set()
         self.ended.set()
-        status, error = self._outcome(output, code)
-        self._upload_log()
-        return self._report(status, error)
+
+    def _ended(self, result_fd: int) -> None:
+        """Wait for the child's exit (its result pipe closing), then drop its log if it wrote none."""
+        with contextlib.suppress(OSError):
+            while os.read(result_fd, 65536):
+                pass
+        os.close(result_fd)
+        self.ended.set()
+        with contextlib.suppress(OSError):
+            if not self.log_path.stat().st_size:
+                self.log_path.unlink()
 
     def _placed(self, job: TaskJob) -> TaskJob:
         """``job`` with its working copy of the snapshot (fetched through the content-addressed cache)."""
@@ -188,44 +234,34 @@ class Supervisor:
         return attrs.evolve(job, working_dir=working_dir,
                             workflow_file=os.path.join(working_dir, workflow_file) if workflow_file else None)
 
-    def _operator(self) -> Any:
-        """The task's operator, from the working copy's workflow file (loaded once per file); None when it
-        cannot be loaded (the child then fails the task with why). Nothing pickled is ever taken from the
-        network: a worker runs only code of snapshots in the blob store, verified by their SHA-256."""
-
-        def no_file() -> Any:
-            raise WorkflowLoadError(
-                f"the snapshot of workflow {self.job.workflow_name!r} holds no workflow file: the celery executor "
-                "runs workflows uploaded from a file (upload_workflows)"
-            )
-
-        try:
-            return _definitions().operator(self.job, no_file)
-        except Exception:
-            self._prepare_error = traceback.format_exc()
-            return None
-
-    def _wait(self, result_r: int) -> bytes:
-        """Read the child's result until it exits, uploading its log and enforcing its timeout meanwhile."""
+    def _wait(self, result_fd: int) -> tuple[bytes, int | None]:
+        """Read the child's result line, uploading its log and enforcing its timeout meanwhile; returns it, with
+        the child's wait status when it ended without one (None: it wrote one, or its status is unknown)."""
         chunks: list[bytes] = []
         deadline = None if self.job.execution_timeout is None else time.monotonic() + self.job.execution_timeout
-        try:
-            while True:
-                ready, _, _ = select.select([result_r], [], [], LOG_UPLOAD_INTERVAL)
-                if ready:
-                    data = os.read(result_r, 65536)
-                    if not data:
-                        return b"".join(chunks)
-                    chunks.append(data)
-                    continue
-                self._upload_log()
-                if deadline is not None and time.monotonic() > deadline and not self.timed_out:
-                    self.timed_out = True
-                    self._terminate()
-        finally:
-            os.close(result_r)
+        while True:
+            ready, _, _ = select.select([result_fd], [], [], LOG_UPLOAD_INTERVAL)
+            if ready:
+                data = os.read(result_fd, 65536)
+                chunks.append(data)
+                if data.endswith(b"\n"):
+                    return b"".join(chunks), None
+                if not data:
+                    return b"".join(chunks), self._status()
+                continue
+            self._upload_log()
+            if deadline is not None and time.monotonic() > deadline and not self.timed_out:
+                self.timed_out = True
+                self._terminate()
 
-    def _outcome(self, output: bytes, code: int) -> tuple[str, str | None]:
+    def _status(self) -> int | None:
+        """The wait status of the child, which ended without a result (from the zygote that forked it)."""
+        try:
+            return zygote(_log_dir(), _run_assignment, _warm).status(self.pid)
+        except (OSError, ValueError, InvalidStateError):
+            return None
+
+    def _outcome(self, output: bytes, code: int | None) -> tuple[str, str | None]:
         stopped = self.stop_requested.is_set()
         if self.timed_out:
             return "FAILED", f"execution timed out after {self.job.execution_timeout:g} s"
@@ -235,6 +271,8 @@ class Supervisor:
             return ("STOPPED" if stopped and status == "FAILED" else status), result.get("error")
         if stopped:
             return "STOPPED", None
+        if code is None:
+            return "FAILED", "task process ended without a result"
         if os.WIFSIGNALED(code):
             return "FAILED", f"task process was killed by signal {os.WTERMSIG(code)}"
         return "FAILED", f"task process exited with code {os.waitstatus_to_exitcode(code)}"
@@ -242,12 +280,12 @@ class Supervisor:
     def _beat(self) -> None:
         """Heartbeats that also carry stop requests; an ended attempt or a long-silent engine ends the child."""
         last_answer = time.monotonic()
-        while not self.ended.is_set():
+        while not self.finished.is_set():
             try:
                 answer = self.channel.call("heartbeat", wait=self.interval, timeout=self.interval + 30)
                 last_answer = time.monotonic()
             except AttemptEndedError as exc:
-                if not self.ended.is_set():
+                if not self.finished.is_set():
                     log.warning("task execution %s was ended by its engine: %s", self.job.task_execution_id, exc)
                     self.stop_requested.set()
                     self._terminate()
@@ -258,7 +296,7 @@ class Supervisor:
                     self.stop_requested.set()
                     self._terminate()
                     return
-                self.ended.wait(min(self.interval, 1.0))
+                self.finished.wait(min(self.interval, 1.0))
                 continue
             if answer and answer.get("stop"):
                 self.stop_requested.set()
@@ -278,25 +316,28 @@ class Supervisor:
         if not self.ended.is_set():
             _signal_group(self.pid, signal.SIGKILL)
 
-    def _upload_log(self) -> None:
+    def _upload_log(self) -> bool:
+        """Upload the task's log if it grew since the last upload; returns whether any log was uploaded (a
+        task that wrote nothing has none)."""
         try:
             size = self.log_path.stat().st_size
         except OSError:
-            return
-        if size == self._uploaded:
-            return
-        try:
-            self._blob.upload_as(self.log_path, self.log_key)
-            self._uploaded = size
-        except Exception:
-            log.exception("cannot upload the log of task execution %s", self.job.task_execution_id)
+            size = 0
+        if size != self._uploaded:
+            try:
+                self._blob.upload_as(self.log_path, self.log_key)
+                self._uploaded = size
+            except Exception:
+                log.exception("cannot upload the log of task execution %s", self.job.task_execution_id)
+        return self._uploaded > 0
 
-    def _report(self, status: str, error: str | None) -> str:
-        """Report the final status, retrying while the engine is unreachable for a while."""
+    def _report(self, status: str, error: str | None, logged: bool = False) -> str:
+        """Report the final status (and whether a log was uploaded), retrying while the engine is unreachable
+        for a while."""
         deadline = time.monotonic() + self.unreachable_limit
         while True:
             try:
-                self.channel.call("report", status=status, error=error)
+                self.channel.call("report", status=status, error=error, log=logged)
                 return status
             except AttemptEndedError as exc:
                 log.warning("the engine refused the report of task execution %s: %s", self.job.task_execution_id,
@@ -314,41 +355,43 @@ def _signal_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
 
 
-def _child(job: TaskJob, operator: Any, failure: str, channel: RemoteChannel, result_w: int,
-           blob_spec: Any) -> None:  # pragma: no cover - runs in the forked child, which ends with os._exit
-    """The attempt's own process: runs the task and writes its final status to ``result_w``; never returns."""
-    code = 1
-    try:
-        os.setsid()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
-        status, error = _run_child(job, operator, failure, channel, blob_spec)
-        os.write(result_w, json.dumps({"status": status, "error": error}).encode())
-        code = 0
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.write(result_w, json.dumps({"status": "FAILED", "error": f"{type(exc).__name__}: {exc}"}).encode())
-    finally:
-        os._exit(code)
+def _operator(job: TaskJob) -> Any:
+    """The operator of ``job``'s task, from its working copy's workflow file (loaded once per file and
+    process; a spare inherits what its parent loaded). Nothing pickled is ever taken from the network: a
+    worker runs only code of snapshots in the blob store, verified by their SHA-256."""
+
+    def no_file() -> Any:
+        raise WorkflowLoadError(
+            f"the snapshot of workflow {job.workflow_name!r} holds no workflow file: the celery executor "
+            "runs workflows uploaded from a file (upload_workflows)"
+        )
+
+    return _definitions().operator(job, no_file)
 
 
-def _run_child(job: TaskJob, operator: Any, failure: str, channel: RemoteChannel,
-               blob_spec: Any) -> tuple[str, str | None]:  # pragma: no cover - runs in the child
+def _warm(assignment: dict[str, Any]) -> None:  # pragma: no cover - runs in the zygote
+    """Load the workflow file of an assignment, for the spares forked later to inherit."""
+    _operator(TaskJob(**assignment["job"], working_dir=assignment["working_dir"],
+                      workflow_file=assignment["workflow_file"], log_path=assignment["log_path"]))
+
+
+def _run_assignment(assignment: dict[str, Any]) -> tuple[str, str | None]:  # pragma: no cover - in the child
+    """Run the task an assignment names, in the spare that took it (see :mod:`aiflow_core.executors.spare`)."""
     os.environ[OWN_GROUP_ENV] = "1"
-    log_fd = open_private(job.log_path, os.O_WRONLY | os.O_APPEND | os.O_TRUNC)
-    os.dup2(log_fd, 1)
-    os.dup2(log_fd, 2)
-    os.close(log_fd)
-    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
-    if operator is None:
+    job = TaskJob(**assignment["job"], working_dir=assignment["working_dir"],
+                  workflow_file=assignment["workflow_file"], log_path=assignment["log_path"])
+    try:
+        operator = _operator(job)
+    except Exception:
+        failure = traceback.format_exc()
         sys.stderr.write("*** the task could not be prepared\n" + failure)
         last = failure.strip().splitlines()[-1] if failure.strip() else "unknown error"
         return "FAILED", f"task could not be prepared: {last}"
     if job.working_dir and os.path.isdir(job.working_dir):
         os.chdir(job.working_dir)
         sys.path.insert(0, job.working_dir)
+    channel = RemoteChannel(assignment["channel"], assignment["token"])
+    blob_spec = _blob()[0]
     runtime = TaskRuntime(
         namespace=job.namespace, workflow_name=job.workflow_name,
         workflow_execution_id=job.workflow_execution_id, task_name=job.task_name,
@@ -356,7 +399,5 @@ def _run_child(job: TaskJob, operator: Any, failure: str, channel: RemoteChannel
         client_factory=functools.partial(RemoteAttemptClient, channel), wake=lambda: None, blob_spec=blob_spec,
         mask=blob_secrets_mask(blob_spec),
     )
-    status, error = run_task(job, operator, runtime, isolated=True, eager_log=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    status, error = run_task(job, operator, runtime, isolated=True)
     return status.value, error

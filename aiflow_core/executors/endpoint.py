@@ -36,8 +36,10 @@ Values are JSON with times, bytes and events tagged (see
     engine wants the attempt stopped (a STOP, a RESTART, or an engine that
     lost the scheduler lease: the attempt is stale), else ``{"stop": false}``.
     Workers call it in a loop, so a STOP reaches them within one round trip.
-``report`` ``{status, error}``
+``report`` ``{status, error, log}``
     The attempt's final status (SUCCESS, FAILED or STOPPED); ends the attempt.
+    ``log`` says whether the worker uploaded the task's log (false: the task
+    wrote nothing; absent: look for it).
 ``send_event``, ``list_events``, ``count_events``, ``time_to_offset``, ``latest_offset``
     The task's own calls (:data:`~aiflow_core.executors.attempt.OPERATIONS`),
     scoped by the engine to the attempt as on a local worker.
@@ -96,6 +98,10 @@ class Attempt:
     #: When the attempt was handed over (``time.monotonic()``), and whether the executor said it waits.
     sent_at: float = 0.0
     noted: bool = False
+    #: False when the worker's report said the task wrote no log (none was uploaded).
+    logged: bool = True
+    #: Set when the attempt is asked to stop or ends: wakes its held heartbeat call (and no other).
+    changed: threading.Event = attrs.field(factory=threading.Event, repr=False)
 
 
 class AttemptEndpoint:
@@ -117,7 +123,7 @@ class AttemptEndpoint:
         self._reported = reported
         self._heartbeat = heartbeat
         self._serve = serve
-        self._lock = threading.Condition()
+        self._lock = threading.Lock()
         self._by_token: dict[str, Attempt] = {}
         self._by_id: dict[int, Attempt] = {}
         try:
@@ -154,8 +160,8 @@ class AttemptEndpoint:
             attempt.stop = True
             if state == "waiting":
                 self._end(attempt)
-            self._lock.notify_all()
-            return state
+        attempt.changed.set()
+        return state
 
     def end(self, attempt: Attempt) -> bool:
         """Refuse the attempt's token from now on; False if it had ended already."""
@@ -163,8 +169,8 @@ class AttemptEndpoint:
             if attempt.state == "ended":
                 return False
             self._end(attempt)
-            self._lock.notify_all()
-            return True
+        attempt.changed.set()
+        return True
 
     def _end(self, attempt: Attempt) -> None:
         attempt.state = "ended"
@@ -216,6 +222,7 @@ class AttemptEndpoint:
             if status not in ("SUCCESS", "FAILED", "STOPPED"):
                 raise CallRefused(HTTPStatus.BAD_REQUEST, f"report takes SUCCESS, FAILED or STOPPED, not {status!r}")
             if self.end(attempt):
+                attempt.logged = args.get("log") is not False
                 reason = args.get("error")
                 self._reported(attempt, status, None if reason is None else str(reason))
             return None
@@ -243,8 +250,8 @@ class AttemptEndpoint:
         if self._heartbeat(te_id) is False:
             return {"stop": True}
         seconds = min(float(wait), MAX_WAIT) if isinstance(wait, (int, float)) and wait > 0 else 0.0
+        attempt.changed.wait(seconds)
         with self._lock:
-            self._lock.wait_for(lambda: attempt.stop or attempt.state == "ended", seconds)
             stop, ended = attempt.stop, attempt.state == "ended"
         if ended and not stop:
             raise CallRefused(HTTPStatus.FORBIDDEN, "the attempt ended", ended=True)
@@ -264,7 +271,7 @@ class _Server(ThreadingHTTPServer):
 def _handler(endpoint: AttemptEndpoint) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # headers and body are written apart: no delayed-ACK stall
+        disable_nagle_algorithm = True  # no delayed-ACK stall behind a caller's request written in parts
 
         def do_POST(self) -> None:
             try:
@@ -287,11 +294,11 @@ def _handler(endpoint: AttemptEndpoint) -> type[BaseHTTPRequestHandler]:
             except Exception as exc:
                 status, answer = HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"{type(exc).__name__}: {exc}"}
             data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            # One write: a response written in parts gives the GIL away between them (to the scheduler, which a
+            # report has just woken) and the caller waits for the rest.
+            head = (f"{self.protocol_version} {status.value} {status.phrase}\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(data)}\r\n\r\n")
+            self.wfile.write(head.encode("ascii") + data)
 
         def log_message(self, format: str, *args: Any) -> None:
             """Calls are not logged: they carry tokens."""

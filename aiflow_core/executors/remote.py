@@ -20,12 +20,28 @@ class ChannelUnreachableError(AIFlowError, ConnectionError):
     """The engine's attempt channel did not answer (engine gone, network cut)."""
 
 
+#: Connections to engines kept open between calls, by process, scheme, host and port: a worker process reuses
+#: them across its attempts (a forked child makes its own).
+_KEPT: dict[tuple[int, str, str, int | None], list[http.client.HTTPConnection]] = {}
+_KEPT_LOCK = threading.Lock()
+
+
+def forget_inherited_connections() -> None:
+    """In a forked child: close its copies of the parent's kept connections (the parent's stay open)."""
+    with _KEPT_LOCK:
+        inherited = [connection for key, kept in _KEPT.items() if key[0] != os.getpid() for connection in kept]
+        _KEPT.clear()
+    for connection in inherited:
+        if connection.sock is not None:
+            connection.sock.close()
+
+
 class RemoteChannel:
     """Calls of one attempt to its engine's endpoint at ``url``, carrying the attempt's ``token``.
 
-    Each thread keeps its own connection open between calls (a forked child
-    opens its own); a call that fails on a kept connection is tried once on a
-    fresh one.
+    Connections stay open between calls and are shared by the attempts of
+    a process (one per concurrent call); a call that fails on a kept
+    connection is tried once on a fresh one.
     """
 
     def __init__(self, url: str, token: str, timeout: float = 60.0) -> None:
@@ -36,20 +52,21 @@ class RemoteChannel:
         self._parts = parts
         self.token = token
         self.timeout = timeout
-        self._local = threading.local()
+
+    def _key(self) -> tuple[int, str, str, int | None]:
+        return os.getpid(), self._parts.scheme, self._parts.hostname or "", self._parts.port
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
-        kept = getattr(self._local, "connection", None)
-        if kept is not None and kept[0] == os.getpid():
-            connection: http.client.HTTPConnection = kept[1]
+        with _KEPT_LOCK:
+            kept = _KEPT.get(self._key())
+            connection = kept.pop() if kept else None
+        if connection is not None:
             connection.timeout = timeout
             if connection.sock is not None:
                 connection.sock.settimeout(timeout)
             return connection
         factory = http.client.HTTPSConnection if self._parts.scheme == "https" else http.client.HTTPConnection
-        connection = factory(self._parts.hostname or "", self._parts.port, timeout=timeout)
-        self._local.connection = (os.getpid(), connection)
-        return connection
+        return factory(self._parts.hostname or "", self._parts.port, timeout=timeout)
 
     def _post(self, body: bytes, timeout: float) -> tuple[int, bytes]:
         for attempt in (1, 2):
@@ -59,12 +76,15 @@ class RemoteChannel:
                 connection.request("POST", self._parts.path.rstrip("/") + "/v1/call", body=body,
                                    headers={"Content-Type": "application/json"})
                 response = connection.getresponse()
-                return response.status, response.read()
+                answer = response.status, response.read()
             except (OSError, http.client.HTTPException):
                 connection.close()
-                self._local.connection = None
                 if attempt == 2 or not reused:
                     raise
+                continue
+            with _KEPT_LOCK:
+                _KEPT.setdefault(self._key(), []).append(connection)
+            return answer
         raise AssertionError("unreachable")
 
     def call(self, op: str, timeout: float | None = None, **args: Any) -> Any:
