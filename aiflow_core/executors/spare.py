@@ -81,7 +81,6 @@ class Zygote:
     def __init__(self, log_dir: Path, run: Runner, warm: Warmer) -> None:
         private_dir(log_dir)
         self._sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        gc.freeze()  # the children's collectors then leave the inherited objects alone: fewer copied pages
         self.pid = os.fork()
         if self.pid == 0:  # pragma: no cover - the zygote ends with os._exit
             self._sock.close()
@@ -184,6 +183,9 @@ def _fork_spare(sock: socket.socket, log_dir: Path, run: Runner) -> None:  # pra
     assign_r, assign_w = os.pipe()
     result_r, result_w = os.pipe()
     zygote = os.getpid()
+    # The spare's collector then leaves what it inherited alone (fewer copied pages); the zygote makes no garbage
+    # worth collecting.
+    gc.freeze()
     pid = os.fork()
     if pid == 0:
         os.close(assign_w)
