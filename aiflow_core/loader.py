@@ -118,11 +118,12 @@ def load_workflows(path: str | Path, timeout: float | None = DEFAULT_LOAD_TIMEOU
     A source compiled before (the same file, or another execution's copy of
     it) is not compiled again. With ``timeout=None`` the file runs in the
     caller's thread with no time limit (for a source known to load: a task's
-    re-run of its uploaded file). Otherwise the file runs on a thread of its own, so that a file that never finishes
-    does not hang the caller: when ``timeout`` runs out the load is
-    interrupted (an exception is raised in its thread) and given up on. A file
-    blocked in C code (a ``time.sleep``, a socket read) keeps its thread until
-    that call returns; ``os._exit`` ends the process like anywhere else.
+    re-run of its uploaded file). Otherwise the file runs on a thread of its
+    own, so that a file that never finishes does not hang the caller: when
+    ``timeout`` runs out the load is interrupted (an exception is raised in
+    its thread) and given up on. A file blocked in C code (a ``time.sleep``,
+    a socket read) keeps its thread until that call returns; ``os._exit``
+    ends the process like anywhere else.
     """
     file = Path(path).expanduser().resolve()
     if not file.is_file():

@@ -61,8 +61,8 @@ def storable_event(event: Event) -> Event:
 EVENT_FIELD_LIMITS = {"key": 1024, "namespace": 255, "sender": 255, "idempotency_key": 255}
 
 
-def check_storable(event: Event) -> None:
-    """Raise StoreDataError unless every store keeps ``event`` as it is.
+def check_storable(event: Event) -> str | None:
+    """Raise StoreDataError unless every store keeps ``event`` as it is; return its context as JSON text.
 
     Text fields fit their column (:data:`EVENT_FIELD_LIMITS`) and hold no NUL
     character (PostgreSQL text cannot), and the context is JSON without NaN
@@ -81,8 +81,9 @@ def check_storable(event: Event) -> None:
             )
         if "\x00" in text:
             raise StoreDataError(f"event {name} {text[:40]!r} holds a NUL character, which no store keeps")
-    if event.context is not None:
-        check_json(event.context, f"context of event {event.key!r}")
+    if event.context is None:
+        return None
+    return check_json(event.context, f"context of event {event.key!r}")
 
 
 def check_json(value: object, what: str) -> str:

@@ -78,10 +78,9 @@ class Retention:
             for execution in executions:
                 shutil.rmtree(self.log_dir / execution.namespace / execution.workflow_name / str(execution.id),
                               ignore_errors=True)
-                if self.working_dir is not None:  # its working copy is ``<id>-<snapshot digest>``
-                    for path in (self.working_dir / execution.namespace / execution.workflow_name).glob(
-                        f"{execution.id}-*"
-                    ):
+                if self.working_dir is not None:  # its working copy: ``<id>-<snapshot digest>`` (``<id>`` before)
+                    copies = self.working_dir / execution.namespace / execution.workflow_name
+                    for path in [copies / str(execution.id), *copies.glob(f"{execution.id}-*")]:
                         shutil.rmtree(path, ignore_errors=True)
             total += len(executions)
             if len(executions) < self.batch:

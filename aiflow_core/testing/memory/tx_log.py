@@ -58,18 +58,16 @@ class LogOps(TxBase):
 
     def append_events(self, events: Sequence[Event], now: dt.datetime) -> list[Event]:
         """Append events with consecutive offsets; idempotency keys dedupe."""
-        for event in events:
-            check_storable(event)
+        contexts = [check_storable(event) for event in events]
         now = ensure_utc(now)
         offset = self._counter(EVENT_COUNTER)
         stored: list[Event] = []
-        for event in events:
+        for event, context in zip(events, contexts, strict=True):
             key = event.idempotency_key
             if key and key in self.t.event_keys:
                 stored.append(self._event(self.t.event_keys[key]))
                 continue
             offset += 1
-            context = None if event.context is None else to_json(event.context, f"context of event {event.key!r}")
             row = attrs.evolve(event, context=None, offset=offset, create_time=now)
             self._put(self.t.events, offset, (row, context))
             if key:
