@@ -35,7 +35,7 @@ class _LoadTimedOut(BaseException):
 
 
 class _Load:
-    """One run of a workflow file, on a thread of its own so that it can be given up on (unless told not to)."""
+    """One run of a workflow file, on a thread of its own so that it can be given up on."""
 
     def __init__(self, code: types.CodeType, module: types.ModuleType) -> None:
         self.code = code
@@ -56,14 +56,8 @@ class _Load:
         except _LoadTimedOut:  # arrived just as the file finished: the caller reports the timeout
             pass
 
-    def run(self, timeout: float | None) -> bool:
-        """Run the file; False if it did not finish within ``timeout`` seconds (it is then interrupted).
-
-        With ``timeout=None`` the file runs in the calling thread, to its end.
-        """
-        if timeout is None:
-            self._run()
-            return True
+    def run(self, timeout: float) -> bool:
+        """Run the file; False if it did not finish within ``timeout`` seconds (it is then interrupted)."""
         self.thread.start()
         self.thread.join(timeout)
         with self.lock:
@@ -101,7 +95,7 @@ def _compile(source: bytes, file: Path) -> types.CodeType:
     return code
 
 
-def load_workflows(path: str | Path, timeout: float | None = DEFAULT_LOAD_TIMEOUT) -> list[Workflow]:
+def load_workflows(path: str | Path, timeout: float = DEFAULT_LOAD_TIMEOUT) -> list[Workflow]:
     """Run the Python file at ``path`` and return the workflows defined at its top level.
 
     The file runs as a module that is not left in ``sys.modules``, so its
@@ -116,9 +110,7 @@ def load_workflows(path: str | Path, timeout: float | None = DEFAULT_LOAD_TIMEOU
     ``timeout`` seconds.
 
     A source compiled before (the same file, or another execution's copy of
-    it) is not compiled again. With ``timeout=None`` the file runs in the
-    caller's thread with no time limit (for a source known to load: a task's
-    re-run of its uploaded file). Otherwise the file runs on a thread of its
+    it) is not compiled again. The file runs on a thread of its
     own, so that a file that never finishes does not hang the caller: when
     ``timeout`` runs out the load is interrupted (an exception is raised in
     its thread) and given up on. A file blocked in C code (a ``time.sleep``,

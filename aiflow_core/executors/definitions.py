@@ -4,9 +4,7 @@ As on the original AIFlow workers, the workflow file is run again from the
 execution's working directory (made from its snapshot), so module-level
 values such as ``os.path.dirname(__file__)`` point into that directory and the
 task sees the artifacts uploaded with it. Without a working copy the pickled
-workflow stored at upload is used. The first copy of a snapshot's file runs
-on a thread of its own, with the load timeout; once one copy loaded, later
-copies of the same snapshot (the same source) run in the calling thread.
+workflow stored at upload is used.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ from collections.abc import Callable
 
 from aiflow_core.errors import NotFoundError
 from aiflow_core.executors.base import TaskJob
-from aiflow_core.loader import DEFAULT_LOAD_TIMEOUT, load_workflows
+from aiflow_core.loader import load_workflows
 from aiflow_core.model.operator import Operator
 from aiflow_core.model.workflow import Workflow
 
@@ -31,15 +29,11 @@ class TaskDefinitions:
 
     def __init__(self) -> None:
         self._files: OrderedDict[str, dict[str, Workflow]] = OrderedDict()
-        #: The snapshot digests whose workflow file loaded here (bounded like ``_files``).
-        self._loaded: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
 
     def operator(self, job: TaskJob, stored: Callable[[], Workflow]) -> Operator:
         """The operator of ``job``'s task; ``stored`` returns the pickled workflow when there is no file."""
-        workflow = None
-        if job.workflow_file:
-            workflow = self._from_file(job.workflow_file, job.workflow_name, job.snapshot_digest)
+        workflow = self._from_file(job.workflow_file, job.workflow_name) if job.workflow_file else None
         if workflow is None:
             workflow = stored()
         task = workflow.tasks.get(job.task_name)
@@ -47,21 +41,16 @@ class TaskDefinitions:
             raise NotFoundError("task", job.task_name, f"workflow {job.workflow_name!r} has {sorted(workflow.tasks)}")
         return task
 
-    def _from_file(self, path: str, workflow_name: str, digest: str | None) -> Workflow | None:
+    def _from_file(self, path: str, workflow_name: str) -> Workflow | None:
         if not os.path.isfile(path):
             return None
         with self._lock:
             workflows = self._files.get(path)
             if workflows is None:
-                known = digest is not None and digest in self._loaded
-                workflows = {w.name: w for w in load_workflows(path, None if known else DEFAULT_LOAD_TIMEOUT)}
+                workflows = {w.name: w for w in load_workflows(path)}
                 self._files[path] = workflows
-                if digest is not None:
-                    self._loaded[digest] = None
-                    self._loaded.move_to_end(digest)
-                for cache in (self._files, self._loaded):
-                    while len(cache) > self.MAX_FILES:
-                        cache.popitem(last=False)
+                while len(self._files) > self.MAX_FILES:
+                    self._files.popitem(last=False)
             else:
                 self._files.move_to_end(path)
         return workflows.get(workflow_name)
