@@ -148,10 +148,7 @@ class ProcessExecutor(Executor):
                 if self._idle:
                     worker = self._idle.pop()
                 elif len(self._workers) < self.parallelism:
-                    env = {k: v for k, v in os.environ.items() if k not in WITHHELD_ENV}
-                    worker = _Worker({**env, **self.env}, self._on_message)
-                    self._workers.append(worker)
-                    self._unfinished.add(worker)
+                    worker = self._spawn()
                 else:
                     return
                 job = self._queue.popleft()
@@ -172,6 +169,14 @@ class ProcessExecutor(Executor):
                 )
             except OSError:
                 self._on_message(worker, None)
+
+    def _spawn(self) -> _Worker:
+        """Start a worker process of the pool (call with the lock held)."""
+        env = {k: v for k, v in os.environ.items() if k not in WITHHELD_ENV}
+        worker = _Worker({**env, **self.env}, self._on_message)
+        self._workers.append(worker)
+        self._unfinished.add(worker)
+        return worker
 
     def _on_message(self, worker: _Worker, message: dict[str, Any] | None) -> None:
         assert self._reporter is not None
@@ -203,6 +208,9 @@ class ProcessExecutor(Executor):
                 # A worker that was sent a signal is never reused: the signal may still be on its way.
                 if worker in self._workers:
                     self._workers.remove(worker)
+                    if worker.signalled and not self._closed:
+                        # Its replacement starts now, so the next run (a RESTART's) finds a worker that is up.
+                        self._idle.append(self._spawn())
                 if message is not None:
                     self._retire(worker)
             elif not self._closed:
