@@ -299,9 +299,12 @@ class Supervisor:
                 self.finished.wait(min(self.interval, 1.0))
                 continue
             if answer and answer.get("stop"):
-                self.stop_requested.set()
-                self._terminate()
-                return
+                if not self.stop_requested.is_set():
+                    self.stop_requested.set()
+                    self._terminate()
+                # Beat on until the child has ended (a task ignoring SIGTERM runs for the grace period), or the
+                # engine would count the attempt lost while its process still runs.
+                self.ended.wait(self.interval)
 
     def _terminate(self) -> None:
         """SIGTERM to the child's process group now, SIGKILL after the grace period (no child yet: nothing)."""
@@ -351,8 +354,25 @@ class Supervisor:
 
 
 def _signal_group(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
+    """Send ``sig`` to the child's process group. A child forked a moment ago may not have made its group yet
+    (``os.setsid``): it gets the signal once it has, instead of the signal being lost."""
+    deadline = time.monotonic() + 1.0
+    while True:
+        try:
+            os.killpg(pid, sig)
+            return
+        except PermissionError:
+            return
+        except ProcessLookupError:
+            try:
+                os.kill(pid, 0)
+            except (ProcessLookupError, PermissionError):
+                return  # the child is gone
+            if time.monotonic() > deadline:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, sig)
+                return
+            time.sleep(0.005)
 
 
 def _operator(job: TaskJob) -> Any:

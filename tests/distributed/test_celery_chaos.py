@@ -280,9 +280,11 @@ def test_killed_workers_and_engines_leave_exact_histories(
     # Nor two runs of one task: a new run waits until the one it replaces ended, whichever engine started it.
     assert attempt_overlaps([attrs.evolve(a, sequence=0) for a in found]) == []
     ended = {te.id: _timestamp(te.end_date) if te.end_date else None for te in rows}
+    by_id = {te.id: te for te in rows}
     late = [
         f"attempt {a.task_execution_id} ({a.task}#{a.sequence} try {a.try_number}) seen at {a.last:.3f}, "
-        f"ended at {ended.get(a.task_execution_id)}"
+        f"ended at {ended.get(a.task_execution_id)} ({by_id[a.task_execution_id].status.value}: "
+        f"{by_id[a.task_execution_id].error})"
         for a in found
         if ended.get(a.task_execution_id) is None or a.last > (ended[a.task_execution_id] or 0.0) + SLACK
     ]

@@ -103,6 +103,24 @@ def test_stop_ends_the_task_process_only(engine: Engine, workers: Workers, tmp_p
     assert all(w.alive() for w in workers.members)
 
 
+def test_a_grace_period_longer_than_the_heartbeat_timeout_is_waited_out_before_the_stop_is_recorded(
+    workers: Workers, tmp_path: Path
+) -> None:
+    workers.ensure()
+    with celery_engine(tmp_path, workers, grace=5.0) as engine:  # heartbeat timeout: 3 s
+        name, marks = upload_sleeper(engine, tmp_path, deaf=True)
+        wid = engine.start_workflow_execution(name)
+        wait_for(lambda: running(engine, wid) and pids(marks), "the task to run")
+        [pid] = pids(marks)
+        asked = time.monotonic()
+        engine.stop_workflow_execution(wid)
+        run = wait_for(lambda: next((te for te in engine.list_task_executions(wid) if te.status.is_final), None),
+                       "the task's end")
+        # Recorded only once the task's process is gone (SIGKILL after the grace period), not as lost before.
+        assert not alive(pid) and time.monotonic() - asked >= 5.0
+        assert run.status is TaskStatus.STOPPED and "heartbeat" not in (run.error or ""), run.error
+
+
 def test_a_lost_worker_is_found_by_heartbeat_and_the_task_retried_never_twice_at_once(
     engine: Engine, workers: Workers, tmp_path: Path
 ) -> None:
