@@ -73,6 +73,7 @@ class Leadership:
         self.store = store
         #: False when attempts run on other machines (Celery workers): an engine's death does not end them.
         self.attempts_die_with_engine = attempts_die_with_engine
+        self._owner = ""
         self.owner = owner
         self.ttl = ttl
         self.grace = dt.timedelta(seconds=grace)
@@ -95,6 +96,16 @@ class Leadership:
         self._doubtful: dict[int, dt.datetime] = {}
         self._next_settle: dt.datetime | None = None
         self._next_look = 0.0
+
+    @property
+    def owner(self) -> str:
+        """This engine's name as the lease holder; the store names its database sessions after it."""
+        return self._owner
+
+    @owner.setter
+    def owner(self, value: str) -> None:
+        self._owner = value
+        self.store.name_sessions(value)
 
     @property
     def leader(self) -> bool:
@@ -148,6 +159,8 @@ class Leadership:
         with self.store.transaction() as tx:
             if self.epoch is None:
                 previous = tx.get_lease(LEASE_NAME)
+                if previous is not None and previous.owner != self.owner and not previous.live:
+                    self._end_sessions(previous)
             lease = tx.acquire_lease(LEASE_NAME, self.owner, self.ttl)
             if lease is None and previous is not None and dead_local_owner(previous.owner):
                 log.warning("taking over the scheduler lease of %s, whose process is gone", previous.owner)
@@ -156,6 +169,19 @@ class Leadership:
             if lease is not None and self.epoch is None:
                 self._find_doubtful(tx, previous, lease.now)
         return lease
+
+    def _end_sessions(self, previous: Lease) -> None:
+        """End the database sessions of the holder whose lease expired, before locking the lease.
+
+        That holder may be frozen inside a transaction holding locks (the
+        lease's among them) that the database does not free on its own.
+        """
+        ended = self.store.end_sessions(previous.owner)
+        if ended:
+            log.warning(
+                "ended %d database sessions of %s, whose lease expired (epoch %s)", ended, previous.owner,
+                previous.epoch,
+            )
 
     def fence(self, tx: StoreTx) -> None:
         """Prove inside ``tx`` that this engine holds the lease at its epoch; LeaseLostError otherwise."""
