@@ -580,22 +580,11 @@ class Store(abc.ABC):
         return contextlib.nullcontext()
 
     def name_sessions(self, owner: str) -> None:
-        """Name this store's database sessions after ``owner``, the lease holder they serve.
-
-        So that :meth:`end_sessions` can find them once ``owner``'s lease has
-        expired. Stores without sessions that another process could end do
-        nothing.
-        """
+        """Name this store's database sessions after lease holder ``owner`` (stores without sessions: no-op)."""
         return None
 
     def end_sessions(self, owner: str) -> int:
-        """End the database sessions named after ``owner``, a holder whose lease expired; returns how many.
-
-        A holder frozen inside a transaction (SIGSTOP, a stalled VM) keeps
-        its locks until its session ends; ending it lets the next holder
-        write. Best-effort: a session the store may not end is left (and
-        logged). Stores without such sessions do nothing and return 0.
-        """
+        """Best-effort, end the sessions named after ``owner`` (lease expired: its locks go); returns how many."""
         return 0
 
     def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:

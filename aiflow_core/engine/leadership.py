@@ -9,7 +9,11 @@ transaction ends with :meth:`Leadership.fence`, which proves inside that
 transaction that this engine still holds the lease at its epoch, unexpired;
 otherwise the transaction rolls back with LeaseLostError and the engine is
 deposed: it stops scheduling, stops the tasks it runs (:attr:`on_deposed`)
-and waits to take the lease again.
+and waits to take the lease again. The store names an engine's database
+sessions after it; a standby that finds another engine's lease expired ends
+that engine's sessions (:meth:`~aiflow_core.ports.Store.end_sessions`), so
+that one frozen inside a transaction does not hold its locks until it
+resumes.
 
 A new leader does not count the task attempts of the engine before it lost
 at once: they may still run (a paused engine's workers stop themselves only
