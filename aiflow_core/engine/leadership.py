@@ -163,8 +163,11 @@ class Leadership:
         with self.store.transaction() as tx:
             if self.epoch is None:
                 previous = tx.get_lease(LEASE_NAME)
-                if previous is not None and previous.owner != self.owner and not previous.live:
-                    self._end_sessions(previous)
+                if previous is not None and previous.owner != self.owner:
+                    if previous.live and not dead_local_owner(previous.owner):
+                        return None  # held: do not queue behind the lock of the holder's transaction
+                    if not previous.live:
+                        self._end_sessions(previous)
             lease = tx.acquire_lease(LEASE_NAME, self.owner, self.ttl)
             if lease is None and previous is not None and dead_local_owner(previous.owner):
                 log.warning("taking over the scheduler lease of %s, whose process is gone", previous.owner)
@@ -178,7 +181,10 @@ class Leadership:
         """End the database sessions of the holder whose lease expired, before locking the lease.
 
         That holder may be frozen inside a transaction holding locks (the
-        lease's among them) that the database does not free on its own.
+        lease's among them) that the database does not free on its own: in
+        the middle of sending a statement, say, or of receiving rows. A
+        standby reads the lease without locking it while it is held, so it
+        never waits on such a lock before it can end the holder's sessions.
         """
         ended = self.store.end_sessions(previous.owner)
         if ended:
