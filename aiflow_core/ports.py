@@ -579,6 +579,14 @@ class Store(abc.ABC):
         """
         return contextlib.nullcontext()
 
+    def name_sessions(self, owner: str) -> None:
+        """Name this store's database sessions after lease holder ``owner`` (stores without sessions: no-op)."""
+        return None
+
+    def end_sessions(self, owner: str) -> int:
+        """Best-effort, end the sessions named after ``owner`` (lease expired: its locks go); returns how many."""
+        return 0
+
     def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call ``callback`` when another process appends events; returns the unsubscribe function.
 

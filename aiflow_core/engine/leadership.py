@@ -9,7 +9,11 @@ transaction ends with :meth:`Leadership.fence`, which proves inside that
 transaction that this engine still holds the lease at its epoch, unexpired;
 otherwise the transaction rolls back with LeaseLostError and the engine is
 deposed: it stops scheduling, stops the tasks it runs (:attr:`on_deposed`)
-and waits to take the lease again.
+and waits to take the lease again. The store names an engine's database
+sessions after it; a standby that finds another engine's lease expired ends
+that engine's sessions (:meth:`~aiflow_core.ports.Store.end_sessions`), so
+that one frozen inside a transaction does not hold its locks until it
+resumes.
 
 A new leader does not count the task attempts of the engine before it lost
 at once: they may still run (a paused engine's workers stop themselves only
@@ -73,6 +77,7 @@ class Leadership:
         self.store = store
         #: False when attempts run on other machines (Celery workers): an engine's death does not end them.
         self.attempts_die_with_engine = attempts_die_with_engine
+        self._owner = ""
         self.owner = owner
         self.ttl = ttl
         self.grace = dt.timedelta(seconds=grace)
@@ -95,6 +100,16 @@ class Leadership:
         self._doubtful: dict[int, dt.datetime] = {}
         self._next_settle: dt.datetime | None = None
         self._next_look = 0.0
+
+    @property
+    def owner(self) -> str:
+        """This engine's name as the lease holder; the store names its database sessions after it."""
+        return self._owner
+
+    @owner.setter
+    def owner(self, value: str) -> None:
+        self._owner = value
+        self.store.name_sessions(value)
 
     @property
     def leader(self) -> bool:
@@ -148,6 +163,11 @@ class Leadership:
         with self.store.transaction() as tx:
             if self.epoch is None:
                 previous = tx.get_lease(LEASE_NAME)
+                if previous is not None and previous.owner != self.owner:
+                    if previous.live and not dead_local_owner(previous.owner):
+                        return None  # held: do not queue behind the lock of the holder's transaction
+                    if not previous.live:
+                        self._end_sessions(previous)
             lease = tx.acquire_lease(LEASE_NAME, self.owner, self.ttl)
             if lease is None and previous is not None and dead_local_owner(previous.owner):
                 log.warning("taking over the scheduler lease of %s, whose process is gone", previous.owner)
@@ -156,6 +176,22 @@ class Leadership:
             if lease is not None and self.epoch is None:
                 self._find_doubtful(tx, previous, lease.now)
         return lease
+
+    def _end_sessions(self, previous: Lease) -> None:
+        """End the database sessions of the holder whose lease expired, before locking the lease.
+
+        That holder may be frozen inside a transaction holding locks (the
+        lease's among them) that the database does not free on its own: in
+        the middle of sending a statement, say, or of receiving rows. A
+        standby reads the lease without locking it while it is held, so it
+        never waits on such a lock before it can end the holder's sessions.
+        """
+        ended = self.store.end_sessions(previous.owner)
+        if ended:
+            log.warning(
+                "ended %d database sessions of %s, whose lease expired (epoch %s)", ended, previous.owner,
+                previous.epoch,
+            )
 
     def fence(self, tx: StoreTx) -> None:
         """Prove inside ``tx`` that this engine holds the lease at its epoch; LeaseLostError otherwise."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -106,6 +107,35 @@ def _mariadb_idle_timeout(seconds: float) -> Callable[[Any, Any], None]:
     return hook
 
 
+@functools.cache
+def _timed_cursor() -> type:
+    """The psycopg cursor class whose ``executemany`` leaves the session idle with its timeout running.
+
+    psycopg runs ``executemany`` in pipeline mode and ends the pipeline with
+    a Sync followed by a Flush. PostgreSQL starts the
+    ``idle_in_transaction_session_timeout`` when it answers the Sync, and the
+    Flush stops it without starting it again, so a process frozen after such
+    a call would hold its transaction, and its locks, until it resumed. An
+    empty statement after the call starts the timeout again.
+    """
+    import psycopg
+
+    class TimedCursor(psycopg.Cursor[Any]):
+        """A psycopg cursor whose ``executemany`` leaves the idle-in-transaction timeout running."""
+
+        def executemany(self, query: Any, params_seq: Any, *, returning: bool = False) -> None:
+            super().executemany(query, params_seq, returning=returning)
+            if psycopg.Pipeline.is_supported():
+                self.connection.execute("")
+
+    return TimedCursor
+
+
+def _psycopg_cursors(dbapi_conn: Any, _record: Any) -> None:
+    """The connect hook giving a psycopg connection the cursors of :func:`_timed_cursor`."""
+    dbapi_conn.cursor_factory = _timed_cursor()
+
+
 def create_engine(url: str, idle_transaction_timeout: float | None = None, **options: Any) -> sa.Engine:
     """Create an engine for ``url`` with the settings aiflow relies on.
 
@@ -144,6 +174,8 @@ def create_engine(url: str, idle_transaction_timeout: float | None = None, **opt
     if backend == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)
+    elif parsed.drivername == "postgresql+psycopg":
+        sa.event.listen(engine, "connect", _psycopg_cursors)
     elif backend in ("mysql", "mariadb"):
         sa.event.listen(engine, "connect", _mariadb_idle_timeout(idle))
     return engine

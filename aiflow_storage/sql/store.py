@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-from aiflow_core.errors import InvalidArgumentError, SchemaVersionError
+from aiflow_core.errors import InvalidArgumentError, SchemaVersionError, StoreError
 from aiflow_core.ports import Store, StoreTx
 from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.engine import create_engine, mask_url
@@ -19,6 +21,26 @@ from aiflow_storage.sql.tx_log import LogOps
 from aiflow_storage.sql.tx_meta import MetaOps
 from aiflow_storage.sql.tx_plans import PlanOps
 from aiflow_storage.sql.version import stored_version
+
+log = logging.getLogger("aiflow.store")
+
+_SESSIONS_OF = sa.text(
+    "SELECT pid FROM pg_stat_activity WHERE application_name = :name AND pid <> pg_backend_pid()"
+)
+
+_TERMINATE = sa.text("SELECT pg_terminate_backend(:pid)")
+
+
+def session_name(owner: str) -> str:
+    """The PostgreSQL ``application_name`` of the sessions of lease holder ``owner``.
+
+    ``aiflow <owner>``, or ``aiflow <digest of owner>`` when that is not
+    ASCII or longer than the server keeps (63 bytes).
+    """
+    name = f"aiflow {owner}"
+    if name.isascii() and len(name) <= 63:
+        return name
+    return "aiflow " + hashlib.sha256(owner.encode()).hexdigest()[:40]
 
 
 class SqlTx(MetaOps, LogOps, PlanOps, ExplainOps, StoreTx):
@@ -42,6 +64,10 @@ class SqlStore(Store):
         self._schema_checked = False
         self._lock = threading.Lock()
         self._pinned = threading.local()
+        #: The ``application_name`` of new connections (PostgreSQL), set by :meth:`name_sessions`.
+        self._session_name: str | None = None
+        if self.dialect == "postgresql":
+            sa.event.listen(self.engine, "do_connect", self._name_connection)
 
     def __repr__(self) -> str:
         return f"SqlStore({mask_url(self.url)!r})"
@@ -178,6 +204,45 @@ class SqlStore(Store):
             if current > t.SCHEMA_VERSION:
                 self._check_version(current)
             return migrate.downgrade(conn, version, force=force)
+
+    def _name_connection(self, _dialect: object, _record: object, _args: object, kwargs: dict[str, object]) -> None:
+        if self._session_name is not None:
+            kwargs["application_name"] = self._session_name
+
+    def name_sessions(self, owner: str) -> None:
+        """On PostgreSQL, name this store's sessions after ``owner`` (``application_name``, see :func:`session_name`).
+
+        Pooled connections opened before are closed, so that every session
+        of this store carries the name.
+        """
+        name = session_name(owner)
+        if self.dialect != "postgresql" or name == self._session_name:
+            return
+        self._session_name = name
+        self.engine.dispose()
+
+    def end_sessions(self, owner: str) -> int:
+        """On PostgreSQL, end (``pg_terminate_backend``) the sessions named after ``owner``; returns how many.
+
+        A session the database does not let this user end is left, with a
+        warning; so is every session when the database cannot be asked.
+        Other databases: nothing (MariaDB ends a frozen holder's transaction
+        by its ``idle_transaction_timeout`` alone).
+        """
+        if self.dialect != "postgresql":
+            return 0
+        ended = 0
+        try:
+            with self._translated(), self._connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                for pid in conn.execute(_SESSIONS_OF, {"name": session_name(owner)}).scalars().all():
+                    try:
+                        ended += bool(conn.execute(_TERMINATE, {"pid": pid}).scalar())
+                    except sa.exc.DBAPIError as exc:
+                        log.warning("cannot end session %s of %s: %s", pid, owner, store_error(exc, self.url))
+        except StoreError as exc:
+            log.warning("cannot end the sessions of %s: %s", owner, exc)
+        return ended
 
     def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
         """On PostgreSQL, call ``callback`` on every commit that appended events (LISTEN/NOTIFY)."""

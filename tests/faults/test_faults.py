@@ -202,8 +202,8 @@ class FaultRun:
                 # take over until it resumes (and its commit is then refused by the fence). PostgreSQL and
                 # MariaDB end its transaction once it was idle for the lease's length, which frees its locks; a
                 # standby then takes the lease at its next try (every second) once it expired, and steps. On
-                # PostgreSQL a paused step's session was sometimes seen still "idle in transaction" 9 s into a
-                # 3 s timeout, holding the event counter: such pauses stay notes there.
+                # PostgreSQL that standby also ends the expired holder's sessions (named after it), should
+                # the timeout not have.
                 took = cluster.wait_failover(leader.pid, since, checkpoint, timeout=LEASE * 2 + 3)
                 if took is None:
                     self.notes.append(f"{kind}: no engine took over while the leader was paused")
@@ -289,6 +289,6 @@ def test_twenty_faults_change_nothing_an_uninterrupted_run_decides(
     assert counters == expected_counters
     assert len(got) == len(expected) and got == expected
     assert len(run.failover["sigkill"]) == sum(kind.startswith("kill") for kind in plan)
-    if db_url.startswith("mysql"):  # every pause, inside a transaction or not, ended in a takeover
+    if not db_url.startswith("sqlite"):  # every pause, inside a transaction or not, ended in a takeover
         assert run.paused_without_failover == 0, run.notes
         assert len(run.failover["sigstop"]) == sum(kind.startswith("stop") for kind in plan)

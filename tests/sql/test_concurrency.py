@@ -212,6 +212,8 @@ def test_a_transaction_left_idle_by_a_frozen_process_is_ended_and_frees_the_leas
             try:
                 with frozen.transaction() as tx:
                     assert tx.acquire_lease("idle-test", "frozen", 1) is not None
+                    tx.set_checkpoint("idle-test", 1)
+                    tx.finish()  # a batch write (executemany) last: psycopg pipelines it
                     threading.Event().wait(idle + 5)  # holds the row, sends nothing
             except BaseException as exc:
                 commit_error.append(exc)
