@@ -160,17 +160,22 @@ def test_an_event_a_task_sends_after_its_engine_lost_the_lease_does_not_land(
 ) -> None:
     started, go, out = tmp_path / "started", tmp_path / "go", tmp_path / "out"
     (tmp_path / "wf.py").write_text(SENDER.format(started=str(started), go=str(go), out=str(out)))
-    engine = Engine(store=store, executor=executor, blob=str(tmp_path / "blob")).start()
+    engine = Engine(store=store, executor=executor, blob=str(tmp_path / "blob"))
     try:
         engine.upload_workflows(str(tmp_path / "wf.py"))
         execution = engine.start_workflow_execution("sender")
+        if executor == "thread":
+            # Stepped here until only the waiting task is left: no step runs after the taking below, which would
+            # notice it and stop the task before it sends.
+            with pytest.raises(TimeoutError):
+                engine.run_until_idle(timeout=1.0)
+            assert [t.status for t in engine.list_task_executions(execution)] == [TaskStatus.RUNNING]
+        else:  # the task runs inside the loop's step, which waits for its end
+            engine.start()
         _until(started.exists, "the task running")
-        if executor == "thread":  # its start is recorded (on the inline executor, that waits for its end)
-            _until(lambda: [t.status for t in engine.list_task_executions(execution)] == [TaskStatus.RUNNING],
-                   "the task's start recorded")
         epoch = engine.leadership.epoch
         assert epoch is not None
-        # Another engine takes the expired lease; this one has not looked at the lease since (its loop is idle),
+        # Another engine takes the expired lease; this one has not looked at the lease since (no step ran),
         # so the task's attempt still passes the engine's own stale-attempt check: the append's fence refuses it.
         store_clock.advance(dt.timedelta(seconds=engine.leadership.ttl + 1))
         with store.transaction() as tx:
