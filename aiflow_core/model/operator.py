@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiflow_core.errors import InvalidWorkflowError
 from aiflow_core.model.action import TaskAction
 from aiflow_core.model.condition import Condition
 from aiflow_core.model.context import Context
-from aiflow_core.model.current import WorkflowContextManager
+from aiflow_core.model.current import DeclaringWorkflow, WorkflowContextManager
 from aiflow_core.model.names import check_name
 from aiflow_core.model.status import TaskStatus
 from aiflow_core.model.task_config import TaskConfig
-
-if TYPE_CHECKING:
-    from aiflow_core.model.workflow import Workflow
 
 
 class Operator:
@@ -38,7 +35,7 @@ class Operator:
         self.name = name
         self.kwargs = dict(kwargs)
         self.config = TaskConfig.from_kwargs(name, kwargs)
-        self.workflow: Workflow = workflow
+        self.workflow: DeclaringWorkflow = workflow
         workflow.add_task(self)
 
     @property
