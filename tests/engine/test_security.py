@@ -11,7 +11,6 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,8 @@ from aiflow_core.homefiles import SECRET_FILE_NAME, pickle_secret
 from aiflow_storage.blob import S3BlobManager
 from aiflow_storage.sql import SqlStore
 from aiflow_storage.sql.schema import snapshots
-from tests.blob.conftest import BUCKET, S3_KEY_ID, S3_SECRET, free_port, missing_server, s3_config
+from tests.blob import conftest as blob_fixtures
+from tests.blob.conftest import S3_KEY_ID, S3_SECRET, s3_config
 from tests.cli.conftest import cli_env
 from tests.conftest import POSTGRES_URL, _fresh, require_server
 
@@ -193,23 +193,14 @@ with Workflow(name="blobprobe") as w:
 '''
 
 
+moto_endpoint = blob_fixtures.moto_endpoint  # the blob tests' S3 server, shared
+
+
 @pytest.fixture(scope="module")
-def s3_with_keys() -> Iterator[dict[str, object]]:
-    """A moto S3 server on 127.0.0.1 and a blob configuration holding its access keys."""
-    try:
-        import boto3
-        from moto.server import ThreadedMotoServer
-    except ImportError:
-        missing_server("moto[server] is not installed")
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=S3_KEY_ID, aws_secret_access_key=S3_SECRET,
-                 region_name="us-east-1").create_bucket(Bucket=BUCKET)
-    yield {"blob_manager_class": "aiflow_storage.blob.S3BlobManager",
-           "blob_manager_config": s3_config(endpoint, "keys-probe")}
-    server.stop()
+def s3_with_keys(moto_endpoint: str) -> dict[str, object]:
+    """A blob configuration of the moto S3 server, holding its access keys."""
+    return {"blob_manager_class": "aiflow_storage.blob.S3BlobManager",
+            "blob_manager_config": s3_config(moto_endpoint, "keys-probe")}
 
 
 @pytest.mark.parametrize("executor", ["thread", "process"])
