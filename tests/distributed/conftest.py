@@ -7,6 +7,7 @@ no database URL. Tests that kill a worker start it again.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -154,6 +155,18 @@ class Workers:
         for worker in self.members:
             stop(worker)
 
+    @contextlib.contextmanager
+    def started(self, first: str = "w1", second: str = "w2") -> Iterator[Workers]:
+        """Two members running, the first started with ``aiflow worker`` and the second with ``celery -A``;
+        closed at the end."""
+        self.members = [self.launch(first), self.launch(second, celery=True)]
+        try:
+            for worker in self.members:
+                self.wait_ready(worker)
+            yield self
+        finally:
+            self.close()
+
 
 def stop(worker: Worker) -> None:
     """End a worker: a warm shutdown, then SIGKILL."""
@@ -177,13 +190,8 @@ def workers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     group = Workers(broker=name, broker_url=BROKERS[name], queue=f"aiflow-test-{uuid.uuid4().hex[:8]}",
                     blob=root / "blob", root=root)
     group.blob.mkdir()
-    group.members = [group.launch("w1"), group.launch("w2", celery=True)]
-    try:
-        for worker in group.members:
-            group.wait_ready(worker)
+    with group.started():
         yield group
-    finally:
-        group.close()
 
 
 def celery_engine(tmp_path: Path, workers: Workers, **executor: object) -> Engine:

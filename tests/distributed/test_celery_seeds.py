@@ -37,13 +37,8 @@ def sharing_workers(workers: Workers, tmp_path: Path) -> Iterator[Workers]:
     queue = f"aiflow-tutorial-{uuid.uuid4().hex[:8]}"
     group = Workers(broker=workers.broker, broker_url=workers.broker_url, queue=queue, blob=workers.blob,
                     root=tmp_path / "workers", concurrency=3, shared_home=tmp_path / "shared", broker_in_config=True)
-    group.members = [group.launch("t1"), group.launch("t2", celery=True)]
-    try:
-        for worker in group.members:
-            group.wait_ready(worker)
+    with group.started("t1", "t2"):
         yield group
-    finally:
-        group.close()
 
 
 def test_tutorial_on_celery_workers(sharing_workers: Workers, tmp_path: Path) -> None:
