@@ -345,11 +345,8 @@ class Engine(Client):
         would not, only new events, executor reports (which wake the loop) or
         time can bring work.
         """
-        if self.executor.sends_heartbeats:
-            self.heartbeats.check()
         try:
-            self.leadership.settle_lost()
-            self._beat_attempts()
+            self._duties()
             result = self._health.timed(lambda: self.telemetry.run_step(self.loop.step))
         except LeaseLostError as exc:
             self.leadership.recheck(str(exc))
@@ -362,6 +359,27 @@ class Engine(Client):
         pruned = self.retention.run_if_due()
         again = bool(result.more or pruned)
         return bool(result.applied or result.commands) or again, again
+
+    def _duties(self) -> None:
+        """The periodic duties, each on its own cadence (each returns at once until it is due): judging
+        workers' heartbeats, reporting lost the attempts earlier leaders left, recording this engine's
+        attempts alive."""
+        if self.executor.sends_heartbeats:
+            self.heartbeats.check()
+        self.leadership.settle_lost()
+        self._beat_attempts()
+
+    def _idle(self) -> bool:
+        """What the background loop does when a wait ended with no wake-up: the periodic duties, then a
+        look for work (reports the duties queued, events other processes appended, due timers and
+        schedules, history to prune); True if a step would find some. No step runs for nothing."""
+        try:
+            self._duties()
+        except LeaseLostError as exc:
+            self.leadership.recheck(str(exc))
+            return False
+        self.executor.poll()
+        return bool(self.retention.run_if_due()) or self.loop.has_work()
 
     def run_until_idle(self, timeout: float = 60.0) -> None:
         """Step the loop in this thread until nothing can happen without more time or events.
@@ -438,36 +456,39 @@ class Engine(Client):
     def _loop(self) -> None:
         interval = 0.005
         backoff = 0.1
+        work = True  # a step is due: the loop starts, was woken, or found work
+        looked = False  # a look for work since the last step found none
         while not self._stop.is_set():
             try:
                 if not self.leadership.ensure():
                     self._stop.wait(1.0)
                     continue
-                self._wake.clear()  # what woke the loop is taken up by this step
-                active, again = self._step()
-                if active:
-                    interval, backoff = 0.005, 0.1
-                if again:
+                if work:
+                    self._wake.clear()  # what woke the loop is taken up by this step
+                    looked = False
+                    active, again = self._step()
+                    if active:
+                        interval, backoff = 0.005, 0.1
+                    if again:
+                        continue
+                elif self._idle():
+                    work = True
                     continue
+                else:
+                    looked = True
             except Exception as exc:
                 self._health.failed(exc, backoff)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
+                work = True
                 continue
             timeout = interval
             if not self.clock.is_fake:
-                wakeup = self.loop.known_next_due()
-                if wakeup is not None:
-                    timeout = min(timeout, max(0.0, (wakeup - self.clock.now()).total_seconds()))
-            if self._wait_for_wake(timeout):
-                interval = 0.005
-                continue
-            interval = min(interval * 2, self.poll_interval)
-            try:
-                if not self.loop.has_work():
-                    continue
-            except Exception:
-                log.exception("checking for work failed")
+                wakeup, now = self.loop.known_next_due(), self.clock.now()
+                if wakeup is not None and not (looked and wakeup <= now):  # a look found the past one not due
+                    timeout = min(timeout, max(0.0, (wakeup - now).total_seconds()))
+            work = self._wait_for_wake(timeout)
+            interval = 0.005 if work else min(interval * 2, self.poll_interval)
 
     def health(self) -> Health:
         """How this engine's scheduler loop fares: leader or not, its last successful step, the failures
