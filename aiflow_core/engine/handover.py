@@ -205,15 +205,15 @@ class Handover:
             if len(self._working_dirs) > 10_000:
                 self._working_dirs.clear()
             self._working_dirs[job.workflow_execution_id] = working_dir
-        if working_dir and workflow.source_file:
-            workflow_file = str(Path(working_dir, workflow.source_file))
-            job = attrs.evolve(job, working_dir=working_dir, workflow_file=workflow_file)
         task = workflow.tasks.get(job.task_name)
-        job = attrs.evolve(  # for executors whose workers fetch the snapshot themselves
-            job, queue=getattr(getattr(task, "config", None), "queue", None),
-            snapshot_uri=snapshot.uri if snapshot is not None else None,
-            snapshot_digest=snapshot.signature if snapshot is not None else None,
-        )
+        fields: dict[str, Any] = {  # for executors whose workers fetch the snapshot themselves
+            "queue": getattr(getattr(task, "config", None), "queue", None),
+            "snapshot_uri": snapshot.uri if snapshot is not None else None,
+            "snapshot_digest": snapshot.signature if snapshot is not None else None,
+        }
+        if working_dir and workflow.source_file:
+            fields.update(working_dir=working_dir, workflow_file=str(Path(working_dir, workflow.source_file)))
+        job = attrs.evolve(job, **fields)
         if self.executor.needs_snapshot_frame:
             return attrs.evolve(job, snapshot_frame=self._frames[job.snapshot_id])
         operator = self._definitions.operator(job, functools.partial(_identity, workflow))

@@ -38,7 +38,7 @@ class _Compiled:
         self.names = names
         binds = [compiled.binds[name] for name in names]
         self.processors: list[Processor | None] = [
-            bind.type.dialect_impl(dialect).bind_processor(dialect) for bind in binds
+            _time_kept(bind.type, dialect) for bind in binds
         ]
         #: Values of the parameters the statement holds itself (literals such as ``coalesce(x, 0)``).
         self.fixed = {name: bind.value for name, bind in zip(names, binds, strict=True) if not bind.required}
@@ -63,6 +63,48 @@ class _Compiled:
             for name, process in zip(self.names, self.processors, strict=True)
         ]
         return tuple(converted) if self.positional else dict(zip(self.names, converted, strict=True))
+
+
+def _time_kept(type_: sa.types.TypeEngine[Any], dialect: sa.Dialect) -> Processor | None:
+    """The bind processor of ``type_``; for a time type, one that keeps its last value and result.
+
+    A scheduler step binds its one ``now`` to many rows of several
+    statements (events, explanations, task executions): each converts it
+    once. Times are immutable, so the same object always converts the same
+    way; the columns of one time type share the kept result.
+    """
+    process = type_.dialect_impl(dialect).bind_processor(dialect)
+    if process is None or not _is_time(type_):
+        return process
+    key = (repr(type_), dialect.name, dialect.driver)
+    kept = _KEPT.get(key)
+    if kept is None:
+        kept = _KEPT.setdefault(key, _keeping_last(process))
+    return kept
+
+
+def _keeping_last(process: Processor) -> Processor:
+    last: tuple[Any, Any] = (None, None)
+
+    def kept(value: Any) -> Any:
+        nonlocal last
+        seen = last  # one read: another thread may replace it, never half of it
+        if value is seen[0] and value is not None:
+            return seen[1]
+        result = process(value)
+        last = (value, result)
+        return result
+
+    return kept
+
+
+#: The time types' bind processors that keep their last result, by type and dialect.
+_KEPT: dict[tuple[str, str, str], Processor] = {}
+
+
+def _is_time(type_: sa.types.TypeEngine[Any]) -> bool:
+    """True for date-time types, also behind a decorator (such as the schema's ``UtcDateTime``)."""
+    return isinstance(type_, sa.DateTime) or isinstance(getattr(type_, "impl", None), sa.DateTime)
 
 
 class Prepared:
@@ -123,6 +165,34 @@ class PreparedInsert(Prepared):
         with _cursor(conn, compiled.sql, compiled.parameters(values)) as cursor:
             new_id = cursor.fetchall()[0][0] if conn.dialect.insert_returning else cursor.lastrowid
         return int(new_id)
+
+
+class JsonTextInsert(Prepared):
+    """An INSERT of rows into ``table`` binding its JSON column ``column`` as JSON text made by the caller.
+
+    The callers make that text when they check the value
+    (:func:`~aiflow_core.storable.check_json`), so it is serialised once
+    and checked the same way on every database; PostgreSQL is told to read
+    the text as JSON. An ``id`` column is left to the database.
+    """
+
+    def __init__(self, table: sa.Table, column: str) -> None:
+        self._table = table
+        self._column = column
+        super().__init__(self._insert(None))
+
+    def _insert(self, dialect: sa.Dialect | None) -> sa.Insert:
+        text: sa.ColumnElement[Any] = sa.bindparam(self._column, type_=sa.Text())
+        if dialect is not None and dialect.name == "postgresql":
+            text = sa.cast(text, self._table.c[self._column].type)
+        values: dict[str, Any] = {
+            c.name: sa.bindparam(c.name, type_=c.type)
+            for c in self._table.columns if c.name not in ("id", self._column)
+        }
+        return sa.insert(self._table).values({**values, self._column: text})
+
+    def _statement_for(self, dialect: sa.Dialect) -> sa.ClauseElement:
+        return self._insert(dialect)
 
 
 @contextmanager

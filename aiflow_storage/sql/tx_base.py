@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from aiflow_core.model.event import Event
 from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.notify import notify
-from aiflow_storage.sql.prepared import Prepared
+from aiflow_storage.sql.prepared import JsonTextInsert, Prepared
 
 #: The counter holding the last offset of the event log.
 EVENT_COUNTER = "event_offset"
@@ -29,7 +29,8 @@ TRIGGER_COUNTER = "triggers"
 
 _counter = t.counters.c
 _INSERT_COUNTER = sa.insert(t.counters)
-_INSERT_EVENTS = Prepared(sa.insert(t.events))
+#: Binds the context as the JSON text check_storable made of it.
+_INSERT_EVENTS = JsonTextInsert(t.events, "context")
 _WRITE_COUNTER = Prepared(
     sa.update(t.counters).where(_counter.name == sa.bindparam("counter")).values(value=sa.bindparam("new_value"))
 )
@@ -64,11 +65,13 @@ def _row_update(table: sa.Table, names: tuple[str, ...]) -> Prepared:
     )
 
 
-def _event_row(event: Event) -> dict[str, Any]:
+def event_row(event: Event, context: str | None) -> dict[str, Any]:
+    """The row of an appended event whose context is the JSON text ``context`` (None: no context)."""
     return {
         "offset": event.offset, "key": event.key, "value": event.value, "namespace": event.namespace,
         "sender": event.sender, "kind": event.kind.value, "workflow_execution_id": event.workflow_execution_id,
-        "context": event.context, "create_time": event.create_time, "idempotency_key": event.idempotency_key,
+        "context": "null" if context is None else context,  # as the JSON type stored a missing context
+        "create_time": event.create_time, "idempotency_key": event.idempotency_key,
     }
 
 
@@ -82,8 +85,8 @@ class TxBase:
         #: Events this transaction appended, in offset order (contiguous: it held the counter);
         #: emptied when it deletes events.
         self._tail: list[Event] = []
-        #: How many events at the end of ``_tail`` are not inserted yet.
-        self._unwritten_events = 0
+        #: The rows of the events at the end of ``_tail`` not inserted yet.
+        self._unwritten_events: list[dict[str, Any]] = []
 
     def _lock_counters(self, *names: str) -> None:
         """Lock the counter rows ``names`` (creating missing ones at 0) and remember their values."""
@@ -126,8 +129,8 @@ class TxBase:
     def _write_events(self) -> None:
         """Insert the appended events not inserted yet; call before reading the event table."""
         if self._unwritten_events:
-            _INSERT_EVENTS.executemany(self.conn, [_event_row(e) for e in self._tail[-self._unwritten_events :]])
-            self._unwritten_events = 0
+            _INSERT_EVENTS.executemany(self.conn, self._unwritten_events)
+            self._unwritten_events = []
 
     def finish(self) -> None:
         """Write the events and counters this transaction changed; called once, just before commit."""

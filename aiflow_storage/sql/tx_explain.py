@@ -11,34 +11,12 @@ import sqlalchemy as sa
 from aiflow_core.model.explanation import ExplanationRecord
 from aiflow_core.storable import check_json
 from aiflow_storage.sql import schema as t
-from aiflow_storage.sql.prepared import Prepared
+from aiflow_storage.sql.prepared import JsonTextInsert
 from aiflow_storage.sql.tx_base import TxBase
 
 _c = t.explanations.c
-class _InsertExplanations(Prepared):
-    """The INSERT of explanation rows, binding the payload as the JSON text :func:`check_json` made.
-
-    The payload is so serialised once (and checked the same way on every
-    database); PostgreSQL is told to read that text as JSON.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(self._insert(None))
-
-    @staticmethod
-    def _insert(dialect: sa.Dialect | None) -> sa.Insert:
-        payload: sa.ColumnElement[Any] = sa.bindparam("payload", type_=sa.Text())
-        if dialect is not None and dialect.name == "postgresql":
-            payload = sa.cast(payload, _c.payload.type)
-        values: dict[str, Any] = {c.name: sa.bindparam(c.name, type_=c.type) for c in t.explanations.columns
-                                  if c.name not in ("id", "payload")}
-        return sa.insert(t.explanations).values({**values, "payload": payload})
-
-    def _statement_for(self, dialect: sa.Dialect) -> sa.ClauseElement:
-        return self._insert(dialect)
-
-
-_INSERT = _InsertExplanations()
+#: Binds the payload as the JSON text check_json made of it.
+_INSERT = JsonTextInsert(t.explanations, "payload")
 
 
 def _record(row: Any) -> ExplanationRecord:

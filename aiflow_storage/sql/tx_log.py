@@ -27,7 +27,7 @@ from aiflow_core.ports import EventFilter, LogHead, Timer
 from aiflow_core.storable import check_json, check_storable
 from aiflow_storage.sql import schema as t
 from aiflow_storage.sql.prepared import Prepared
-from aiflow_storage.sql.tx_base import EVENT_COUNTER, TRIGGER_COUNTER, TxBase, in_list, in_params
+from aiflow_storage.sql.tx_base import EVENT_COUNTER, TRIGGER_COUNTER, TxBase, event_row, in_list, in_params
 
 #: The columns of an event row; the context comes as text and is decoded row by row (see :func:`_event`).
 _EVENT_COLUMNS = (
@@ -215,8 +215,7 @@ class LogOps(TxBase):
     # -- events --
     def append_events(self, events: Sequence[Event], now: dt.datetime) -> list[Event]:
         """Append events with consecutive offsets; idempotency keys dedupe."""
-        for event in events:
-            check_storable(event)
+        contexts = [check_storable(event) for event in events]
         if not events:
             return []
         # Look keys up only once the counter is locked: a concurrent append of the same key
@@ -231,7 +230,7 @@ class LogOps(TxBase):
                 existing[found.idempotency_key] = _event(found)
         stored: list[Event] = []
         appended = 0
-        for event in events:
+        for event, context in zip(events, contexts, strict=True):
             if event.idempotency_key and event.idempotency_key in existing:
                 stored.append(existing[event.idempotency_key])
                 continue
@@ -239,10 +238,10 @@ class LogOps(TxBase):
             appended += 1
             stored.append(attrs.evolve(event, offset=offset, create_time=now))
             self._tail.append(stored[-1])
+            self._unwritten_events.append(event_row(stored[-1], context))
             if event.idempotency_key:
                 existing[event.idempotency_key] = stored[-1]
         if appended:
-            self._unwritten_events += appended
             self._set_counter(EVENT_COUNTER, offset)
         return stored
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -10,7 +11,7 @@ import sqlalchemy as sa
 
 from aiflow_storage.sql import SqlStore
 from aiflow_storage.sql import schema as t
-from aiflow_storage.sql.prepared import Prepared, PreparedInsert
+from aiflow_storage.sql.prepared import JsonTextInsert, Prepared, PreparedInsert
 
 T0 = dt.datetime(2024, 3, 1, 12, 30, 15, 123456, tzinfo=dt.timezone.utc)
 
@@ -20,6 +21,8 @@ _EVENTS_AFTER = Prepared(
 )
 _MAX_OFFSET = Prepared(sa.select(sa.func.coalesce(sa.func.max(t.events.c.offset), 0).label("end")))
 _INSERT_WORKFLOW = PreparedInsert(t.workflows)
+_INSERT_EVENT_TEXT = JsonTextInsert(t.events, "context")
+_STORED_CONTEXTS = sa.select(sa.cast(t.events.c.context, sa.Text)).order_by(t.events.c.offset)
 
 
 @pytest.fixture
@@ -77,3 +80,22 @@ def test_driver_errors_are_raised_as_sqlalchemy_exceptions(conn: sa.Connection) 
 def test_a_missing_parameter_is_refused(conn: sa.Connection) -> None:
     with pytest.raises(KeyError, match="after"):
         _EVENTS_AFTER.execute(conn, {})
+
+
+def test_json_given_as_text_is_stored_as_the_json_type_stores_values(conn: sa.Connection) -> None:
+    _INSERT_EVENT.executemany(conn, [_event(1, {"a": [1, "é"]}), _event(2, None)])
+    _INSERT_EVENT_TEXT.executemany(conn, [_event(3, '{"a": [1, "é"]}'), _event(4, "null")])
+    stored = [row[0] for row in conn.execute(_STORED_CONTEXTS)]
+    assert [json.loads(text) for text in stored[2:]] == [json.loads(text) for text in stored[:2]]
+    assert stored[3] == stored[1] == "null"  # a missing context, as the JSON type writes it
+    assert [r.context for r in _EVENTS_AFTER.execute(conn, {"after": 0})] == [{"a": [1, "é"]}, None] * 2
+
+
+def test_one_time_bound_to_many_rows_and_others_between_are_each_stored_as_given(conn: sa.Connection) -> None:
+    later = T0 + dt.timedelta(microseconds=1)
+    same_instant_elsewhere = T0.astimezone(dt.timezone(dt.timedelta(hours=-5)))
+    times = [T0, T0, later, T0, same_instant_elsewhere, later, later]
+    _INSERT_EVENT.executemany(conn, [{**_event(i, None), "create_time": when} for i, when in enumerate(times, 1)])
+    _INSERT_EVENT.execute(conn, {**_event(8, None), "create_time": T0})
+    rows = _EVENTS_AFTER.execute(conn, {"after": 0})
+    assert [r.create_time for r in rows] == [*times, T0]
