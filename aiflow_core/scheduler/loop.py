@@ -4,7 +4,9 @@ One :meth:`SchedulerLoop.step` is one database transaction that
 
 1. appends the executor reports queued in memory and the events of due
    timers and schedules (keyed, so a fire is never appended twice),
-2. reads the events after the checkpoint and applies them,
+2. reads the events after the checkpoint and applies them (a step that
+   leaves events for the next ones hands them over in memory, read in its
+   own transaction, while a count shows that they are all still in the log),
 3. writes state, emitted events, the task executions that commands to
    the executor start or stop and the explanations of its decisions, and
    advances the checkpoint, all in the same commit.
@@ -42,7 +44,7 @@ from aiflow_core.model.clock import Clock
 from aiflow_core.model.event import Event, EventKind
 from aiflow_core.model.internal.events import SkippedEventNotice, StaleAttemptNotice, TaskReport, timer_event
 from aiflow_core.model.status import TaskStatus
-from aiflow_core.ports import Command, Store, StoreTx
+from aiflow_core.ports import Command, EventFilter, Store, StoreTx
 from aiflow_core.scheduler.apply import Applier
 from aiflow_core.scheduler.batch import Batch, SchedulerMemory, WorkflowCache
 from aiflow_core.scheduler.explain import ExplanationRecorder
@@ -109,6 +111,8 @@ class SchedulerLoop:
         self.memory = SchedulerMemory()
         self._next_timer: dt.datetime | None = None
         self._next_schedule: dt.datetime | None = None
+        #: Events after the checkpoint that the last step read in its transaction but left to the next ones.
+        self._unapplied: list[Event] = []
         self._suspect: tuple[int, int] | None = None
         self._suspect_error = ""
         self.failures: deque[RuleFailure] = deque(maxlen=1000)
@@ -187,6 +191,7 @@ class SchedulerLoop:
         """Run one transaction of scheduling; see the module docstring."""
         now = self.clock.now()
         reports = self._take_reports()
+        kept, self._unapplied = self._unapplied, []
         self.applier.recorder.begin()
         try:
             with self.transaction() as tx:
@@ -199,7 +204,8 @@ class SchedulerLoop:
                 if limit == 0:
                     self._skip_poison(tx, checkpoint, now)
                     return StepResult(applied=1, more=True, commands=0)
-                events = tx.read_events(checkpoint, limit)
+                events = self._read(tx, kept, checkpoint, limit)
+                rest = kept[limit:] if kept and events and events[0] is kept[0] else []  # kept but not read
                 batch.next_round(events, limit)
                 last, applied = checkpoint, 0
                 for round_number in range(ROUNDS):
@@ -223,6 +229,10 @@ class SchedulerLoop:
                 if last != checkpoint:
                     tx.set_checkpoint(self.name, last)
                 more = applied >= limit or bool(batch.emitted)
+                unapplied: list[Event] = []
+                if more:  # what the next steps apply first: held in memory rather than read and decoded again
+                    after = (rest[-1].offset or last) if rest else last
+                    unapplied = rest + tx.read_events(after, max(KEPT_BATCHES * self.batch_size - len(rest), 0))
                 submit = self._dispatch(tx, batch.commands) if batch.commands else None
                 faultpoints.reach("scheduler.step")
         except BaseException as exc:
@@ -236,9 +246,25 @@ class SchedulerLoop:
             self._next_timer = None
         ended = self.memory.forget_finished()
         self._checkpoint = last
+        self._unapplied = unapplied
         if submit is not None:
             submit()
         return StepResult(applied=applied, more=more, commands=len(batch.commands), ended=tuple(ended))
+
+    @staticmethod
+    def _read(tx: StoreTx, kept: list[Event], checkpoint: int, limit: int) -> list[Event]:
+        """Up to ``limit`` events after ``checkpoint``: first those the last step left unapplied (``kept``, read
+        in its transaction) while all of them are still in the log, then from the store.
+
+        Only a namespace's deletion removes events after the checkpoint: a count of the kept range sees it.
+        """
+        kept = kept[:limit]
+        if not kept or kept[0].offset != checkpoint + 1:
+            return tx.read_events(checkpoint, limit)
+        end = kept[-1].offset or checkpoint
+        if tx.count_events(EventFilter(begin_offset=checkpoint, end_offset=end + 1, kinds=None)) != len(kept):
+            return tx.read_events(checkpoint, limit)
+        return kept + tx.read_events(end, limit - len(kept)) if len(kept) < limit else kept
 
     # -- events that cannot be applied --
     def _note_failure(self, exc: BaseException) -> None:
@@ -301,6 +327,7 @@ class SchedulerLoop:
         self.memory.clear()
         self.applier.triggers.forget()
         self._next_timer = self._next_schedule = None
+        self._unapplied = []
         self.workflows = WorkflowCache()
 
     def has_work(self) -> bool:
@@ -343,6 +370,8 @@ class SchedulerLoop:
 
 _REFRESH = dt.timedelta(seconds=0.5)
 _NEVER = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+#: How many batches of events after the checkpoint a step keeps in memory for the next steps, at most.
+KEPT_BATCHES = 10
 #: How many times one transaction goes on to apply the events it emitted itself.
 ROUNDS = 4
 #: Times an event is tried alone, after failing in a batch, before it is skipped.

@@ -230,3 +230,21 @@ def test_reports_of_an_attempt_of_another_epoch_are_refused_with_a_notice(harnes
     harness.report(first, TaskStatus.SUCCESS, epoch=2)
     harness.settle()
     assert harness.tasks(execution)[0].status is TaskStatus.SUCCESS
+
+
+def test_events_a_step_left_for_the_next_are_not_applied_once_they_left_the_log(harness: Harness) -> None:
+    loop = SchedulerLoop(store=harness.store, clock=harness.clock, log_dir=harness.loop.applier.log_dir,
+                         dispatch=lambda tx, given: lambda: None, batch_size=1)
+    execution = harness.client.start_workflow_execution("listener")
+    for _ in range(3):
+        harness.client.send_event("go")
+    assert loop.step().more  # the start applied; the three events are left for the next steps
+    with harness.store.transaction() as tx:  # as deleting their namespace would
+        deleted = tx.delete_events_before(tx.max_offset(), harness.clock.now() + dt.timedelta(days=1), 10)
+    assert deleted == 4
+    while loop.step().more:
+        pass
+    assert harness.tasks(execution) == []  # no deleted "go" started the listener's task
+    harness.client.send_event("go")
+    loop.step()
+    assert [te.task_name for te in harness.tasks(execution)] == ["t"]
