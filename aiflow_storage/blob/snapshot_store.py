@@ -24,7 +24,6 @@ import fcntl
 import logging
 import os
 import re
-import shutil
 import stat
 import tempfile
 import threading
@@ -65,18 +64,50 @@ def _check_digest(digest: str) -> str:
     return digest
 
 
-def _copy_tree(source: str, dest: str) -> None:
-    """Copy ``source`` into the existing ``dest``, writable by its owner only."""
-    with os.scandir(source) as entries:
-        for entry in entries:
-            out = os.path.join(dest, entry.name)
-            if entry.is_dir(follow_symlinks=False):
-                os.mkdir(out, 0o700)
-                os.chmod(out, 0o700)
-                _copy_tree(entry.path, out)
-                continue
-            shutil.copyfile(entry.path, out)
-            os.chmod(out, 0o700 if entry.stat().st_mode & stat.S_IXUSR else 0o600)
+def _listing(tree: str) -> list[tuple[str, int | None]]:
+    """Every entry under ``tree``, parents first: its path relative to ``tree`` and, for a file, the mode of its copy
+    (writable by its owner only, executable if the original is); None for a directory."""
+    entries: list[tuple[str, int | None]] = []
+    for dirpath, dirnames, filenames in os.walk(tree):
+        relative = os.path.relpath(dirpath, tree)
+        for name in sorted(dirnames):
+            entries.append((os.path.normpath(os.path.join(relative, name)), None))
+        for name in sorted(filenames):
+            executable = os.stat(os.path.join(dirpath, name)).st_mode & stat.S_IXUSR
+            entries.append((os.path.normpath(os.path.join(relative, name)), 0o700 if executable else 0o600))
+    entries.sort(key=lambda entry: entry[0].count(os.sep))
+    return entries
+
+
+def _copy_file(source: str, out: str, mode: int) -> None:
+    """Copy the file ``source`` to the new file ``out`` with ``mode`` (whatever the umask)."""
+    src = os.open(source, os.O_RDONLY)
+    try:
+        dst = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            os.fchmod(dst, mode)
+            size = os.fstat(src).st_size
+            offset = 0
+            while offset < size:
+                sent = os.sendfile(dst, src, offset, size - offset)
+                if sent == 0:
+                    break
+                offset += sent
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
+
+
+def _copy_tree(source: str, dest: str, listing: list[tuple[str, int | None]]) -> None:
+    """Copy ``source`` (whose entries are ``listing``) into the existing ``dest``, writable by its owner only."""
+    for relative, mode in listing:
+        out = os.path.join(dest, relative)
+        if mode is None:
+            os.mkdir(out, 0o700)
+            os.chmod(out, 0o700)
+        else:
+            _copy_file(os.path.join(source, relative), out, mode)
 
 
 class SnapshotStore:
@@ -95,6 +126,8 @@ class SnapshotStore:
         self.lock_timeout = lock_timeout
         self.fetches = 0
         """How many archives this instance downloaded (the others were cached)."""
+        self._trees: dict[str, tuple[str, list[tuple[str, int | None]]]] = {}
+        self._parents: set[str] = set()
 
     @staticmethod
     def key_for(digest: str) -> str:
@@ -152,22 +185,44 @@ class SnapshotStore:
         """Create ``dest`` as a private, writable copy of the snapshot's tree.
 
         The copy appears under ``dest`` only once complete; if ``dest``
-        already exists it is returned as is.
+        already exists it is returned as is. The tree's listing is read once
+        per digest; the copy is a directory made beside ``dest``, the files
+        copied into it and one rename.
         """
-        target = Path(dest)
-        if target.is_dir():
-            return target
-        tree = self.materialize(uri, digest)
-        private_dir(target.parent)
-        tmp = tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        target = os.fspath(dest)
+        if os.path.isdir(target):
+            return Path(target)
+        parent, name = os.path.split(target)
+        if parent not in self._parents:
+            private_dir(parent)
+            self._parents.add(parent)
         try:
-            _copy_tree(str(tree), tmp)
+            self._copy(uri, digest, parent, name)
+        except FileNotFoundError:  # the cached tree was removed under us: extract it again
+            self._trees.pop(digest, None)
+            self._parents.discard(parent)
+            private_dir(parent)
+            self._copy(uri, digest, parent, name)
+        return Path(target)
+
+    def _copy(self, uri: str, digest: str, parent: str, name: str) -> None:
+        tree = self._trees.get(digest)
+        if tree is None:
+            source = str(self.materialize(uri, digest))
+            tree = self._trees[digest] = (source, _listing(source))
+        target = os.path.join(parent, name)
+        tmp = os.path.join(parent, f".{name}.{os.getpid()}-{threading.get_ident()}.partial")
+        try:
+            os.mkdir(tmp, 0o700)
+        except FileExistsError:  # left by an interrupted copy of a process with the same id
+            tmp = tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=parent)
+        try:
+            _copy_tree(tree[0], tmp, tree[1])
             os.rename(tmp, target)
         except BaseException:
             force_rmtree(tmp)
-            if not target.is_dir():
+            if not os.path.isdir(target):
                 raise
-        return target
 
     def _thread_lock(self, digest: str) -> threading.Lock:
         key = (str(self.cache_dir), digest)
