@@ -6,6 +6,7 @@ import ast
 import contextlib
 import hashlib
 import os
+import stat
 import sys
 import threading
 import traceback
@@ -134,14 +135,14 @@ def _with_filename(code: types.CodeType, filename: str) -> types.CodeType:
     return code.replace(co_filename=filename, co_consts=consts)
 
 
-def _compile(source: bytes, file: Path) -> types.CodeType:
+def _compile(source: bytes, filename: str) -> types.CodeType:
     """Compile ``source``; the same source read from another path (an execution's copy) is compiled once."""
     key = hashlib.sha256(source).hexdigest()
     with _COMPILED_LOCK:
         cached = _COMPILED.get(key)
     if cached is not None:
-        return cached if cached.co_filename == str(file) else _with_filename(cached, str(file))
-    code = compile(source, str(file), "exec")
+        return cached if cached.co_filename == filename else _with_filename(cached, filename)
+    code = compile(source, filename, "exec")
     with _COMPILED_LOCK:
         if len(_COMPILED) >= _COMPILED_MAX:
             _COMPILED.clear()
@@ -173,26 +174,32 @@ def load_workflows(path: str | Path, timeout: float = DEFAULT_LOAD_TIMEOUT) -> l
     a socket read) keeps its thread until that call returns; ``os._exit``
     ends the process like anywhere else.
     """
-    file = Path(path).expanduser().resolve()
-    if not file.is_file():
+    filename = os.path.realpath(os.path.expanduser(path))
+    file = Path(filename)
+    try:
+        status = os.stat(filename)
+    except OSError:
+        status = None
+    if status is None or not stat.S_ISREG(status.st_mode):
         raise WorkflowLoadError(f"workflow file {str(path)!r} does not exist or is not a file")
-    size = file.stat().st_size
-    if size > MAX_WORKFLOW_FILE_SIZE:
+    if status.st_size > MAX_WORKFLOW_FILE_SIZE:
         raise WorkflowLoadError(
-            f"workflow file {str(file)!r} has {size} bytes, more than the {MAX_WORKFLOW_FILE_SIZE} a workflow "
-            "file may have; keep data out of it: ship data files as artifacts and read them at run time"
+            f"workflow file {filename!r} has {status.st_size} bytes, more than the {MAX_WORKFLOW_FILE_SIZE} a "
+            "workflow file may have; keep data out of it: ship data files as artifacts and read them at run time"
         )
-    source = file.read_bytes()
-    digest = hashlib.sha256(str(file).encode() + source).hexdigest()[:16]
+    with open(filename, "rb") as handle:
+        source = handle.read()
+    digest = hashlib.sha256(filename.encode() + source).hexdigest()[:16]
     name = f"aiflow_workflow_{file.stem}_{digest}"
     module = types.ModuleType(name)
-    module.__file__ = str(file)
+    module.__file__ = filename
     try:
-        code = _compile(source, file)
+        code = _compile(source, filename)
     except (SyntaxError, ValueError) as exc:
         raise _load_error(file, exc) from exc
     sys.modules[name] = module
-    sys.path.insert(0, str(file.parent))
+    directory = os.path.dirname(filename)
+    sys.path.insert(0, directory)
     try:
         runner = _Runner.take()
         load = _Job(code, module)
@@ -200,7 +207,7 @@ def load_workflows(path: str | Path, timeout: float = DEFAULT_LOAD_TIMEOUT) -> l
     finally:
         sys.modules.pop(name, None)
         with contextlib.suppress(ValueError):
-            sys.path.remove(str(file.parent))
+            sys.path.remove(directory)
     if not finished:
         still = " and it still runs in a background thread" if runner.thread.is_alive() else ""
         raise WorkflowLoadError(

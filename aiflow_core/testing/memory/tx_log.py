@@ -68,12 +68,13 @@ class LogOps(TxBase):
                 stored.append(self._event(self.t.event_keys[key]))
                 continue
             offset += 1
-            row = attrs.evolve(event, context=None, offset=offset, create_time=now)
+            row = attrs.evolve(event, offset=offset, create_time=now)
+            # Kept with the appender's context object, which readers of the log never see: they decode the JSON.
             self._put(self.t.events, offset, (row, context))
             if key:
                 self._put(self.t.event_keys, key, offset)
-            stored.append(attrs.evolve(row, context=event.context))
-            self._new_events[offset] = stored[-1]
+            stored.append(row)
+            self._new_events[offset] = row
         if offset != self._counter(EVENT_COUNTER):
             self._set_counter(EVENT_COUNTER, offset)
             self.appended = True
