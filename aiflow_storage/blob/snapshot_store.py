@@ -32,6 +32,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import attrs
+
 from aiflow_core.homefiles import private_dir
 from aiflow_storage.blob.errors import (
     SnapshotIntegrityError,
@@ -64,28 +66,58 @@ def _check_digest(digest: str) -> str:
     return digest
 
 
-def _listing(tree: str) -> list[tuple[str, int | None]]:
-    """Every entry under ``tree``, parents first: its path relative to ``tree`` and, for a file, the mode of its copy
-    (writable by its owner only, executable if the original is); None for a directory."""
-    entries: list[tuple[str, int | None]] = []
+#: A snapshot's files up to this size are kept in memory once read, up to ``_KEPT_PER_SNAPSHOT`` bytes in all.
+_KEPT_FILE = 256 * 1024
+_KEPT_PER_SNAPSHOT = 4 * 1024 * 1024
+
+
+@attrs.frozen(kw_only=True)
+class _Entry:
+    """An entry of a snapshot's tree: its path relative to the tree; for a file, its copy's mode and content."""
+
+    path: str
+    is_dir: bool
+    mode: int = 0o700
+    content: bytes | None = None
+    """The file's bytes, when small enough to keep (the tree is read-only and verified: they never change)."""
+
+
+def _listing(tree: str) -> list[_Entry]:
+    """Every entry under ``tree``, parents first; files' copies are writable by their owner only, executable if
+    the original is."""
+    entries: list[_Entry] = []
+    kept = 0
     for dirpath, dirnames, filenames in os.walk(tree):
         relative = os.path.relpath(dirpath, tree)
-        for name in sorted(dirnames):
-            entries.append((os.path.normpath(os.path.join(relative, name)), None))
+        entries += [_Entry(path=os.path.normpath(os.path.join(relative, name)), is_dir=True) for name in dirnames]
         for name in sorted(filenames):
-            executable = os.stat(os.path.join(dirpath, name)).st_mode & stat.S_IXUSR
-            entries.append((os.path.normpath(os.path.join(relative, name)), 0o700 if executable else 0o600))
-    entries.sort(key=lambda entry: entry[0].count(os.sep))
+            path = os.path.join(dirpath, name)
+            status = os.stat(path)
+            content = None
+            if status.st_size <= _KEPT_FILE and kept + status.st_size <= _KEPT_PER_SNAPSHOT:
+                with open(path, "rb") as source:
+                    content = source.read()
+                kept += len(content)
+            entries.append(_Entry(
+                path=os.path.normpath(os.path.join(relative, name)), is_dir=False,
+                mode=0o700 if status.st_mode & stat.S_IXUSR else 0o600, content=content,
+            ))
+    entries.sort(key=lambda entry: entry.path.count(os.sep))
     return entries
 
 
-def _copy_file(source: str, out: str, mode: int) -> None:
-    """Copy the file ``source`` to the new file ``out`` with ``mode`` (whatever the umask)."""
-    src = os.open(source, os.O_RDONLY)
+def _copy_file(source: str, out: str, entry: _Entry) -> None:
+    """Write the file ``entry`` of the tree ``source`` to the new file ``out`` with its mode (whatever the umask)."""
+    dst = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, entry.mode)
     try:
-        dst = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        os.fchmod(dst, entry.mode)
+        if entry.content is not None:
+            view = memoryview(entry.content)
+            while view:
+                view = view[os.write(dst, view):]
+            return
+        src = os.open(os.path.join(source, entry.path), os.O_RDONLY)
         try:
-            os.fchmod(dst, mode)
             size = os.fstat(src).st_size
             offset = 0
             while offset < size:
@@ -94,20 +126,20 @@ def _copy_file(source: str, out: str, mode: int) -> None:
                     break
                 offset += sent
         finally:
-            os.close(dst)
+            os.close(src)
     finally:
-        os.close(src)
+        os.close(dst)
 
 
-def _copy_tree(source: str, dest: str, listing: list[tuple[str, int | None]]) -> None:
+def _copy_tree(source: str, dest: str, listing: list[_Entry]) -> None:
     """Copy ``source`` (whose entries are ``listing``) into the existing ``dest``, writable by its owner only."""
-    for relative, mode in listing:
-        out = os.path.join(dest, relative)
-        if mode is None:
+    for entry in listing:
+        out = os.path.join(dest, entry.path)
+        if entry.is_dir:
             os.mkdir(out, 0o700)
             os.chmod(out, 0o700)
         else:
-            _copy_file(os.path.join(source, relative), out, mode)
+            _copy_file(source, out, entry)
 
 
 class SnapshotStore:
@@ -126,7 +158,7 @@ class SnapshotStore:
         self.lock_timeout = lock_timeout
         self.fetches = 0
         """How many archives this instance downloaded (the others were cached)."""
-        self._trees: dict[str, tuple[str, list[tuple[str, int | None]]]] = {}
+        self._trees: dict[str, tuple[str, list[_Entry]]] = {}
         self._parents: set[str] = set()
 
     @staticmethod
