@@ -35,7 +35,7 @@ def working_copy_path(home: Path, namespace: str, workflow_name: str, execution_
     home, or the many engines a Celery worker serves), and a copy made for an
     execution of another database must never be taken for this one's.
     """
-    return home / "working_dir" / namespace / workflow_name / f"{execution_id}-{digest[:16]}"
+    return Path(os.path.join(home, "working_dir", namespace, workflow_name, f"{execution_id}-{digest[:16]}"))
 
 
 def private_dir(path: Path | str) -> Path:

@@ -6,6 +6,7 @@ import ast
 import contextlib
 import hashlib
 import os
+import stat
 import sys
 import threading
 import traceback
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from aiflow_core.errors import AIFlowError, WorkflowLoadError
 from aiflow_core.interrupt import raise_in_thread
+from aiflow_core.model.current import WorkflowContextManager
 from aiflow_core.model.workflow import Workflow
 
 _OWN_NAMES = ("aiflow_core", "aiflow_storage")
@@ -34,38 +36,91 @@ class _LoadTimedOut(BaseException):
     """Raised in the thread of a workflow file that did not finish loading in time."""
 
 
-class _Load:
-    """One run of a workflow file, on a thread of its own so that it can be given up on."""
+class _Job:
+    """One run of a workflow file: its code, its module and how it ended."""
 
     def __init__(self, code: types.CodeType, module: types.ModuleType) -> None:
         self.code = code
         self.module = module
         self.error: BaseException | None = None
         self.finished = False
-        self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self._run, name=f"aiflow-load-{module.__name__}", daemon=True)
 
-    def _run(self) -> None:
+
+class _Runner:
+    """A thread that runs workflow files one at a time, kept for the next file once one has finished.
+
+    Starting a thread for every run cost more than running a small file (a
+    re-run per execution of an every-minute schedule); a runner waits for its
+    next file instead. A runner whose file overran its time is given up on:
+    it is interrupted and ends when its file does, and never runs another.
+    """
+
+    #: Runners kept waiting between loads (more run at once when loads overlap).
+    IDLE_MAX = 4
+    _idle: list[_Runner] = []
+    _idle_lock = threading.Lock()
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.job: _Job | None = None
+        self.abandoned = False
+        self._go = threading.Lock()
+        self._go.acquire()
+        self._done = threading.Lock()
+        self._done.acquire()
+        self.thread = threading.Thread(target=self._serve, name="aiflow-load", daemon=True)
+        self.thread.start()
+
+    @classmethod
+    def take(cls) -> _Runner:
+        """An idle runner, or a new one."""
+        with cls._idle_lock:
+            if cls._idle:
+                return cls._idle.pop()
+        return cls()
+
+    def _serve(self) -> None:
         try:
-            try:
-                exec(self.code, self.module.__dict__)
-            except BaseException as exc:  # the file's SystemExit too: it must not end the uploading program
-                self.error = exc
-            with self.lock:
-                self.finished = True
+            while True:
+                self._go.acquire()
+                job = self.job
+                if job is None:  # released from the idle list
+                    return
+                WorkflowContextManager.pop_context_managed_workflow()  # a file left in a `with` block before
+                try:
+                    exec(job.code, job.module.__dict__)
+                except BaseException as exc:  # the file's SystemExit too: it must not end the uploading program
+                    job.error = exc
+                with self.lock:
+                    job.finished = True
+                    if self.abandoned:
+                        return
+                self._done.release()
         except _LoadTimedOut:  # arrived just as the file finished: the caller reports the timeout
             pass
 
-    def run(self, timeout: float) -> bool:
-        """Run the file; False if it did not finish within ``timeout`` seconds (it is then interrupted)."""
-        self.thread.start()
-        self.thread.join(timeout)
-        with self.lock:
-            if self.finished:
+    def run(self, job: _Job, timeout: float) -> bool:
+        """Run ``job``; False if it did not finish within ``timeout`` seconds (it is then interrupted)."""
+        self.job = job
+        self._go.release()
+        finished = self._done.acquire(timeout=timeout)
+        if not finished:
+            with self.lock:
+                finished = job.finished
+                if not finished:
+                    self.abandoned = True
+                    raise_in_thread(self.thread.ident or 0, _LoadTimedOut)
+            if not finished:
+                self.thread.join(_STOP_GRACE)
+                return False
+            self._done.acquire()  # released just after ``finished`` was set
+        self.job = None
+        with self._idle_lock:
+            if len(self._idle) < self.IDLE_MAX:
+                self._idle.append(self)
                 return True
-            raise_in_thread(self.thread.ident or 0, _LoadTimedOut)
-        self.thread.join(_STOP_GRACE)
-        return False
+        self._go.release()  # enough runners wait already: this one ends
+        return True
 
 
 #: Compiled workflow files by the SHA-256 of their source (at most this many kept).
@@ -80,14 +135,14 @@ def _with_filename(code: types.CodeType, filename: str) -> types.CodeType:
     return code.replace(co_filename=filename, co_consts=consts)
 
 
-def _compile(source: bytes, file: Path) -> types.CodeType:
+def _compile(source: bytes, filename: str) -> types.CodeType:
     """Compile ``source``; the same source read from another path (an execution's copy) is compiled once."""
     key = hashlib.sha256(source).hexdigest()
     with _COMPILED_LOCK:
         cached = _COMPILED.get(key)
     if cached is not None:
-        return cached if cached.co_filename == str(file) else _with_filename(cached, str(file))
-    code = compile(source, str(file), "exec")
+        return cached if cached.co_filename == filename else _with_filename(cached, filename)
+    code = compile(source, filename, "exec")
     with _COMPILED_LOCK:
         if len(_COMPILED) >= _COMPILED_MAX:
             _COMPILED.clear()
@@ -110,42 +165,51 @@ def load_workflows(path: str | Path, timeout: float = DEFAULT_LOAD_TIMEOUT) -> l
     ``timeout`` seconds.
 
     A source compiled before (the same file, or another execution's copy of
-    it) is not compiled again. The file runs on a thread of its
-    own, so that a file that never finishes does not hang the caller: when
+    it) is not compiled again. The file runs on another thread than the
+    caller's (kept waiting for the next file afterwards, since starting a
+    thread cost more than running a small file), so that a file that never
+    finishes does not hang the caller: when
     ``timeout`` runs out the load is interrupted (an exception is raised in
     its thread) and given up on. A file blocked in C code (a ``time.sleep``,
     a socket read) keeps its thread until that call returns; ``os._exit``
     ends the process like anywhere else.
     """
-    file = Path(path).expanduser().resolve()
-    if not file.is_file():
+    filename = os.path.realpath(os.path.expanduser(path))
+    file = Path(filename)
+    try:
+        status = os.stat(filename)
+    except OSError:
+        status = None
+    if status is None or not stat.S_ISREG(status.st_mode):
         raise WorkflowLoadError(f"workflow file {str(path)!r} does not exist or is not a file")
-    size = file.stat().st_size
-    if size > MAX_WORKFLOW_FILE_SIZE:
+    if status.st_size > MAX_WORKFLOW_FILE_SIZE:
         raise WorkflowLoadError(
-            f"workflow file {str(file)!r} has {size} bytes, more than the {MAX_WORKFLOW_FILE_SIZE} a workflow "
-            "file may have; keep data out of it: ship data files as artifacts and read them at run time"
+            f"workflow file {filename!r} has {status.st_size} bytes, more than the {MAX_WORKFLOW_FILE_SIZE} a "
+            "workflow file may have; keep data out of it: ship data files as artifacts and read them at run time"
         )
-    source = file.read_bytes()
-    digest = hashlib.sha256(str(file).encode() + source).hexdigest()[:16]
+    with open(filename, "rb") as handle:
+        source = handle.read()
+    digest = hashlib.sha256(filename.encode() + source).hexdigest()[:16]
     name = f"aiflow_workflow_{file.stem}_{digest}"
     module = types.ModuleType(name)
-    module.__file__ = str(file)
+    module.__file__ = filename
     try:
-        code = _compile(source, file)
+        code = _compile(source, filename)
     except (SyntaxError, ValueError) as exc:
         raise _load_error(file, exc) from exc
     sys.modules[name] = module
-    sys.path.insert(0, str(file.parent))
+    directory = os.path.dirname(filename)
+    sys.path.insert(0, directory)
     try:
-        load = _Load(code, module)
-        finished = load.run(timeout)
+        runner = _Runner.take()
+        load = _Job(code, module)
+        finished = runner.run(load, timeout)
     finally:
         sys.modules.pop(name, None)
         with contextlib.suppress(ValueError):
-            sys.path.remove(str(file.parent))
+            sys.path.remove(directory)
     if not finished:
-        still = " and it still runs in a background thread" if load.thread.is_alive() else ""
+        still = " and it still runs in a background thread" if runner.thread.is_alive() else ""
         raise WorkflowLoadError(
             f"workflow file {str(file)!r} did not finish loading within {timeout:g} s{still}; "
             "a workflow file should only declare workflows (start work in tasks), "

@@ -37,6 +37,7 @@ import copy
 import datetime as dt
 import enum
 import heapq
+import itertools
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -66,6 +67,16 @@ _OFFSET_HORIZON = dt.timedelta(hours=25)
 _PROBE_BASE = dt.datetime(2000, 1, 1)
 _FIRST_WINDOW = dt.timedelta(minutes=1)
 _CRONITERS: dict[str, croniter] = {}
+
+
+#: Walks over fire instants that stopped at the first fire after their window, by where the next walk starts (its
+#: window's lower end, strictly before that fire): that fire and the walk positioned just after it. A schedule's
+#: next window starts at its last fire, so an every-minute schedule computes one new fire per window instead of
+#: starting a new walk (and computing the fire it already knew) each time.
+_RESUME: dict[
+    tuple[ScheduleExpression, dt.datetime | None, dt.datetime], tuple[dt.datetime, Iterator[dt.datetime]]
+] = {}
+_RESUME_MAX = 4096
 
 
 def _croniter(cron: str, start: dt.datetime) -> croniter:
@@ -220,8 +231,19 @@ class ScheduleExpression(abc.ABC):
     ) -> tuple[list[dt.datetime], dt.datetime | None]:
         """The fires in ``(lower, upper]`` (at most ``limit``) and the fire after them if the walk reached it."""
         fires: list[dt.datetime] = []
-        for fire in self._iter_fires(lower, start):
+        resumed = _RESUME.pop((self, start, lower), None)
+        if resumed is None:
+            walk = self._iter_fires(lower, start)
+            source: Iterator[dt.datetime] = walk
+        else:
+            first, walk = resumed
+            source = itertools.chain((first,), walk)
+        for fire in source:
             if fire > upper:
+                # The next walk of a schedule usually starts at the last fire of this one: it goes on from here.
+                if len(_RESUME) >= _RESUME_MAX:
+                    _RESUME.clear()
+                _RESUME[(self, start, fires[-1] if fires else lower)] = (fire, walk)
                 return fires, fire
             fires.append(fire)
             if len(fires) == limit:

@@ -24,7 +24,6 @@ import fcntl
 import logging
 import os
 import re
-import shutil
 import stat
 import tempfile
 import threading
@@ -32,6 +31,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import attrs
 
 from aiflow_core.homefiles import private_dir
 from aiflow_storage.blob.errors import (
@@ -65,18 +66,80 @@ def _check_digest(digest: str) -> str:
     return digest
 
 
-def _copy_tree(source: str, dest: str) -> None:
-    """Copy ``source`` into the existing ``dest``, writable by its owner only."""
-    with os.scandir(source) as entries:
-        for entry in entries:
-            out = os.path.join(dest, entry.name)
-            if entry.is_dir(follow_symlinks=False):
-                os.mkdir(out, 0o700)
-                os.chmod(out, 0o700)
-                _copy_tree(entry.path, out)
-                continue
-            shutil.copyfile(entry.path, out)
-            os.chmod(out, 0o700 if entry.stat().st_mode & stat.S_IXUSR else 0o600)
+#: A snapshot's files up to this size are kept in memory once read, up to ``_KEPT_PER_SNAPSHOT`` bytes in all.
+_KEPT_FILE = 256 * 1024
+_KEPT_PER_SNAPSHOT = 4 * 1024 * 1024
+
+
+@attrs.frozen(kw_only=True)
+class _Entry:
+    """An entry of a snapshot's tree: its path relative to the tree; for a file, its copy's mode and content."""
+
+    path: str
+    is_dir: bool
+    mode: int = 0o700
+    content: bytes | None = None
+    """The file's bytes, when small enough to keep (the tree is read-only and verified: they never change)."""
+
+
+def _listing(tree: str) -> list[_Entry]:
+    """Every entry under ``tree``, parents first; files' copies are writable by their owner only, executable if
+    the original is."""
+    entries: list[_Entry] = []
+    kept = 0
+    for dirpath, dirnames, filenames in os.walk(tree):
+        relative = os.path.relpath(dirpath, tree)
+        entries += [_Entry(path=os.path.normpath(os.path.join(relative, name)), is_dir=True) for name in dirnames]
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            status = os.stat(path)
+            content = None
+            if status.st_size <= _KEPT_FILE and kept + status.st_size <= _KEPT_PER_SNAPSHOT:
+                with open(path, "rb") as source:
+                    content = source.read()
+                kept += len(content)
+            entries.append(_Entry(
+                path=os.path.normpath(os.path.join(relative, name)), is_dir=False,
+                mode=0o700 if status.st_mode & stat.S_IXUSR else 0o600, content=content,
+            ))
+    entries.sort(key=lambda entry: entry.path.count(os.sep))
+    return entries
+
+
+def _copy_file(source: str, out: str, entry: _Entry) -> None:
+    """Write the file ``entry`` of the tree ``source`` to the new file ``out`` with its mode (whatever the umask)."""
+    dst = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, entry.mode)
+    try:
+        os.fchmod(dst, entry.mode)
+        if entry.content is not None:
+            view = memoryview(entry.content)
+            while view:
+                view = view[os.write(dst, view):]
+            return
+        src = os.open(os.path.join(source, entry.path), os.O_RDONLY)
+        try:
+            size = os.fstat(src).st_size
+            offset = 0
+            while offset < size:
+                sent = os.sendfile(dst, src, offset, size - offset)
+                if sent == 0:
+                    break
+                offset += sent
+        finally:
+            os.close(src)
+    finally:
+        os.close(dst)
+
+
+def _copy_tree(source: str, dest: str, listing: list[_Entry]) -> None:
+    """Copy ``source`` (whose entries are ``listing``) into the existing ``dest``, writable by its owner only."""
+    for entry in listing:
+        out = os.path.join(dest, entry.path)
+        if entry.is_dir:
+            os.mkdir(out, 0o700)
+            os.chmod(out, 0o700)
+        else:
+            _copy_file(source, out, entry)
 
 
 class SnapshotStore:
@@ -95,6 +158,8 @@ class SnapshotStore:
         self.lock_timeout = lock_timeout
         self.fetches = 0
         """How many archives this instance downloaded (the others were cached)."""
+        self._trees: dict[str, tuple[str, list[_Entry]]] = {}
+        self._parents: set[str] = set()
 
     @staticmethod
     def key_for(digest: str) -> str:
@@ -152,22 +217,44 @@ class SnapshotStore:
         """Create ``dest`` as a private, writable copy of the snapshot's tree.
 
         The copy appears under ``dest`` only once complete; if ``dest``
-        already exists it is returned as is.
+        already exists it is returned as is. The tree's listing is read once
+        per digest; the copy is a directory made beside ``dest``, the files
+        copied into it and one rename.
         """
-        target = Path(dest)
-        if target.is_dir():
-            return target
-        tree = self.materialize(uri, digest)
-        private_dir(target.parent)
-        tmp = tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        target = os.fspath(dest)
+        if os.path.isdir(target):
+            return Path(target)
+        parent, name = os.path.split(target)
+        if parent not in self._parents:
+            private_dir(parent)
+            self._parents.add(parent)
         try:
-            _copy_tree(str(tree), tmp)
+            self._copy(uri, digest, parent, name)
+        except FileNotFoundError:  # the cached tree was removed under us: extract it again
+            self._trees.pop(digest, None)
+            self._parents.discard(parent)
+            private_dir(parent)
+            self._copy(uri, digest, parent, name)
+        return Path(target)
+
+    def _copy(self, uri: str, digest: str, parent: str, name: str) -> None:
+        tree = self._trees.get(digest)
+        if tree is None:
+            source = str(self.materialize(uri, digest))
+            tree = self._trees[digest] = (source, _listing(source))
+        target = os.path.join(parent, name)
+        tmp = os.path.join(parent, f".{name}.{os.getpid()}-{threading.get_ident()}.partial")
+        try:
+            os.mkdir(tmp, 0o700)
+        except FileExistsError:  # left by an interrupted copy of a process with the same id
+            tmp = tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=parent)
+        try:
+            _copy_tree(tree[0], tmp, tree[1])
             os.rename(tmp, target)
         except BaseException:
             force_rmtree(tmp)
-            if not target.is_dir():
+            if not os.path.isdir(target):
                 raise
-        return target
 
     def _thread_lock(self, digest: str) -> threading.Lock:
         key = (str(self.cache_dir), digest)

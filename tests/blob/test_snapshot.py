@@ -26,7 +26,7 @@ from aiflow_storage.blob import (
     register_persistence_plugin,
 )
 from aiflow_storage.blob.persistence import DataPersistencePlugins
-from aiflow_storage.blob.snapshot import extract_archive, sha256_file
+from aiflow_storage.blob.snapshot import extract_archive, force_rmtree, sha256_file
 
 from .conftest import REPO
 from .counting import PROTOCOL, CountingPersistence, fetch_count
@@ -325,6 +325,27 @@ def test_working_dir_is_a_private_writable_copy(
     assert store.working_dir(uri, archive.digest, one) == one
     assert (one / "new.txt").read_text() == "scratch"
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["1", "2"]
+
+
+def test_working_dirs_copy_large_files_whole_and_survive_the_cache_being_removed(
+    workflow: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
+    wf, artifacts = workflow
+    large = wf.parent / "large.bin"
+    large.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
+    blob = LocalBlobManager({"root_directory": str(tmp_path / "store")})
+    store = SnapshotStore(blob, tmp_path / "cache")
+    with pack_snapshot(wf, [*artifacts, large]) as archive:
+        uri = store.upload(archive)
+    one = store.working_dir(uri, archive.digest, tmp_path / "runs" / "1")
+    assert (one / "large.bin").read_bytes() == large.read_bytes()
+    force_rmtree(tmp_path / "cache" / archive.digest)
+    force_rmtree(tmp_path / "runs")
+    two = store.working_dir(uri, archive.digest, tmp_path / "runs" / "2")
+    assert (two / "large.bin").read_bytes() == large.read_bytes()
+    assert (two / "resources" / "a.txt").read_text() == "alpha"
+    assert os.access(two / "resources" / "nested" / "run.sh", os.X_OK)
+    assert oct((two / "large.bin").stat().st_mode & 0o777) == oct(0o600)
 
 
 def test_snapshot_round_trip_on_each_backend(

@@ -174,8 +174,9 @@ def test_triggers_start_executions_keep_state_per_workflow_and_pause(aiflow: Wor
     assert len(aiflow.executions("triggered")) == 4
 
 
-def test_history_retention_prunes_only_old_finished_executions(tmp_path) -> None:
-    with WorkflowTester(tmp_path / "t", history_retention="2d") as tester:
+@pytest.mark.parametrize("db_url", [None, "memory://"])
+def test_history_retention_prunes_only_old_finished_executions(tmp_path, db_url) -> None:
+    with WorkflowTester(tmp_path / "t", history_retention="2d", db_url=db_url) as tester:
         tester.upload_source(TRIGGERED)
         tester.upload_source(STREAMING)
         streaming = tester.start("streaming")

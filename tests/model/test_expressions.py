@@ -389,3 +389,19 @@ def test_due_fires_validates_arguments() -> None:
         due_fires(HOURLY, None, CREATED, now, MisfirePolicy.CATCH_UP, max_catch_up=0)
     with pytest.raises(InvalidArgumentError, match="grace"):
         due_fires(HOURLY, None, CREATED, now, grace=dt.timedelta(seconds=-1))
+
+
+@pytest.mark.parametrize("text", ["cron@*/20 1-3 * * *", "cron@* * * * *", "cron@30 1 * * *", "cron@0 * * * *"])
+@pytest.mark.parametrize("created", [utc(2026, 3, 7), utc(2026, 10, 31)])
+def test_schedule_windows_one_after_another_give_the_fires_of_the_whole_span(text: str, created: dt.datetime) -> None:
+    # Each window starts at the last fire of the one before (as a schedule's do), across a DST change.
+    expr = parse_expression(text, timezone="America/New_York")
+    seen: list[dt.datetime] = []
+    last: dt.datetime | None = None
+    for hours in range(1, 73, 1):
+        now = created + dt.timedelta(hours=hours, minutes=hours % 7)
+        fires, upcoming = due_fires(expr, last, created, now, MisfirePolicy.CATCH_UP, max_catch_up=10**6)
+        assert upcoming == expr.next_fire(now, start=created)
+        seen += fires
+        last = fires[-1] if fires else last
+    assert seen == expr.fires_between(created, now, start=created)

@@ -161,3 +161,20 @@ def test_a_memory_engine_loads_no_sqlalchemy(tmp_path: Path) -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_old_events_are_found_for_deletion_whatever_was_appended_or_undone_before() -> None:
+    store = _store()
+    hour = dt.timedelta(hours=1)
+    with store.transaction() as tx:
+        tx.append_events([Event("k", "late")], T0 + 5 * hour)
+        assert tx.delete_events_before(10**9, T0 + 3 * hour, 100) == 0  # nothing that old yet
+        tx.append_events([Event("k", "early")], T0 + hour)  # a clock set back: older than what is stored
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        assert tx.delete_events_before(10**9, T0 + 3 * hour, 100) == 1
+        raise RuntimeError("undone")
+    with store.transaction() as tx:
+        assert [e.value for e in tx.read_events(0, 10)] == ["late", "early"]
+        assert tx.delete_events_before(10**9, T0 + 3 * hour, 100) == 1
+        assert [e.value for e in tx.read_events(0, 10)] == ["late"]
+        assert tx.delete_events_before(10**9, T0 + 6 * hour, 100) == 1

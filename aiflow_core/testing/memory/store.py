@@ -119,7 +119,10 @@ class MemoryStore(Store):
             raise ValueError(f"cannot downgrade to schema version {version}; expected 0..{MEMORY_SCHEMA_VERSION}")
         if version == 0:
             with self._lock:
-                held = {name: len(rows) for name, rows in attrs.asdict(self._tables, recurse=False).items() if rows}
+                held = {
+                    name: len(rows) for name, rows in attrs.asdict(self._tables, recurse=False).items()
+                    if rows and name != "floors"
+                }
                 if held and not force:
                     raise DataLossError(version, held)
                 self._tables = Tables()

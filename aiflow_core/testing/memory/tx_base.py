@@ -36,6 +36,11 @@ EVENT_COUNTER = "event_offset"
 #: The counter that changes whenever a trigger is added, paused, resumed or deleted.
 TRIGGER_COUNTER = "triggers"
 
+#: The key of :attr:`Tables.floors` below every event's create time.
+EVENT_TIME_FLOOR = "event_time"
+#: The key of :attr:`Tables.floors` below every finished execution's end date.
+EXECUTION_END_FLOOR = "execution_end"
+
 _MISSING = object()
 
 
@@ -86,6 +91,10 @@ class Tables:
     explanations: dict[int, tuple[ExplanationRecord, str]] = attrs.field(factory=dict)
     #: Table name -> last id given out.
     ids: dict[str, int] = attrs.field(factory=dict)
+    #: Lower bounds that spare the retention scans a pass over every row when nothing is old enough:
+    #: :data:`EVENT_TIME_FLOOR` is at most every event's create time, :data:`EXECUTION_END_FLOOR` at most every
+    #: finished execution's end date. Absent: no such row was ever written. Not rows: a downgrade ignores them.
+    floors: dict[str, dt.datetime] = attrs.field(factory=dict)
 
 
 def to_json(value: Any, what: str) -> str:
@@ -175,6 +184,21 @@ class TxBase:
         self._new_events.pop(offset, None)
         if event.idempotency_key is not None:
             self._pop(self.t.event_keys, event.idempotency_key)
+
+    def _lower_floor(self, name: str, value: dt.datetime) -> None:
+        """Keep the floor ``name`` at most ``value`` (a row with that time was written), undoably."""
+        floor = self.t.floors.get(name)
+        if floor is None or value < floor:
+            self._put(self.t.floors, name, value)
+
+    def _nothing_before(self, name: str, before: dt.datetime) -> bool:
+        """True when no row of the floor ``name`` can have a time before ``before``."""
+        floor = self.t.floors.get(name)
+        return floor is None or floor >= before
+
+    def _reset_floor(self, name: str, times: list[dt.datetime], before: dt.datetime) -> None:
+        """Raise the floor ``name`` to the earliest of ``times`` (every row's), or ``before`` if there are none."""
+        self._put(self.t.floors, name, min(times, default=before))
 
     def _next_id(self, table: str) -> int:
         """A new id for a row of ``table``."""

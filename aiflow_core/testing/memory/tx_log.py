@@ -13,7 +13,14 @@ from aiflow_core.model.clock import ensure_utc
 from aiflow_core.model.event import Event, EventKind
 from aiflow_core.ports import EventFilter, LogHead, Timer
 from aiflow_core.storable import check_storable
-from aiflow_core.testing.memory.tx_base import EVENT_COUNTER, TRIGGER_COUNTER, TxBase, from_json, to_json
+from aiflow_core.testing.memory.tx_base import (
+    EVENT_COUNTER,
+    EVENT_TIME_FLOOR,
+    TRIGGER_COUNTER,
+    TxBase,
+    from_json,
+    to_json,
+)
 
 
 def _matches(event: Event, flt: EventFilter) -> bool:
@@ -68,13 +75,15 @@ class LogOps(TxBase):
                 stored.append(self._event(self.t.event_keys[key]))
                 continue
             offset += 1
-            row = attrs.evolve(event, context=None, offset=offset, create_time=now)
+            row = attrs.evolve(event, offset=offset, create_time=now)
+            # Kept with the appender's context object, which readers of the log never see: they decode the JSON.
             self._put(self.t.events, offset, (row, context))
             if key:
                 self._put(self.t.event_keys, key, offset)
-            stored.append(attrs.evolve(row, context=event.context))
-            self._new_events[offset] = stored[-1]
+            stored.append(row)
+            self._new_events[offset] = row
         if offset != self._counter(EVENT_COUNTER):
+            self._lower_floor(EVENT_TIME_FLOOR, now)
             self._set_counter(EVENT_COUNTER, offset)
             self.appended = True
         return stored
@@ -115,12 +124,16 @@ class LogOps(TxBase):
     def delete_events_before(self, offset: int, before: dt.datetime, limit: int) -> int:
         """Delete up to ``limit`` old events at or below ``offset``."""
         before = ensure_utc(before)
+        if self._nothing_before(EVENT_TIME_FLOOR, before):
+            return 0
         doomed = [
             o for o in self._offsets()
             if o <= offset and (self.t.events[o][0].create_time or before) < before
         ][:limit]
         for o in doomed:
             self._drop_event(o)
+        times = [event.create_time for event, _ in self.t.events.values() if event.create_time is not None]
+        self._reset_floor(EVENT_TIME_FLOOR, times, before)
         return len(doomed)
 
     # -- checkpoints and leases --

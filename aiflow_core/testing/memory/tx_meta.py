@@ -22,6 +22,7 @@ from aiflow_core.model.meta import (
 from aiflow_core.model.status import TaskStatus, WorkflowStatus
 from aiflow_core.ports import UNSET, Unset, given
 from aiflow_core.testing.memory.tx_base import (
+    EXECUTION_END_FLOOR,
     TRIGGER_COUNTER,
     Snapshot,
     TxBase,
@@ -231,10 +232,11 @@ class MetaOps(TxBase):
     def list_finished_workflow_executions(self, before: dt.datetime, limit: int) -> list[WorkflowExecutionMeta]:
         """Finished executions that ended before ``before``, oldest first."""
         before = ensure_utc(before)
-        rows = [
-            e for e in self.t.executions.values()
-            if e.status.is_final and e.end_date is not None and e.end_date < before
-        ]
+        if self._nothing_before(EXECUTION_END_FLOOR, before):
+            return []
+        ended = [e for e in self.t.executions.values() if e.status.is_final and e.end_date is not None]
+        self._reset_floor(EXECUTION_END_FLOOR, [e.end_date for e in ended if e.end_date is not None], before)
+        rows = [e for e in ended if e.end_date is not None and e.end_date < before]
         rows.sort(key=lambda e: (e.end_date, e.id))
         return rows[:limit]
 
@@ -246,6 +248,8 @@ class MetaOps(TxBase):
         if execution is not None:
             updated = attrs.evolve(execution, status=WorkflowStatus(status), end_date=utc(end_date))
             self._put(self.t.executions, execution_id, updated)
+            if updated.status.is_final and updated.end_date is not None:
+                self._lower_floor(EXECUTION_END_FLOOR, updated.end_date)
 
     def delete_workflow_execution(self, execution_id: int) -> None:
         """Delete an execution, its task executions, state and explanations."""
