@@ -39,24 +39,19 @@ import os
 import select
 import signal
 import socket
-import sys
 import threading
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
-# What the forked children use is imported here, once: a child would import (and compile) it anew each time.
-from aiflow_core.errors import InvalidStateError, WorkflowLoadError
+from aiflow_core.errors import InvalidStateError
 from aiflow_core.executors.attempt import AttemptEndedError
-from aiflow_core.executors.base import TaskJob, run_task
+from aiflow_core.executors.base import TaskJob
 from aiflow_core.executors.celery_app import TASK_NAME, CelerySettings, make_app
-from aiflow_core.executors.remote import ChannelUnreachableError, RemoteAttemptClient, RemoteChannel
+from aiflow_core.executors.celery_task import blob_spec, run_assignment, warm
+from aiflow_core.executors.remote import ChannelUnreachableError, RemoteChannel
 from aiflow_core.executors.spare import Spare, take_spare, zygote
-from aiflow_core.executors.worker import blob_secrets_mask
 from aiflow_core.homefiles import working_copy_path
-from aiflow_core.operators.bash import OWN_GROUP_ENV
-from aiflow_core.runtime.context import TaskRuntime
 
 log = logging.getLogger("aiflow.worker")
 
@@ -64,6 +59,24 @@ log = logging.getLogger("aiflow.worker")
 LOG_UPLOAD_INTERVAL = 2.0
 
 app = make_app(CelerySettings.load())
+
+
+def _start_zygote(**_: Any) -> None:
+    """Start the zygote of a new worker process and its first spare, so that its first attempt waits for
+    neither (without it, the first attempt starts them)."""
+    try:
+        zygote(_log_dir(), run_assignment, warm).ask()
+    except Exception:
+        log.exception("cannot start the task processes' zygote of this worker process")
+
+
+def _connect_signals() -> None:
+    from celery.signals import worker_process_init  # Celery is there: make_app imported it
+
+    worker_process_init.connect(_start_zygote, weak=False)
+
+
+_connect_signals()
 
 
 @app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -96,24 +109,10 @@ def _worker_home() -> Path:
 @functools.lru_cache(maxsize=1)
 def _blob() -> tuple[Any, Any]:
     """The worker's blob configuration and manager (its own ``aiflow.yaml`` or ``AIFLOW_BLOB_URL``), made once."""
-    from aiflow_core.config import load_config
     from aiflow_storage.blob import create_blob_manager
 
-    spec = load_config().blob_manager
+    spec = blob_spec()
     return spec, create_blob_manager(spec)
-
-
-#: The operators of the workflow files a zygote loaded (the spares it forks inherit them).
-_DEFINITIONS: Any = None
-
-
-def _definitions() -> Any:
-    global _DEFINITIONS
-    if _DEFINITIONS is None:
-        from aiflow_core.executors.definitions import TaskDefinitions
-
-        _DEFINITIONS = TaskDefinitions()
-    return _DEFINITIONS
 
 
 def _log_dir() -> Path:
@@ -122,12 +121,12 @@ def _log_dir() -> Path:
 
 def _assigned(assignment: dict[str, Any]) -> Spare:
     """A spare that took ``assignment`` (a spare that died waiting is replaced once)."""
-    spare = take_spare(_log_dir(), _run_assignment, _warm)
+    spare = take_spare(_log_dir(), run_assignment, warm)
     try:
         spare.assign(assignment)
     except OSError:
         spare.discard()
-        spare = take_spare(_log_dir(), _run_assignment, _warm)
+        spare = take_spare(_log_dir(), run_assignment, warm)
         spare.assign(assignment)
     return spare
 
@@ -187,7 +186,7 @@ class Supervisor:
         if self.stop_requested.is_set():  # the stop came while the spare was being assigned
             self._terminate()
         with contextlib.suppress(OSError):  # while the task runs: the next spare, with what this one loaded
-            spares = zygote(_log_dir(), _run_assignment, _warm)
+            spares = zygote(_log_dir(), run_assignment, warm)
             spares.warm(assignment)
             spares.ask()
         try:
@@ -257,7 +256,7 @@ class Supervisor:
     def _status(self) -> int | None:
         """The wait status of the child, which ended without a result (from the zygote that forked it)."""
         try:
-            return zygote(_log_dir(), _run_assignment, _warm).status(self.pid)
+            return zygote(_log_dir(), run_assignment, warm).status(self.pid)
         except (OSError, ValueError, InvalidStateError):
             return None
 
@@ -373,51 +372,3 @@ def _signal_group(pid: int, sig: int) -> None:
                     os.kill(pid, sig)
                 return
             time.sleep(0.005)
-
-
-def _operator(job: TaskJob) -> Any:
-    """The operator of ``job``'s task, from its working copy's workflow file (loaded once per file and
-    process; a spare inherits what its parent loaded). Nothing pickled is ever taken from the network: a
-    worker runs only code of snapshots in the blob store, verified by their SHA-256."""
-
-    def no_file() -> Any:
-        raise WorkflowLoadError(
-            f"the snapshot of workflow {job.workflow_name!r} holds no workflow file: the celery executor "
-            "runs workflows uploaded from a file (upload_workflows)"
-        )
-
-    return _definitions().operator(job, no_file)
-
-
-def _warm(assignment: dict[str, Any]) -> None:  # pragma: no cover - runs in the zygote
-    """Load the workflow file of an assignment, for the spares forked later to inherit."""
-    _operator(TaskJob(**assignment["job"], working_dir=assignment["working_dir"],
-                      workflow_file=assignment["workflow_file"], log_path=assignment["log_path"]))
-
-
-def _run_assignment(assignment: dict[str, Any]) -> tuple[str, str | None]:  # pragma: no cover - in the child
-    """Run the task an assignment names, in the spare that took it (see :mod:`aiflow_core.executors.spare`)."""
-    os.environ[OWN_GROUP_ENV] = "1"
-    job = TaskJob(**assignment["job"], working_dir=assignment["working_dir"],
-                  workflow_file=assignment["workflow_file"], log_path=assignment["log_path"])
-    try:
-        operator = _operator(job)
-    except Exception:
-        failure = traceback.format_exc()
-        sys.stderr.write("*** the task could not be prepared\n" + failure)
-        last = failure.strip().splitlines()[-1] if failure.strip() else "unknown error"
-        return "FAILED", f"task could not be prepared: {last}"
-    if job.working_dir and os.path.isdir(job.working_dir):
-        os.chdir(job.working_dir)
-        sys.path.insert(0, job.working_dir)
-    channel = RemoteChannel(assignment["channel"], assignment["token"])
-    blob_spec = _blob()[0]
-    runtime = TaskRuntime(
-        namespace=job.namespace, workflow_name=job.workflow_name,
-        workflow_execution_id=job.workflow_execution_id, task_name=job.task_name,
-        task_execution_id=job.task_execution_id, sequence_number=job.sequence_number,
-        client_factory=functools.partial(RemoteAttemptClient, channel), wake=lambda: None, blob_spec=blob_spec,
-        mask=blob_secrets_mask(blob_spec),
-    )
-    status, error = run_task(job, operator, runtime, isolated=True)
-    return status.value, error
