@@ -35,6 +35,12 @@ def blob_spec() -> Any:
     return load_config().blob_manager
 
 
+@functools.lru_cache(maxsize=1)
+def _mask() -> Any:
+    """What masks the worker's blob credentials in task logs, made once."""
+    return blob_secrets_mask(blob_spec())
+
+
 def _job(assignment: dict[str, Any]) -> TaskJob:
     return TaskJob(**assignment["job"], working_dir=assignment["working_dir"],
                    workflow_file=assignment["workflow_file"], log_path=assignment["log_path"])
@@ -55,10 +61,11 @@ def _operator(job: TaskJob) -> Any:
 
 
 def warm(assignment: dict[str, Any]) -> None:  # pragma: no cover - runs in the zygote
-    """Load the workflow file of an assignment (and the blob configuration), for the spares forked later to
-    inherit."""
-    blob_spec()
-    _operator(_job(assignment))
+    """Load what the spares forked later inherit: the blob configuration and its mask, and the workflow file
+    of ``assignment`` (an empty one: nothing more)."""
+    _mask()
+    if assignment:
+        _operator(_job(assignment))
 
 
 def run_assignment(assignment: dict[str, Any]) -> tuple[str, str | None]:  # pragma: no cover - in the spare
@@ -76,13 +83,12 @@ def run_assignment(assignment: dict[str, Any]) -> tuple[str, str | None]:  # pra
         os.chdir(job.working_dir)
         sys.path.insert(0, job.working_dir)
     channel = RemoteChannel(assignment["channel"], assignment["token"])
-    spec = blob_spec()
     runtime = TaskRuntime(
         namespace=job.namespace, workflow_name=job.workflow_name,
         workflow_execution_id=job.workflow_execution_id, task_name=job.task_name,
         task_execution_id=job.task_execution_id, sequence_number=job.sequence_number,
-        client_factory=functools.partial(RemoteAttemptClient, channel), wake=lambda: None, blob_spec=spec,
-        mask=blob_secrets_mask(spec),
+        client_factory=functools.partial(RemoteAttemptClient, channel), wake=lambda: None, blob_spec=blob_spec(),
+        mask=_mask(),
     )
     status, error = run_task(job, operator, runtime, isolated=True)
     return status.value, error

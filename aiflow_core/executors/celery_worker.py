@@ -61,19 +61,31 @@ LOG_UPLOAD_INTERVAL = 2.0
 app = make_app(CelerySettings.load())
 
 
-def _start_zygote(**_: Any) -> None:
-    """Start the zygote of a new worker process and its first spare, so that its first attempt waits for
-    neither (without it, the first attempt starts them)."""
+def _prepare(**_: Any) -> None:
+    """Make a new worker process ready for its first attempt, on a thread of its own (Celery gives a process's
+    start a few seconds)."""
+    threading.Thread(target=_prepared, name="aiflow-prepare", daemon=True).start()
+
+
+def _prepared() -> None:
+    """What the first attempt of a worker process would otherwise wait for (up to 100 ms and more): the blob
+    manager and snapshot store (their imports), the zygote, loaded like the zygote of a worker that ran
+    tasks, and its first spare."""
     try:
-        zygote(_log_dir(), run_assignment, warm).ask()
+        from aiflow_storage.blob import SnapshotStore  # noqa: F401 - imported now, not by the first attempt
+
+        _blob()
+        spares = zygote(_log_dir(), run_assignment, warm)
+        spares.warm({})
+        spares.ask()
     except Exception:
-        log.exception("cannot start the task processes' zygote of this worker process")
+        log.exception("cannot prepare this worker process for its tasks")
 
 
 def _connect_signals() -> None:
     from celery.signals import worker_process_init  # Celery is there: make_app imported it
 
-    worker_process_init.connect(_start_zygote, weak=False)
+    worker_process_init.connect(_prepare, weak=False)
 
 
 _connect_signals()

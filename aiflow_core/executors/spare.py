@@ -280,23 +280,27 @@ def _spare_main(assign_r: int, result_w: int, log_dir: Path, parent: int,
 
 #: This worker process's zygote (a forked child has none of its own).
 _ZYGOTE: Zygote | None = None
+_ZYGOTE_LOCK = threading.Lock()
 
 
 def zygote(log_dir: Path, run: Runner, warm: Warmer) -> Zygote:
-    """This process's zygote, forked now if it has none."""
+    """This process's zygote, started now if it has none."""
     global _ZYGOTE
-    if _ZYGOTE is None or _ZYGOTE.owner != os.getpid():
-        _ZYGOTE = Zygote(log_dir, run, warm)
-    return _ZYGOTE
+    with _ZYGOTE_LOCK:
+        if _ZYGOTE is None or _ZYGOTE.owner != os.getpid():
+            _ZYGOTE = Zygote(log_dir, run, warm)
+        return _ZYGOTE
 
 
 def take_spare(log_dir: Path, run: Runner, warm: Warmer) -> Spare:
     """A spare for this process's next attempt; a zygote that ended is replaced once."""
     global _ZYGOTE
+    current = zygote(log_dir, run, warm)
     try:
-        return zygote(log_dir, run, warm).spare()
+        return current.spare()
     except (OSError, ValueError, InvalidStateError):
-        if _ZYGOTE is not None:
-            _ZYGOTE.close()
-        _ZYGOTE = None
+        current.close()
+        with _ZYGOTE_LOCK:
+            if _ZYGOTE is current:
+                _ZYGOTE = None
         return zygote(log_dir, run, warm).spare()
