@@ -36,27 +36,24 @@ import functools
 import json
 import logging
 import os
+import queue
 import select
 import signal
 import socket
-import sys
 import threading
 import time
-import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-# What the forked children use is imported here, once: a child would import (and compile) it anew each time.
-from aiflow_core.errors import InvalidStateError, WorkflowLoadError
+from aiflow_core.errors import InvalidStateError
 from aiflow_core.executors.attempt import AttemptEndedError
-from aiflow_core.executors.base import TaskJob, run_task
+from aiflow_core.executors.base import TaskJob
 from aiflow_core.executors.celery_app import TASK_NAME, CelerySettings, make_app
-from aiflow_core.executors.remote import ChannelUnreachableError, RemoteAttemptClient, RemoteChannel
+from aiflow_core.executors.celery_task import blob_spec, run_assignment, warm
+from aiflow_core.executors.remote import ChannelUnreachableError, RemoteChannel
 from aiflow_core.executors.spare import Spare, take_spare, zygote
-from aiflow_core.executors.worker import blob_secrets_mask
 from aiflow_core.homefiles import working_copy_path
-from aiflow_core.operators.bash import OWN_GROUP_ENV
-from aiflow_core.runtime.context import TaskRuntime
 
 log = logging.getLogger("aiflow.worker")
 
@@ -64,6 +61,36 @@ log = logging.getLogger("aiflow.worker")
 LOG_UPLOAD_INTERVAL = 2.0
 
 app = make_app(CelerySettings.load())
+
+
+def _prepare(**_: Any) -> None:
+    """Make a new worker process ready for its first attempt, on a thread of its own (Celery gives a process's
+    start a few seconds)."""
+    threading.Thread(target=_prepared, name="aiflow-prepare", daemon=True).start()
+
+
+def _prepared() -> None:
+    """What the first attempt of a worker process would otherwise wait for (up to 100 ms and more): the blob
+    manager and snapshot store (their imports), the zygote, loaded like the zygote of a worker that ran
+    tasks, and its first spare."""
+    try:
+        from aiflow_storage.blob import SnapshotStore  # noqa: F401 - imported now, not by the first attempt
+
+        _blob()
+        spares = zygote(_log_dir(), run_assignment, warm)
+        spares.warm({})
+        spares.ask()
+    except Exception:
+        log.exception("cannot prepare this worker process for its tasks")
+
+
+def _connect_signals() -> None:
+    from celery.signals import worker_process_init  # Celery is there: make_app imported it
+
+    worker_process_init.connect(_prepare, weak=False)
+
+
+_connect_signals()
 
 
 @app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -96,24 +123,10 @@ def _worker_home() -> Path:
 @functools.lru_cache(maxsize=1)
 def _blob() -> tuple[Any, Any]:
     """The worker's blob configuration and manager (its own ``aiflow.yaml`` or ``AIFLOW_BLOB_URL``), made once."""
-    from aiflow_core.config import load_config
     from aiflow_storage.blob import create_blob_manager
 
-    spec = load_config().blob_manager
+    spec = blob_spec()
     return spec, create_blob_manager(spec)
-
-
-#: The operators of the workflow files a zygote loaded (the spares it forks inherit them).
-_DEFINITIONS: Any = None
-
-
-def _definitions() -> Any:
-    global _DEFINITIONS
-    if _DEFINITIONS is None:
-        from aiflow_core.executors.definitions import TaskDefinitions
-
-        _DEFINITIONS = TaskDefinitions()
-    return _DEFINITIONS
 
 
 def _log_dir() -> Path:
@@ -122,14 +135,47 @@ def _log_dir() -> Path:
 
 def _assigned(assignment: dict[str, Any]) -> Spare:
     """A spare that took ``assignment`` (a spare that died waiting is replaced once)."""
-    spare = take_spare(_log_dir(), _run_assignment, _warm)
+    spare = take_spare(_log_dir(), run_assignment, warm)
     try:
         spare.assign(assignment)
     except OSError:
         spare.discard()
-        spare = take_spare(_log_dir(), _run_assignment, _warm)
+        spare = take_spare(_log_dir(), run_assignment, warm)
         spare.assign(assignment)
     return spare
+
+
+class _Helpers:
+    """Daemon threads for the supervisors' side jobs (heartbeats, awaiting a child's exit), kept between
+    attempts: starting a thread holds its caller 0.1-0.4 ms, in the start of each attempt."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+
+    def run(self, job: Callable[[], None]) -> None:
+        """Run ``job`` on an idle thread, or on a new one when none is idle."""
+        with self._lock:
+            new = not self._idle
+            if not new:
+                self._idle -= 1  # that thread is taken: it runs this job (or another one put meanwhile)
+        self._jobs.put(job)
+        if new:
+            threading.Thread(target=self._serve, name="aiflow-attempt-helper", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                job()
+            except Exception:
+                log.exception("a task supervisor's thread failed")
+            with self._lock:
+                self._idle += 1
+
+
+_HELPERS = _Helpers()
 
 
 class Supervisor:
@@ -163,8 +209,7 @@ class Supervisor:
         """Run the attempt to its end and report it; returns the final status."""
         # Heartbeats from the claim on: the engine counts the attempt running, and fetching the snapshot and
         # loading the workflow file (its imports) may take longer than the heartbeat timeout.
-        beat = threading.Thread(target=self._beat, name=f"aiflow-beat-{self.job.task_execution_id}", daemon=True)
-        beat.start()
+        _HELPERS.run(self._beat)
         try:
             self.blob_spec, self._blob = _blob()
             self.job = self._placed(self.job)
@@ -187,7 +232,7 @@ class Supervisor:
         if self.stop_requested.is_set():  # the stop came while the spare was being assigned
             self._terminate()
         with contextlib.suppress(OSError):  # while the task runs: the next spare, with what this one loaded
-            spares = zygote(_log_dir(), _run_assignment, _warm)
+            spares = zygote(_log_dir(), run_assignment, warm)
             spares.warm(assignment)
             spares.ask()
         try:
@@ -198,8 +243,7 @@ class Supervisor:
             return self._report(status, error, logged)
         finally:
             # The child has written its result and is exiting: the message is acknowledged meanwhile.
-            threading.Thread(target=self._ended, args=(spare.result_fd,), daemon=True,
-                             name=f"aiflow-exit-{self.job.task_execution_id}").start()
+            _HELPERS.run(functools.partial(self._ended, spare.result_fd))
 
     def _settled(self) -> None:
         """No child will run: the heartbeats end."""
@@ -257,7 +301,7 @@ class Supervisor:
     def _status(self) -> int | None:
         """The wait status of the child, which ended without a result (from the zygote that forked it)."""
         try:
-            return zygote(_log_dir(), _run_assignment, _warm).status(self.pid)
+            return zygote(_log_dir(), run_assignment, warm).status(self.pid)
         except (OSError, ValueError, InvalidStateError):
             return None
 
@@ -373,51 +417,3 @@ def _signal_group(pid: int, sig: int) -> None:
                     os.kill(pid, sig)
                 return
             time.sleep(0.005)
-
-
-def _operator(job: TaskJob) -> Any:
-    """The operator of ``job``'s task, from its working copy's workflow file (loaded once per file and
-    process; a spare inherits what its parent loaded). Nothing pickled is ever taken from the network: a
-    worker runs only code of snapshots in the blob store, verified by their SHA-256."""
-
-    def no_file() -> Any:
-        raise WorkflowLoadError(
-            f"the snapshot of workflow {job.workflow_name!r} holds no workflow file: the celery executor "
-            "runs workflows uploaded from a file (upload_workflows)"
-        )
-
-    return _definitions().operator(job, no_file)
-
-
-def _warm(assignment: dict[str, Any]) -> None:  # pragma: no cover - runs in the zygote
-    """Load the workflow file of an assignment, for the spares forked later to inherit."""
-    _operator(TaskJob(**assignment["job"], working_dir=assignment["working_dir"],
-                      workflow_file=assignment["workflow_file"], log_path=assignment["log_path"]))
-
-
-def _run_assignment(assignment: dict[str, Any]) -> tuple[str, str | None]:  # pragma: no cover - in the child
-    """Run the task an assignment names, in the spare that took it (see :mod:`aiflow_core.executors.spare`)."""
-    os.environ[OWN_GROUP_ENV] = "1"
-    job = TaskJob(**assignment["job"], working_dir=assignment["working_dir"],
-                  workflow_file=assignment["workflow_file"], log_path=assignment["log_path"])
-    try:
-        operator = _operator(job)
-    except Exception:
-        failure = traceback.format_exc()
-        sys.stderr.write("*** the task could not be prepared\n" + failure)
-        last = failure.strip().splitlines()[-1] if failure.strip() else "unknown error"
-        return "FAILED", f"task could not be prepared: {last}"
-    if job.working_dir and os.path.isdir(job.working_dir):
-        os.chdir(job.working_dir)
-        sys.path.insert(0, job.working_dir)
-    channel = RemoteChannel(assignment["channel"], assignment["token"])
-    blob_spec = _blob()[0]
-    runtime = TaskRuntime(
-        namespace=job.namespace, workflow_name=job.workflow_name,
-        workflow_execution_id=job.workflow_execution_id, task_name=job.task_name,
-        task_execution_id=job.task_execution_id, sequence_number=job.sequence_number,
-        client_factory=functools.partial(RemoteAttemptClient, channel), wake=lambda: None, blob_spec=blob_spec,
-        mask=blob_secrets_mask(blob_spec),
-    )
-    status, error = run_task(job, operator, runtime, isolated=True)
-    return status.value, error

@@ -26,16 +26,6 @@ _KEPT: dict[tuple[int, str, str, int | None], list[http.client.HTTPConnection]] 
 _KEPT_LOCK = threading.Lock()
 
 
-def forget_inherited_connections() -> None:
-    """In a forked child: close its copies of the parent's kept connections (the parent's stay open)."""
-    with _KEPT_LOCK:
-        inherited = [connection for key, kept in _KEPT.items() if key[0] != os.getpid() for connection in kept]
-        _KEPT.clear()
-    for connection in inherited:
-        if connection.sock is not None:
-            connection.sock.close()
-
-
 class RemoteChannel:
     """Calls of one attempt to its engine's endpoint at ``url``, carrying the attempt's ``token``.
 

@@ -1,19 +1,24 @@
 """Task processes forked ahead of their attempts, so that an attempt does not wait for a fork.
 
 A Celery worker process (see :mod:`aiflow_core.executors.celery_worker`)
-forks, at its first attempt, a :class:`Zygote`: a quiet process that only
-forks spares. A spare has already made its session, reset its signals,
-started the watch on its parent and opened a log file, and waits for an
-assignment on a pipe. Each spare runs exactly one attempt and then exits: a
-STOP (SIGTERM, then SIGKILL, to the spare's process group) ends that task
-only, and no process that received a signal ever runs another task.
+starts, when it starts, a :class:`Zygote`: a quiet process that only forks
+spares. A spare has already made its session, reset its signals, started the
+watch on its parent and opened a log file, and waits for an assignment on a
+pipe. Each spare runs exactly one attempt and then exits: a STOP (SIGTERM,
+then SIGKILL, to the spare's process group) ends that task only, and no
+process that received a signal ever runs another task.
 
-Forking from the zygote rather than from the worker process keeps the fork's
-costs off the worker: the zygote does nothing between forks, so neither of
-them pays for copying the pages the other writes, and the worker asks for the
-next spare while the current task runs. After each attempt the worker asks
-the zygote to load the attempt's workflow file (``warm``), so that later
-spares inherit it and start the task's body at once.
+The zygote is a fresh interpreter, not a fork of the worker process: it
+imports only what a task needs (the module of its runner), not Celery, the
+broker's connection or the worker's state, so it is about half the worker
+process's size, and a fork and an exit cost in proportion (page tables,
+pages copied on write, the unmapping at exit). It does nothing between
+forks, so neither it nor its spares pay for copying pages the other writes,
+and the worker asks for the next spare while the current task runs. After
+each attempt the worker asks the zygote to load the attempt's workflow file
+(``warm``), so that later spares inherit it and start the task's body at
+once. The runner and the warmer are named by reference (module and name),
+so they must be module-level functions.
 
 The zygote talks with its worker process over a Unix socket of datagrams
 (JSON requests; a spare's pipes travel as file descriptors). Assignments and
@@ -26,18 +31,19 @@ from __future__ import annotations
 import collections
 import contextlib
 import gc
+import importlib
 import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aiflow_core.errors import InvalidStateError
-from aiflow_core.executors.remote import forget_inherited_connections
+from aiflow_core.errors import InvalidArgumentError, InvalidStateError
 from aiflow_core.executors.worker import watch_parent
 from aiflow_core.homefiles import open_private, private_dir
 
@@ -81,11 +87,16 @@ class Zygote:
     def __init__(self, log_dir: Path, run: Runner, warm: Warmer) -> None:
         private_dir(log_dir)
         self._sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.pid = os.fork()
-        if self.pid == 0:  # pragma: no cover - the zygote ends with os._exit
-            self._sock.close()
-            _zygote_main(theirs, log_dir, run, warm)
-        theirs.close()
+        try:
+            setup = {"log_dir": str(log_dir), "run": _reference(run), "warm": _reference(warm), "path": sys.path,
+                     "fd": theirs.fileno()}
+            # Started, not forked: the zygote's requests are answered once it has imported its runner (the first
+            # spare waits for that).
+            self._process = subprocess.Popen([sys.executable, "-c", _ZYGOTE_ENTRY, json.dumps(setup)],
+                                             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+        finally:
+            theirs.close()
+        self.pid = self._process.pid
         self.owner = os.getpid()
         self._asked = 0  # spares asked for and not yet received
         self._received: list[Spare] = []
@@ -135,16 +146,44 @@ class Zygote:
         self._sock.close()
 
 
-def _zygote_main(sock: socket.socket, log_dir: Path, run: Runner,
-                 warm: Warmer) -> None:  # pragma: no cover - runs in the forked zygote, which ends with os._exit
-    """Serve the worker process's requests until it is gone; never returns."""
+def _reference(function: Callable[..., Any]) -> str:
+    """``module:name`` of a module-level function, which the zygote imports."""
+    reference = f"{function.__module__}:{function.__qualname__}"
+    if "<" in function.__qualname__ or function.__module__ == "__main__":
+        raise InvalidArgumentError(f"a zygote's runner and warmer are module-level functions of an importable "
+                                   f"module, not {reference}")
+    return reference
+
+
+def _resolve(reference: str) -> Any:
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+# What the zygote's interpreter runs: its signals first (a Ctrl-C to the worker's group while it imports must not
+# end it), then the worker process's import path, then :func:`zygote_main`.
+_ZYGOTE_ENTRY = (
+    "import json, signal, sys\n"
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+    "setup = json.loads(sys.argv[1])\n"
+    "sys.path[:] = setup['path']\n"
+    "from aiflow_core.executors.spare import zygote_main\n"
+    "zygote_main(setup)\n"
+)
+
+
+def zygote_main(setup: dict[str, Any]) -> None:  # pragma: no cover - runs in the zygote, which ends with os._exit
+    """The zygote's own process: serve the worker process's requests until it is gone; never returns.
+
+    Only the loss of its worker process (its socket closing) ends the zygote: a signal to the worker's group
+    leaves it, as it leaves the worker process, to finish the tasks running."""
     code = 1
     try:
-        # Only the loss of its worker process ends the zygote (a signal to the worker's group leaves it, as it
-        # leaves the worker process, to finish the tasks running).
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        forget_inherited_connections()
+        sock = socket.socket(fileno=int(setup["fd"]))
+        log_dir = Path(setup["log_dir"])
+        run, warm = _resolve(setup["run"]), _resolve(setup["warm"])
+        gc.collect()
         statuses: collections.OrderedDict[int, int] = collections.OrderedDict()
         while request := sock.recv(_MAX_REQUEST):
             _reap(statuses)
@@ -241,23 +280,27 @@ def _spare_main(assign_r: int, result_w: int, log_dir: Path, parent: int,
 
 #: This worker process's zygote (a forked child has none of its own).
 _ZYGOTE: Zygote | None = None
+_ZYGOTE_LOCK = threading.Lock()
 
 
 def zygote(log_dir: Path, run: Runner, warm: Warmer) -> Zygote:
-    """This process's zygote, forked now if it has none."""
+    """This process's zygote, started now if it has none."""
     global _ZYGOTE
-    if _ZYGOTE is None or _ZYGOTE.owner != os.getpid():
-        _ZYGOTE = Zygote(log_dir, run, warm)
-    return _ZYGOTE
+    with _ZYGOTE_LOCK:
+        if _ZYGOTE is None or _ZYGOTE.owner != os.getpid():
+            _ZYGOTE = Zygote(log_dir, run, warm)
+        return _ZYGOTE
 
 
 def take_spare(log_dir: Path, run: Runner, warm: Warmer) -> Spare:
     """A spare for this process's next attempt; a zygote that ended is replaced once."""
     global _ZYGOTE
+    current = zygote(log_dir, run, warm)
     try:
-        return zygote(log_dir, run, warm).spare()
+        return current.spare()
     except (OSError, ValueError, InvalidStateError):
-        if _ZYGOTE is not None:
-            _ZYGOTE.close()
-        _ZYGOTE = None
+        current.close()
+        with _ZYGOTE_LOCK:
+            if _ZYGOTE is current:
+                _ZYGOTE = None
         return zygote(log_dir, run, warm).spare()
