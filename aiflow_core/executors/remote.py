@@ -22,8 +22,36 @@ class ChannelUnreachableError(AIFlowError, ConnectionError):
 
 #: Connections to engines kept open between calls, by process, scheme, host and port: a worker process reuses
 #: them across its attempts (a forked child makes its own).
-_KEPT: dict[tuple[int, str, str, int | None], list[http.client.HTTPConnection]] = {}
+_KEPT: dict[tuple[int, str, str, int | None], list[_Connection]] = {}
 _KEPT_LOCK = threading.Lock()
+
+
+class _Connection(http.client.HTTPConnection):
+    """An HTTP connection that writes a call's request line, headers and body at once: written in two parts (as
+    ``request`` does), each part costs the loopback's or network's work and wakes the engine's reader."""
+
+    _held: list[bytes] | None = None
+
+    def send(self, data: Any) -> None:
+        """Send ``data``, or hold it while a call's request is being written."""
+        if self._held is not None:
+            self._held.append(bytes(data))
+            return
+        super().send(data)
+
+    def post(self, path: str, body: bytes) -> None:
+        """Write the request of one call (a JSON POST to ``path``) in one piece."""
+        self._held = []
+        try:
+            self.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+            request = b"".join(self._held)
+        finally:
+            self._held = None
+        self.send(request)
+
+
+class _TLSConnection(_Connection, http.client.HTTPSConnection):
+    """:class:`_Connection` over TLS."""
 
 
 class RemoteChannel:
@@ -46,7 +74,7 @@ class RemoteChannel:
     def _key(self) -> tuple[int, str, str, int | None]:
         return os.getpid(), self._parts.scheme, self._parts.hostname or "", self._parts.port
 
-    def _connection(self, timeout: float) -> http.client.HTTPConnection:
+    def _connection(self, timeout: float) -> _Connection:
         with _KEPT_LOCK:
             kept = _KEPT.get(self._key())
             connection = kept.pop() if kept else None
@@ -55,7 +83,7 @@ class RemoteChannel:
             if connection.sock is not None:
                 connection.sock.settimeout(timeout)
             return connection
-        factory = http.client.HTTPSConnection if self._parts.scheme == "https" else http.client.HTTPConnection
+        factory = _TLSConnection if self._parts.scheme == "https" else _Connection
         return factory(self._parts.hostname or "", self._parts.port, timeout=timeout)
 
     def _post(self, body: bytes, timeout: float) -> tuple[int, bytes]:
@@ -63,8 +91,7 @@ class RemoteChannel:
             connection = self._connection(timeout)
             reused = connection.sock is not None
             try:
-                connection.request("POST", self._parts.path.rstrip("/") + "/v1/call", body=body,
-                                   headers={"Content-Type": "application/json"})
+                connection.post(self._parts.path.rstrip("/") + "/v1/call", body)
                 response = connection.getresponse()
                 answer = response.status, response.read()
             except (OSError, http.client.HTTPException):

@@ -39,6 +39,7 @@ import socket
 import subprocess
 import sys
 import threading
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -200,6 +201,8 @@ def zygote_main(setup: dict[str, Any]) -> None:  # pragma: no cover - runs in th
                         statuses[pid] = os.waitpid(pid, 0)[1]
                 sock.send(json.dumps({"status": statuses.pop(pid, 0)}).encode())
         code = 0
+    except BaseException:
+        traceback.print_exc()  # to the worker's log: why its zygote ended (its next attempt starts another)
     finally:
         os._exit(code)
 
