@@ -123,6 +123,15 @@ class _Runner:
         return True
 
 
+def _forget_runners() -> None:
+    """In a forked child: the runners' threads were not copied, so none of them waits any more."""
+    _Runner._idle = []
+    _Runner._idle_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_runners)
+
+
 #: Compiled workflow files by the SHA-256 of their source (at most this many kept).
 _COMPILED: dict[str, types.CodeType] = {}
 _COMPILED_MAX = 256
