@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,3 +43,24 @@ def test_a_workflow_block_left_open_by_one_file_is_not_the_next_files(tmp_path: 
     for index in range(5):  # every file runs after it, on whichever thread runs files
         good = _file(tmp_path, f"after{index}", DECLARES.format(name=f"after{index}"))
         assert [w.name for w in load_workflows(good)] == [f"after{index}"]
+
+
+def _load_in_child(path: str, results: Any) -> None:
+    try:
+        results.put([w.name for w in load_workflows(path, timeout=10)])
+    except BaseException as exc:  # reported to the parent
+        results.put(repr(exc))
+
+
+def test_a_forked_child_loads_files_although_the_parents_waiting_threads_were_not_copied(tmp_path: Path) -> None:
+    first = _file(tmp_path, "first", DECLARES.format(name="first"))
+    assert [w.name for w in load_workflows(first)] == ["first"]  # leaves a thread waiting in this process
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    child = context.Process(target=_load_in_child, args=(str(_file(tmp_path, "child", DECLARES.format(name="child"))),
+                                                          results))
+    child.start()
+    try:
+        assert results.get(timeout=60) == ["child"]
+    finally:
+        child.join(10)

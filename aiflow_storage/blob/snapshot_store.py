@@ -69,6 +69,8 @@ def _check_digest(digest: str) -> str:
 #: A snapshot's files up to this size are kept in memory once read, up to ``_KEPT_PER_SNAPSHOT`` bytes in all.
 _KEPT_FILE = 256 * 1024
 _KEPT_PER_SNAPSHOT = 4 * 1024 * 1024
+#: How many snapshots' listings (and kept files) a store holds, and how many parent directories it remembers.
+_KEPT_SNAPSHOTS = 32
 
 
 @attrs.frozen(kw_only=True)
@@ -159,6 +161,8 @@ class SnapshotStore:
         self.fetches = 0
         """How many archives this instance downloaded (the others were cached)."""
         self._trees: dict[str, tuple[str, list[_Entry]]] = {}
+        """The listings of the snapshots copied lately, by digest (at most ``_KEPT_SNAPSHOTS``)."""
+        self._trees_lock = threading.Lock()
         self._parents: set[str] = set()
 
     @staticmethod
@@ -227,6 +231,8 @@ class SnapshotStore:
         parent, name = os.path.split(target)
         if parent not in self._parents:
             private_dir(parent)
+            if len(self._parents) >= _KEPT_SNAPSHOTS:
+                self._parents.clear()
             self._parents.add(parent)
         try:
             self._copy(uri, digest, parent, name)
@@ -241,7 +247,11 @@ class SnapshotStore:
         tree = self._trees.get(digest)
         if tree is None:
             source = str(self.materialize(uri, digest))
-            tree = self._trees[digest] = (source, _listing(source))
+            tree = (source, _listing(source))
+            with self._trees_lock:
+                if len(self._trees) >= _KEPT_SNAPSHOTS:  # a long-lived worker sees many snapshots: drop the oldest
+                    self._trees.pop(next(iter(self._trees)), None)
+                self._trees[digest] = tree
         target = os.path.join(parent, name)
         tmp = os.path.join(parent, f".{name}.{os.getpid()}-{threading.get_ident()}.partial")
         try:

@@ -24,6 +24,7 @@ from aiflow_storage.blob import (
     UnsafePathError,
     pack_snapshot,
     register_persistence_plugin,
+    snapshot_store,
 )
 from aiflow_storage.blob.persistence import DataPersistencePlugins
 from aiflow_storage.blob.snapshot import extract_archive, force_rmtree, sha256_file
@@ -346,6 +347,24 @@ def test_working_dirs_copy_large_files_whole_and_survive_the_cache_being_removed
     assert (two / "resources" / "a.txt").read_text() == "alpha"
     assert os.access(two / "resources" / "nested" / "run.sh", os.X_OK)
     assert oct((two / "large.bin").stat().st_mode & 0o777) == oct(0o600)
+
+
+def test_working_dirs_of_more_snapshots_than_a_store_keeps_are_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshot_store, "_KEPT_SNAPSHOTS", 2)
+    blob = LocalBlobManager({"root_directory": str(tmp_path / "store")})
+    store = SnapshotStore(blob, tmp_path / "cache")
+    digests = []
+    for version in range(4):
+        source = tmp_path / f"src{version}" / "wf.py"
+        source.parent.mkdir()
+        source.write_text(f"print({version})\n")
+        with pack_snapshot(source, []) as archive:
+            digests.append((store.upload(archive), archive.digest))
+    for run, (uri, digest) in enumerate(digests * 2):
+        copy = store.working_dir(uri, digest, tmp_path / "runs" / str(run))
+        assert (copy / "wf.py").read_text() == f"print({run % 4})\n"
 
 
 def test_snapshot_round_trip_on_each_backend(
