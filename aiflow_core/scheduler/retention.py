@@ -66,10 +66,11 @@ class Retention:
         while True:
             with self.store.transaction(readonly=True) as tx:
                 executions = tx.list_finished_workflow_executions(before, self.batch)
-                digests = {}
-                for execution in executions:
-                    snapshot = tx.get_snapshot(execution.snapshot_id)
-                    digests[execution.id] = None if snapshot is None else snapshot.signature
+                signatures: dict[int, str | None] = {}  # by snapshot: executions of one workflow share theirs
+                for snapshot_id in {execution.snapshot_id for execution in executions}:
+                    snapshot = tx.get_snapshot(snapshot_id)
+                    signatures[snapshot_id] = None if snapshot is None else snapshot.signature
+                digests = {execution.id: signatures[execution.snapshot_id] for execution in executions}
             if not self._delete_blob_logs(digests):
                 break  # the rows stay, so that their uploaded logs go with them next time
             with self.store.transaction() as tx:

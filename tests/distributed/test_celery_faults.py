@@ -66,6 +66,22 @@ def upload_sleeper(engine: Engine, tmp_path: Path, *, deaf: bool = False, queue:
     return name, marks
 
 
+def start_sleeper(engine: Engine, tmp_path: Path, *, deaf: bool = False,
+                  what: str = "the task to run") -> tuple[int, Path, int]:
+    """Upload a sleeper, start an execution of it and wait until its task runs: execution id, marks, task pid."""
+    name, marks = upload_sleeper(engine, tmp_path, deaf=deaf)
+    wid = engine.start_workflow_execution(name)
+    wait_for(lambda: running(engine, wid) and pids(marks), what)
+    [pid] = pids(marks)
+    return wid, marks, pid
+
+
+def final_run(engine: Engine, wid: int) -> TaskExecutionMeta:
+    """Wait for the first run of execution ``wid`` that ended."""
+    return wait_for(lambda: next((te for te in engine.list_task_executions(wid) if te.status.is_final), None),
+                    "the task's end")
+
+
 def running(engine: Engine, wid: int) -> TaskExecutionMeta | None:
     runs = [te for te in engine.list_task_executions(wid) if te.status is TaskStatus.RUNNING]
     return runs[-1] if runs else None
@@ -85,15 +101,11 @@ def alive(pid: int) -> bool:
 
 @pytest.mark.parametrize("deaf", [False, True], ids=["honours-sigterm", "ignores-sigterm"])
 def test_stop_ends_the_task_process_only(engine: Engine, workers: Workers, tmp_path: Path, deaf: bool) -> None:
-    name, marks = upload_sleeper(engine, tmp_path, deaf=deaf)
-    wid = engine.start_workflow_execution(name)
-    wait_for(lambda: running(engine, wid) and pids(marks), "the task to run")
-    [pid] = pids(marks)
+    wid, _, pid = start_sleeper(engine, tmp_path, deaf=deaf)
     asked = time.monotonic()
     engine.stop_workflow_execution(wid)
     assert engine.wait_for_workflow_execution(wid, timeout=30).status is WorkflowStatus.STOPPED
-    run = wait_for(lambda: next((te for te in engine.list_task_executions(wid) if te.status.is_final), None),
-                   "the task's end")
+    run = final_run(engine, wid)
     took = time.monotonic() - asked
     assert run.status is TaskStatus.STOPPED
     assert not alive(pid)
@@ -108,14 +120,10 @@ def test_a_grace_period_longer_than_the_heartbeat_timeout_is_waited_out_before_t
 ) -> None:
     workers.ensure()
     with celery_engine(tmp_path, workers, grace=5.0) as engine:  # heartbeat timeout: 3 s
-        name, marks = upload_sleeper(engine, tmp_path, deaf=True)
-        wid = engine.start_workflow_execution(name)
-        wait_for(lambda: running(engine, wid) and pids(marks), "the task to run")
-        [pid] = pids(marks)
+        wid, _, pid = start_sleeper(engine, tmp_path, deaf=True)
         asked = time.monotonic()
         engine.stop_workflow_execution(wid)
-        run = wait_for(lambda: next((te for te in engine.list_task_executions(wid) if te.status.is_final), None),
-                       "the task's end")
+        run = final_run(engine, wid)
         # Recorded only once the task's process is gone (SIGKILL after the grace period), not as lost before.
         assert not alive(pid) and time.monotonic() - asked >= 5.0
         assert run.status is TaskStatus.STOPPED and "heartbeat" not in (run.error or ""), run.error
@@ -124,10 +132,7 @@ def test_a_grace_period_longer_than_the_heartbeat_timeout_is_waited_out_before_t
 def test_a_lost_worker_is_found_by_heartbeat_and_the_task_retried_never_twice_at_once(
     engine: Engine, workers: Workers, tmp_path: Path
 ) -> None:
-    name, marks = upload_sleeper(engine, tmp_path)
-    wid = engine.start_workflow_execution(name)
-    wait_for(lambda: running(engine, wid) and pids(marks), "the first try to run")
-    [first] = pids(marks)
+    wid, marks, first = start_sleeper(engine, tmp_path, what="the first try to run")
     home = Path((marks / f"{first}.pid").read_text())
     [victim] = [w for w in workers.members if w.home == home]
     workers.kill(victim)

@@ -234,11 +234,9 @@ class MetaOps(TxBase):
         before = ensure_utc(before)
         if self._nothing_before(EXECUTION_END_FLOOR, before):
             return []
-        ended = [e for e in self.t.executions.values() if e.status.is_final and e.end_date is not None]
-        self._reset_floor(EXECUTION_END_FLOOR, [e.end_date for e in ended if e.end_date is not None], before)
-        rows = [e for e in ended if e.end_date is not None and e.end_date < before]
-        rows.sort(key=lambda e: (e.end_date, e.id))
-        return rows[:limit]
+        ended = [(e.end_date, e.id, e) for e in self.t.executions.values() if e.status.is_final and e.end_date]
+        self._reset_floor(EXECUTION_END_FLOOR, [end for end, _, _ in ended], before)
+        return [e for end, _, e in sorted(ended, key=lambda row: row[:2]) if end < before][:limit]
 
     def update_workflow_execution(
         self, execution_id: int, status: WorkflowStatus, end_date: dt.datetime | None
